@@ -1,0 +1,442 @@
+//! `IngestJob`: one feed object, read as a stream, into a [`RecordSink`].
+//!
+//! Reading, framing and batching run on a blocking thread (they are CPU work over a
+//! synchronous reader); batches cross a small bounded channel to the async side,
+//! which keeps up to `max_in_flight` `PutRecords` calls going. Memory is bounded by
+//! the channel and the calls in flight (a few batches of at most 5 MiB), whatever the
+//! size of the file.
+//!
+//! For every file: records read = records sent + records quarantined, or the run
+//! fails (and the invocation with it, so that it is retried).
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::stream::FuturesUnordered;
+use futures::{StreamExt, TryStreamExt};
+use object_store::GetOptions;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use feedpipe_shared::lineage::{SourceObject, format_timestamp};
+use feedpipe_shared::quarantine::{
+    Quarantine, QuarantineBuffer, QuarantineEntry, QuarantineError, Stage,
+};
+use feedpipe_shared::storage::StorageLocation;
+
+use crate::batch::{Batch, KinesisLimits, RecordBatcher};
+use crate::frame::{Record, RecordFramer};
+use crate::reader::{FeedError, FeedFormat, FeedItem, FeedReader, open_feed};
+use crate::sink::{RecordSink, RetryPolicy, deliver};
+
+/// How an ingest run behaves; plain data, validated by whoever builds it.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Top-level field whose value is the partition key; the record id when absent.
+    pub partition_key_field: Option<String>,
+    /// Kinesis limits for batches and records.
+    pub limits: KinesisLimits,
+    /// Retries of rejected records and failed calls.
+    pub retry: RetryPolicy,
+    /// `PutRecords` calls in flight at once.
+    pub max_in_flight: usize,
+    /// Largest record kept whole for the quarantine (longer ones are cut).
+    pub keep_limit: usize,
+    /// Size of one quarantine object.
+    pub quarantine_part_bytes: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            partition_key_field: None,
+            limits: KinesisLimits::default(),
+            retry: RetryPolicy::default(),
+            max_in_flight: 4,
+            keep_limit: 16 * 1024 * 1024,
+            quarantine_part_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// What one file came to; logged as one line and returned to the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IngestSummary {
+    /// Files read.
+    pub files: u64,
+    /// Records read (good and bad; blank lines are not records).
+    pub records_read: u64,
+    /// Records accepted by the stream.
+    pub records_sent: u64,
+    /// Records written to the quarantine (bad data, or not accepted in the end).
+    pub records_quarantined: u64,
+    /// `PutRecords` calls.
+    pub put_calls: u64,
+    /// Calls that were retries.
+    pub retry_calls: u64,
+    /// Records sent more than once because a call or the record failed.
+    pub retried_records: u64,
+    /// Bytes of the object as stored (compressed when gzip).
+    pub bytes_stored: u64,
+    /// Bytes read after decompression.
+    pub bytes_read: u64,
+    /// Bytes accepted by the stream (data plus partition keys).
+    pub bytes_sent: u64,
+    /// Quarantine objects written.
+    pub quarantine_objects: Vec<String>,
+}
+
+impl std::ops::AddAssign for IngestSummary {
+    fn add_assign(&mut self, o: Self) {
+        self.files += o.files;
+        self.records_read += o.records_read;
+        self.records_sent += o.records_sent;
+        self.records_quarantined += o.records_quarantined;
+        self.put_calls += o.put_calls;
+        self.retry_calls += o.retry_calls;
+        self.retried_records += o.retried_records;
+        self.bytes_stored += o.bytes_stored;
+        self.bytes_read += o.bytes_read;
+        self.bytes_sent += o.bytes_sent;
+        self.quarantine_objects.extend(o.quarantine_objects);
+    }
+}
+
+/// Why a file could not be ingested completely.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The object (or that version of it) does not exist.
+    #[error("feed `{uri}` not found: {source}")]
+    NotFound {
+        uri: String,
+        source: object_store::Error,
+    },
+    /// The object could not be read; records sent before the failure stay sent.
+    #[error("cannot read feed `{uri}`: {source}")]
+    Read { uri: String, source: io::Error },
+    /// The quarantine could not be written.
+    #[error(transparent)]
+    Quarantine(#[from] QuarantineError),
+    /// Some records were not accepted by the stream; they are in the quarantine.
+    #[error(
+        "{count} record(s) of `{uri}` not delivered (first at line {first_line}): {reason}; written to the quarantine, reading stopped"
+    )]
+    Undelivered {
+        uri: String,
+        count: usize,
+        first_line: u64,
+        reason: String,
+        permanent: bool,
+    },
+    /// The reading thread died.
+    #[error("feed reader for `{uri}` failed: {reason}")]
+    Internal { uri: String, reason: String },
+}
+
+impl IngestError {
+    /// Whether running the file again may succeed (throttling, network) or not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            IngestError::NotFound { .. } => false,
+            IngestError::Undelivered { permanent, .. } => !permanent,
+            IngestError::Read { .. }
+            | IngestError::Quarantine(_)
+            | IngestError::Internal { .. } => true,
+        }
+    }
+}
+
+enum Message {
+    Batch(Batch),
+    Rejected(QuarantineEntry),
+}
+
+struct ReadStats {
+    records: u64,
+    bytes: u64,
+    format: FeedFormat,
+    gzip: bool,
+}
+
+/// Runs feeds into a sink; see the module docs.
+#[derive(Clone)]
+pub struct IngestJob {
+    sink: Arc<dyn RecordSink>,
+    quarantine: Arc<dyn Quarantine>,
+    config: IngestConfig,
+}
+
+impl IngestJob {
+    /// A job sending to `sink` and quarantining to `quarantine`.
+    pub fn new(
+        sink: Arc<dyn RecordSink>,
+        quarantine: Arc<dyn Quarantine>,
+        config: IngestConfig,
+    ) -> Self {
+        Self {
+            sink,
+            quarantine,
+            config,
+        }
+    }
+
+    /// Ingests the object at `feed` (its `path` names the object). `version` pins an
+    /// S3 version id, as S3 events give it.
+    pub async fn run(
+        &self,
+        feed: &StorageLocation,
+        version: Option<&str>,
+    ) -> Result<IngestSummary, IngestError> {
+        let started = Instant::now();
+        let uri = feed.uri();
+        let ingested_at = Utc::now();
+        let options = GetOptions {
+            version: version.map(str::to_owned),
+            ..Default::default()
+        };
+        let object =
+            feed.store
+                .get_opts(&feed.path, options)
+                .await
+                .map_err(|source| match source {
+                    object_store::Error::NotFound { .. } => IngestError::NotFound {
+                        uri: uri.clone(),
+                        source,
+                    },
+                    other => IngestError::Read {
+                        uri: uri.clone(),
+                        source: io::Error::other(other),
+                    },
+                })?;
+        let source = SourceObject {
+            uri: uri.clone(),
+            version: object
+                .meta
+                .version
+                .clone()
+                .or_else(|| version.map(str::to_owned))
+                .or_else(|| {
+                    object
+                        .meta
+                        .e_tag
+                        .as_ref()
+                        .map(|t| t.trim_matches('"').to_owned())
+                })
+                .unwrap_or_else(|| "unversioned".into()),
+        };
+        let bytes_stored = object.meta.size;
+        let body = StreamReader::new(object.into_stream().map_err(io::Error::other));
+        let bridge = SyncIoBridge::new(body);
+        let framer = RecordFramer::new(
+            source.clone(),
+            self.config.partition_key_field.clone(),
+            &format_timestamp(ingested_at),
+            self.config.limits.max_record_bytes,
+        );
+        let (tx, mut rx) = mpsc::channel::<Message>(2);
+        let (limits, keep_limit) = (self.config.limits, self.config.keep_limit);
+        let reader =
+            tokio::task::spawn_blocking(move || read_feed(bridge, framer, limits, keep_limit, tx));
+
+        let dt = ingested_at.date_naive();
+        let mut rejected = QuarantineBuffer::new(
+            Arc::clone(&self.quarantine),
+            Stage::Ingest,
+            source.clone(),
+            dt,
+            "",
+            self.config.quarantine_part_bytes,
+        );
+        let undelivered_label = format!("undelivered-{}-", ingested_at.format("%Y%m%dT%H%M%S%6fZ"));
+        let mut undelivered = QuarantineBuffer::new(
+            Arc::clone(&self.quarantine),
+            Stage::Ingest,
+            source.clone(),
+            dt,
+            &undelivered_label,
+            self.config.quarantine_part_bytes,
+        );
+        let mut summary = IngestSummary {
+            files: 1,
+            bytes_stored,
+            ..Default::default()
+        };
+        let mut failure: Option<(u64, String, bool)> = None;
+        let mut first_error: Option<String> = None;
+        let mut in_flight = FuturesUnordered::new();
+        let mut channel_open = true;
+        let max_in_flight = self.config.max_in_flight.max(1);
+        while channel_open || !in_flight.is_empty() {
+            tokio::select! {
+                Some(delivery) = in_flight.next(), if !in_flight.is_empty() => {
+                    let delivery: crate::sink::Delivery = delivery;
+                    summary.records_sent += delivery.sent;
+                    summary.bytes_sent += delivery.bytes;
+                    summary.put_calls += delivery.calls;
+                    summary.retry_calls += delivery.retry_calls;
+                    summary.retried_records += delivery.retried_records;
+                    for (record, reason) in delivery.undelivered {
+                        if failure.is_none() {
+                            failure = Some((record.line, reason.clone(), delivery.permanent));
+                            // Stop reading: the file will be retried as a whole.
+                            rx.close();
+                        }
+                        undelivered.push(&undelivered_entry(&record, reason)).await?;
+                    }
+                }
+                message = rx.recv(), if channel_open && in_flight.len() < max_in_flight => match message {
+                    Some(Message::Batch(batch)) if failure.is_none() => {
+                        in_flight.push(deliver(self.sink.as_ref(), batch, &self.config.retry));
+                    }
+                    Some(Message::Batch(_)) => {}
+                    Some(Message::Rejected(entry)) => {
+                        first_error.get_or_insert_with(|| format!("line {}: {}", entry.line, entry.error));
+                        rejected.push(&entry).await?;
+                    }
+                    None => channel_open = false,
+                },
+            }
+        }
+        let read = reader.await.map_err(|e| IngestError::Internal {
+            uri: uri.clone(),
+            reason: e.to_string(),
+        })?;
+        let undelivered_records = undelivered.records();
+        summary.records_quarantined = rejected.records() + undelivered_records;
+        summary.quarantine_objects = rejected.finish().await?;
+        summary
+            .quarantine_objects
+            .extend(undelivered.finish().await?);
+        let (format, gzip) = match &read {
+            Ok(stats) => {
+                summary.records_read = stats.records;
+                summary.bytes_read = stats.bytes;
+                (Some(stats.format), stats.gzip)
+            }
+            Err(_) => (None, false),
+        };
+        log_summary(
+            &uri,
+            &summary,
+            format,
+            gzip,
+            first_error.as_deref(),
+            started.elapsed(),
+        );
+        if let Some((first_line, reason, permanent)) = failure {
+            let count = undelivered_records as usize;
+            return Err(IngestError::Undelivered {
+                uri,
+                count,
+                first_line,
+                reason,
+                permanent,
+            });
+        }
+        match read {
+            Ok(_) => Ok(summary),
+            Err(e) => Err(IngestError::Read {
+                uri,
+                source: io::Error::new(e.source.kind(), e.to_string()),
+            }),
+        }
+    }
+}
+
+fn undelivered_entry(record: &Record, reason: String) -> QuarantineEntry {
+    QuarantineEntry {
+        error: format!("undelivered: {reason}"),
+        line: record.line,
+        raw: record.data.clone(),
+        truncated: false,
+    }
+}
+
+/// The blocking half: read, frame, batch; hand batches and rejects to the async half.
+fn read_feed(
+    body: impl io::Read + Send + 'static,
+    framer: RecordFramer,
+    limits: KinesisLimits,
+    keep_limit: usize,
+    tx: mpsc::Sender<Message>,
+) -> Result<ReadStats, FeedError> {
+    let feed = open_feed(body).map_err(|source| FeedError { line: 0, source })?;
+    let mut reader = FeedReader::new(feed, keep_limit)?;
+    let mut batcher = RecordBatcher::new(limits);
+    let mut scratch = Vec::new();
+    let mut records = 0u64;
+    let send = |m: Message| tx.blocking_send(m).is_ok();
+    while let Some(item) = reader.next_item()? {
+        records += 1;
+        let message = match item {
+            FeedItem::Record { line, bytes } => match framer.frame(line, bytes, &mut scratch) {
+                Ok(record) => match batcher.push(record) {
+                    Some(batch) => Message::Batch(batch),
+                    None => continue,
+                },
+                Err(reject) => Message::Rejected(QuarantineEntry {
+                    error: reject.to_string(),
+                    line,
+                    raw: bytes::Bytes::copy_from_slice(bytes),
+                    truncated: false,
+                }),
+            },
+            FeedItem::Bad {
+                line,
+                bytes,
+                truncated,
+                reason,
+            } => Message::Rejected(QuarantineEntry {
+                error: reason,
+                line,
+                raw: bytes::Bytes::copy_from_slice(bytes),
+                truncated,
+            }),
+        };
+        if !send(message) {
+            break;
+        }
+    }
+    if let Some(batch) = batcher.finish() {
+        send(Message::Batch(batch));
+    }
+    Ok(ReadStats {
+        records,
+        bytes: reader.bytes_read(),
+        format: reader.format(),
+        gzip: reader.gzip(),
+    })
+}
+
+fn log_summary(
+    uri: &str,
+    s: &IngestSummary,
+    format: Option<FeedFormat>,
+    gzip: bool,
+    first_error: Option<&str>,
+    elapsed: Duration,
+) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    tracing::info!(
+        source = %uri,
+        format = ?format,
+        gzip,
+        records_read = s.records_read,
+        records_sent = s.records_sent,
+        records_quarantined = s.records_quarantined,
+        put_calls = s.put_calls,
+        retry_calls = s.retry_calls,
+        retried_records = s.retried_records,
+        bytes_stored = s.bytes_stored,
+        bytes_read = s.bytes_read,
+        bytes_sent = s.bytes_sent,
+        first_error = first_error.unwrap_or(""),
+        quarantine_objects = s.quarantine_objects.len(),
+        elapsed_ms = elapsed.as_millis() as u64,
+        records_per_sec = (s.records_read as f64 / secs) as u64,
+        "Feed ingested."
+    );
+}

@@ -1,0 +1,564 @@
+//! `FeedReader`: a feed file as a stream of records, never whole in memory.
+//!
+//! Reads JSON lines (one value per line; blank lines skipped but counted) or a
+//! top-level JSON array, either of them optionally gzip-compressed (detected by the
+//! magic bytes, not the name; concatenated gzip members are read as one stream). A
+//! UTF-8 byte order mark is skipped and CRLF line endings are accepted.
+//!
+//! The reader only splits: it hands out each record's bytes as they are in the file
+//! and says where they were. Whether they are a valid JSON object is for the framer.
+//! What cannot be split (a line too long to keep, an unterminated array, a trailing
+//! comma, a truncated gzip stream) comes out as [`FeedItem::Bad`] with the reason, and
+//! reading goes on where it can.
+//!
+//! ```
+//! use feedpipe_ingest::reader::{open_feed, FeedItem, FeedReader};
+//! let file: &[u8] = b"{\"a\":1}\r\n\n{\"b\":2}\n";
+//! let mut reader = FeedReader::new(open_feed(file).unwrap(), 1 << 20).unwrap();
+//! let mut lines = Vec::new();
+//! while let Some(item) = reader.next_item().unwrap() {
+//!     if let FeedItem::Record { line, bytes } = item { lines.push((line, bytes.to_vec())); }
+//! }
+//! assert_eq!(lines, vec![(1, b"{\"a\":1}".to_vec()), (3, b"{\"b\":2}".to_vec())]);
+//! ```
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use flate2::read::MultiGzDecoder;
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+const READ_BUFFER: usize = 256 * 1024;
+
+/// The layout of a feed file, found from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedFormat {
+    /// One JSON value per line.
+    JsonLines,
+    /// One top-level JSON array of values.
+    JsonArray,
+}
+
+/// A decoded feed: the bytes after gzip (if any), and whether it was compressed.
+pub struct OpenFeed {
+    reader: Box<dyn BufRead + Send>,
+    /// True when the file was gzip-compressed.
+    pub gzip: bool,
+    source_failed: Arc<AtomicBool>,
+}
+
+/// Wraps the raw source so that its own I/O errors (network, disk) can be told apart
+/// from errors of the decoder above it (a corrupt or truncated gzip stream).
+struct SourceRead<R> {
+    inner: R,
+    failed: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for SourceRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner
+            .read(buf)
+            .inspect_err(|_| self.failed.store(true, Ordering::Relaxed))
+    }
+}
+
+/// Opens a feed, detecting gzip by its magic bytes.
+pub fn open_feed<R: Read + Send + 'static>(source: R) -> io::Result<OpenFeed> {
+    let failed = Arc::new(AtomicBool::new(false));
+    let mut raw = BufReader::with_capacity(
+        READ_BUFFER,
+        SourceRead {
+            inner: source,
+            failed: Arc::clone(&failed),
+        },
+    );
+    let gzip = peek(&mut raw, 2)? == GZIP_MAGIC;
+    let reader: Box<dyn BufRead + Send> = if gzip {
+        Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            MultiGzDecoder::new(raw),
+        ))
+    } else {
+        Box::new(raw)
+    };
+    Ok(OpenFeed {
+        reader,
+        gzip,
+        source_failed: failed,
+    })
+}
+
+/// Returns up to `n` leading bytes without consuming them (fewer only at end of input).
+fn peek<R: BufRead>(reader: &mut R, n: usize) -> io::Result<Vec<u8>> {
+    let buf = reader.fill_buf()?;
+    Ok(buf[..buf.len().min(n)].to_vec())
+}
+
+/// One thing read from a feed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FeedItem<'a> {
+    /// The bytes of one record, exactly as in the file (line ending removed).
+    Record {
+        /// 1-based line in JSON lines; 1-based element in a JSON array.
+        line: u64,
+        /// The record's bytes.
+        bytes: &'a [u8],
+    },
+    /// Something at `line` that cannot be a record.
+    Bad {
+        /// 1-based line (or element) where it was.
+        line: u64,
+        /// What was there (cut to the reader's limit when `truncated`).
+        bytes: &'a [u8],
+        /// Whether `bytes` is only the start.
+        truncated: bool,
+        /// Why it is not a record, for a human.
+        reason: String,
+    },
+}
+
+/// Errors that stop reading a feed: the source itself failed (retry the file).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the feed after line {line}: {source}")]
+pub struct FeedError {
+    /// The last line read completely.
+    pub line: u64,
+    /// The I/O error of the source.
+    pub source: io::Error,
+}
+
+/// Streams the records of a feed; see the module docs.
+pub struct FeedReader {
+    input: Box<dyn BufRead + Send>,
+    source_failed: Arc<AtomicBool>,
+    format: FeedFormat,
+    gzip: bool,
+    keep_limit: usize,
+    buf: Vec<u8>,
+    line: u64,
+    text_line: u64,
+    state: ArrayState,
+    done: bool,
+    bytes_read: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ArrayState {
+    /// Just after `[`: an element or `]` comes next.
+    Start,
+    /// After a `,`: an element must come next.
+    AfterComma,
+    /// After `]`: only whitespace may follow.
+    Closed,
+}
+
+impl FeedReader {
+    /// A reader over `feed` that keeps at most `keep_limit` bytes of any one record
+    /// (a longer one is reported [`FeedItem::Bad`] with its first `keep_limit` bytes).
+    pub fn new(feed: OpenFeed, keep_limit: usize) -> Result<Self, FeedError> {
+        let mut reader = Self {
+            input: feed.reader,
+            source_failed: feed.source_failed,
+            format: FeedFormat::JsonLines,
+            gzip: feed.gzip,
+            keep_limit,
+            buf: Vec::new(),
+            line: 0,
+            text_line: 1,
+            state: ArrayState::Start,
+            done: false,
+            bytes_read: 0,
+        };
+        match reader.detect() {
+            Ok(format) => reader.format = format,
+            Err(e) if reader.is_source_error() => return Err(FeedError { line: 0, source: e }),
+            // A decoder error before the first byte: reported by the first next_item.
+            Err(_) => {}
+        }
+        Ok(reader)
+    }
+
+    /// JSON lines or JSON array.
+    pub fn format(&self) -> FeedFormat {
+        self.format
+    }
+
+    /// Whether the feed was gzip-compressed.
+    pub fn gzip(&self) -> bool {
+        self.gzip
+    }
+
+    /// Bytes read after decompression.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    fn is_source_error(&self) -> bool {
+        self.source_failed.load(Ordering::Relaxed)
+    }
+
+    /// Skips a BOM, then looks at the first non-whitespace byte: `[` means an array.
+    fn detect(&mut self) -> io::Result<FeedFormat> {
+        let head = peek(&mut self.input, 3)?;
+        if head == BOM {
+            self.consume(3);
+        }
+        loop {
+            let buf = self.input.fill_buf()?;
+            let Some(pos) = buf.iter().position(|b| !b.is_ascii_whitespace()) else {
+                if buf.is_empty() {
+                    return Ok(FeedFormat::JsonLines);
+                }
+                // Whitespace only so far: JSON lines keeps blank lines, so only an
+                // array start is looked for further on.
+                let newlines = buf.iter().filter(|b| **b == b'\n').count();
+                let len = buf.len();
+                if newlines > 0 {
+                    return Ok(FeedFormat::JsonLines);
+                }
+                self.consume(len);
+                continue;
+            };
+            if buf[pos] == b'[' && !buf[..pos].contains(&b'\n') {
+                self.consume(pos + 1);
+                return Ok(FeedFormat::JsonArray);
+            }
+            return Ok(FeedFormat::JsonLines);
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.input.consume(n);
+        self.bytes_read += n as u64;
+    }
+
+    /// The next record or bad item; `None` at the end of the feed.
+    pub fn next_item(&mut self) -> Result<Option<FeedItem<'_>>, FeedError> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.format {
+            FeedFormat::JsonLines => self.next_line(),
+            FeedFormat::JsonArray => self.next_element(),
+        }
+    }
+
+    /// Turns an I/O error into either a [`FeedError`] (source failed) or a final bad
+    /// item (the compressed stream is corrupt: what was read before still counts).
+    fn on_io_error(
+        &mut self,
+        e: io::Error,
+        line: u64,
+        truncated: bool,
+    ) -> Result<Option<FeedItem<'_>>, FeedError> {
+        self.done = true;
+        if self.is_source_error() {
+            return Err(FeedError {
+                line: self.line,
+                source: e,
+            });
+        }
+        let what = if self.gzip {
+            "gzip stream is corrupt or truncated"
+        } else {
+            "feed cannot be decoded"
+        };
+        Ok(Some(FeedItem::Bad {
+            line,
+            bytes: &self.buf,
+            truncated,
+            reason: format!("{what} ({e}); nothing after this point could be read"),
+        }))
+    }
+
+    fn next_line(&mut self) -> Result<Option<FeedItem<'_>>, FeedError> {
+        loop {
+            self.buf.clear();
+            let mut total = 0usize;
+            let mut ended = false;
+            let mut saw_newline = false;
+            loop {
+                let chunk = match self.input.fill_buf() {
+                    Ok(c) => c,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        let line = self.line + 1;
+                        let truncated = total > self.buf.len();
+                        return self.on_io_error(e, line, truncated);
+                    }
+                };
+                if chunk.is_empty() {
+                    ended = true;
+                    break;
+                }
+                let (take, used, found) = match memchr::memchr(b'\n', chunk) {
+                    Some(i) => (i, i + 1, true),
+                    None => (chunk.len(), chunk.len(), false),
+                };
+                let room = self.keep_limit.saturating_sub(self.buf.len());
+                self.buf.extend_from_slice(&chunk[..take.min(room)]);
+                total += take;
+                self.consume(used);
+                if found {
+                    saw_newline = true;
+                    break;
+                }
+            }
+            if ended && total == 0 && !saw_newline {
+                self.done = true;
+                return Ok(None);
+            }
+            self.line += 1;
+            if self.buf.last() == Some(&b'\r') && total == self.buf.len() {
+                self.buf.pop();
+                total -= 1;
+            }
+            if total > self.buf.len() {
+                return Ok(Some(FeedItem::Bad {
+                    line: self.line,
+                    bytes: &self.buf,
+                    truncated: true,
+                    reason: format!(
+                        "line of {total} bytes is longer than the {} bytes a record may have",
+                        self.keep_limit
+                    ),
+                }));
+            }
+            if self.buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Ok(Some(FeedItem::Record {
+                line: self.line,
+                bytes: &self.buf,
+            }));
+        }
+    }
+
+    fn next_element(&mut self) -> Result<Option<FeedItem<'_>>, FeedError> {
+        // Skip whitespace to the next element, `,` or `]`.
+        let first = match self.skip_whitespace() {
+            Ok(b) => b,
+            Err(e) => {
+                let line = self.line + 1;
+                return self.on_io_error(e, line, false);
+            }
+        };
+        match (self.state, first) {
+            (ArrayState::Closed, None) => {
+                self.done = true;
+                return Ok(None);
+            }
+            (ArrayState::Closed, Some(_)) => {
+                return self.rest_is_bad("unexpected data after the closing `]` of the JSON array");
+            }
+            (_, None) => {
+                self.done = true;
+                self.buf.clear();
+                return Ok(Some(FeedItem::Bad {
+                    line: self.line + 1,
+                    bytes: &self.buf,
+                    truncated: false,
+                    reason: format!(
+                        "file ends inside the JSON array (no closing `]`), on text line {}",
+                        self.text_line
+                    ),
+                }));
+            }
+            (ArrayState::Start, Some(b']')) => {
+                self.consume(1);
+                self.state = ArrayState::Closed;
+                return self.next_element();
+            }
+            (ArrayState::AfterComma, Some(b']')) => {
+                self.consume(1);
+                self.state = ArrayState::Closed;
+                self.line += 1;
+                self.buf.clear();
+                self.buf.push(b',');
+                return Ok(Some(FeedItem::Bad {
+                    line: self.line,
+                    bytes: &self.buf,
+                    truncated: false,
+                    reason: format!("trailing comma before `]` on text line {}", self.text_line),
+                }));
+            }
+            (_, Some(b',')) => {
+                self.consume(1);
+                self.line += 1;
+                self.state = ArrayState::AfterComma;
+                self.buf.clear();
+                self.buf.push(b',');
+                return Ok(Some(FeedItem::Bad {
+                    line: self.line,
+                    bytes: &self.buf,
+                    truncated: false,
+                    reason: format!(
+                        "empty array element (two commas) on text line {}",
+                        self.text_line
+                    ),
+                }));
+            }
+            _ => {}
+        }
+        // Collect one element: up to a `,` or `]` outside strings and brackets.
+        self.line += 1;
+        let start_text_line = self.text_line;
+        self.buf.clear();
+        let mut total = 0usize;
+        let mut depth = 0usize;
+        let mut in_string = false;
+        let mut escaped = false;
+        loop {
+            let chunk = match self.input.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let line = self.line;
+                    let truncated = total > self.buf.len();
+                    return self.on_io_error(e, line, truncated);
+                }
+            };
+            if chunk.is_empty() {
+                self.done = true;
+                return Ok(Some(FeedItem::Bad {
+                    line: self.line,
+                    bytes: &self.buf,
+                    truncated: total > self.buf.len(),
+                    reason: format!(
+                        "file ends inside array element {} (started on text line {start_text_line}, no closing `]`)",
+                        self.line
+                    ),
+                }));
+            }
+            let mut end = None;
+            let mut newlines = 0;
+            for (i, &b) in chunk.iter().enumerate() {
+                if in_string {
+                    if escaped {
+                        escaped = false;
+                    } else if b == b'\\' {
+                        escaped = true;
+                    } else if b == b'"' {
+                        in_string = false;
+                    }
+                    continue;
+                }
+                match b {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' if depth > 0 => depth -= 1,
+                    b',' | b']' if depth == 0 => {
+                        end = Some((i, b));
+                        break;
+                    }
+                    b'\n' => newlines += 1,
+                    _ => {}
+                }
+            }
+            let take = end.map_or(chunk.len(), |(i, _)| i);
+            let room = self.keep_limit.saturating_sub(self.buf.len());
+            self.buf.extend_from_slice(&chunk[..take.min(room)]);
+            total += take;
+            self.text_line += newlines;
+            match end {
+                Some((i, b)) => {
+                    self.consume(i + 1);
+                    self.state = if b == b']' {
+                        ArrayState::Closed
+                    } else {
+                        ArrayState::AfterComma
+                    };
+                    break;
+                }
+                None => {
+                    let len = chunk.len();
+                    self.consume(len);
+                }
+            }
+        }
+        while self.buf.last().is_some_and(u8::is_ascii_whitespace) {
+            self.buf.pop();
+            total -= 1;
+        }
+        if total > self.buf.len() {
+            return Ok(Some(FeedItem::Bad {
+                line: self.line,
+                bytes: &self.buf,
+                truncated: true,
+                reason: format!(
+                    "array element {} (text line {start_text_line}) of {total} bytes is longer than the {} bytes a record may have",
+                    self.line, self.keep_limit
+                ),
+            }));
+        }
+        Ok(Some(FeedItem::Record {
+            line: self.line,
+            bytes: &self.buf,
+        }))
+    }
+
+    /// Skips whitespace (counting newlines); returns the next byte without consuming it.
+    fn skip_whitespace(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            let buf = self.input.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            let mut newlines = 0;
+            let pos = buf.iter().position(|b| {
+                if *b == b'\n' {
+                    newlines += 1;
+                }
+                !b.is_ascii_whitespace()
+            });
+            self.text_line += newlines;
+            match pos {
+                Some(p) => {
+                    let b = buf[p];
+                    self.consume(p);
+                    return Ok(Some(b));
+                }
+                None => {
+                    let len = buf.len();
+                    self.consume(len);
+                }
+            }
+        }
+    }
+
+    /// Reports everything left as one bad item and ends the feed.
+    fn rest_is_bad(&mut self, reason: &str) -> Result<Option<FeedItem<'_>>, FeedError> {
+        self.buf.clear();
+        let mut total = 0usize;
+        loop {
+            let chunk = match self.input.fill_buf() {
+                Ok(c) => c,
+                Err(e) => {
+                    let line = self.line + 1;
+                    return self.on_io_error(e, line, true);
+                }
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            let room = self.keep_limit.saturating_sub(self.buf.len());
+            self.buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            total += chunk.len();
+            let len = chunk.len();
+            self.consume(len);
+        }
+        self.done = true;
+        self.line += 1;
+        Ok(Some(FeedItem::Bad {
+            line: self.line,
+            bytes: &self.buf,
+            truncated: total > self.buf.len(),
+            reason: format!("{reason} (text line {})", self.text_line),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests;

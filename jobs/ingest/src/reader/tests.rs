@@ -1,0 +1,262 @@
+use std::io::Write;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use super::*;
+
+/// Everything a reader yields, owned: (line, bytes, Some(reason) when bad).
+fn read_all(
+    input: Vec<u8>,
+    keep_limit: usize,
+) -> (FeedFormat, bool, Vec<(u64, Vec<u8>, Option<String>)>) {
+    let mut reader =
+        FeedReader::new(open_feed(std::io::Cursor::new(input)).unwrap(), keep_limit).unwrap();
+    let mut out = Vec::new();
+    while let Some(item) = reader.next_item().unwrap() {
+        match item {
+            FeedItem::Record { line, bytes } => out.push((line, bytes.to_vec(), None)),
+            FeedItem::Bad {
+                line,
+                bytes,
+                reason,
+                ..
+            } => out.push((line, bytes.to_vec(), Some(reason))),
+        }
+    }
+    (reader.format(), reader.gzip(), out)
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+fn rec(line: u64, s: &str) -> (u64, Vec<u8>, Option<String>) {
+    (line, s.as_bytes().to_vec(), None)
+}
+
+#[test]
+fn json_lines_keep_bytes_and_count_blank_lines() {
+    let (format, gz, items) = read_all(b"{\"a\": 1.50}\n\n   \n{\"b\":\"x y\"}\n".to_vec(), 1024);
+    assert_eq!(format, FeedFormat::JsonLines);
+    assert!(!gz);
+    assert_eq!(
+        items,
+        vec![rec(1, "{\"a\": 1.50}"), rec(4, "{\"b\":\"x y\"}")]
+    );
+}
+
+#[test]
+fn last_line_without_newline_is_read() {
+    let (_, _, items) = read_all(b"{\"a\":1}\n{\"b\":2}".to_vec(), 1024);
+    assert_eq!(items, vec![rec(1, "{\"a\":1}"), rec(2, "{\"b\":2}")]);
+}
+
+#[test]
+fn crlf_line_endings_are_accepted() {
+    let (_, _, items) = read_all(b"{\"a\":1}\r\n{\"b\":2}\r\n\r\n".to_vec(), 1024);
+    assert_eq!(items, vec![rec(1, "{\"a\":1}"), rec(2, "{\"b\":2}")]);
+}
+
+#[test]
+fn byte_order_mark_is_skipped() {
+    let (_, _, items) = read_all(b"\xEF\xBB\xBF{\"a\":1}\n".to_vec(), 1024);
+    assert_eq!(items, vec![rec(1, "{\"a\":1}")]);
+    let (format, _, items) = read_all(b"\xEF\xBB\xBF[{\"a\":1}]".to_vec(), 1024);
+    assert_eq!(format, FeedFormat::JsonArray);
+    assert_eq!(items, vec![rec(1, "{\"a\":1}")]);
+}
+
+#[test]
+fn empty_and_blank_files_have_no_records() {
+    for input in [&b""[..], b"\n\n\n", b"  \r\n \t\n"] {
+        let (format, _, items) = read_all(input.to_vec(), 1024);
+        assert_eq!(format, FeedFormat::JsonLines);
+        assert!(items.is_empty(), "{input:?} gave {items:?}");
+    }
+}
+
+#[test]
+fn gzip_is_detected_by_magic_bytes_not_name() {
+    let (format, gz, items) = read_all(gzip(b"{\"a\":1}\n{\"b\":2}\n"), 1024);
+    assert!(gz);
+    assert_eq!(format, FeedFormat::JsonLines);
+    assert_eq!(items, vec![rec(1, "{\"a\":1}"), rec(2, "{\"b\":2}")]);
+    let (format, gz, items) = read_all(gzip(b"[{\"a\":1},{\"b\":2}]"), 1024);
+    assert!(gz);
+    assert_eq!(format, FeedFormat::JsonArray);
+    assert_eq!(items.len(), 2);
+}
+
+#[test]
+fn concatenated_gzip_members_are_one_feed() {
+    let mut both = gzip(b"{\"a\":1}\n");
+    both.extend(gzip(b"{\"b\":2}\n"));
+    let (_, _, items) = read_all(both, 1024);
+    assert_eq!(items, vec![rec(1, "{\"a\":1}"), rec(2, "{\"b\":2}")]);
+}
+
+#[test]
+fn truncated_gzip_keeps_what_came_before_and_reports_the_rest() {
+    let body: String = (1..=2000)
+        .map(|i| format!("{{\"n\":{i},\"pad\":\"{}\"}}\n", "x".repeat(i % 50)))
+        .collect();
+    let full = gzip(body.as_bytes());
+    let cut = full[..full.len() * 2 / 3].to_vec();
+    let (_, gz, items) = read_all(cut, 1 << 20);
+    assert!(gz);
+    let (good, bad): (Vec<_>, Vec<_>) = items.iter().partition(|i| i.2.is_none());
+    assert!(
+        good.len() > 100,
+        "records before the cut are read, got {}",
+        good.len()
+    );
+    assert!(good.iter().enumerate().all(|(i, r)| r.0 == i as u64 + 1));
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0].0, good.len() as u64 + 1);
+    assert!(
+        bad[0]
+            .2
+            .as_deref()
+            .unwrap()
+            .contains("gzip stream is corrupt or truncated"),
+        "{bad:?}"
+    );
+}
+
+#[test]
+fn a_line_longer_than_the_limit_is_bad_and_the_next_line_still_reads() {
+    let mut input = b"{\"a\":1}\n{\"big\":\"".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 5000));
+    input.extend(b"\"}\n{\"c\":3}\n");
+    let (_, _, items) = read_all(input, 100);
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0], rec(1, "{\"a\":1}"));
+    assert_eq!(items[1].0, 2);
+    assert_eq!(
+        items[1].1.len(),
+        100,
+        "only the first keep_limit bytes are kept"
+    );
+    assert!(
+        items[1].2.as_deref().unwrap().contains("5010 bytes"),
+        "{:?}",
+        items[1].2
+    );
+    assert_eq!(items[2], rec(3, "{\"c\":3}"));
+}
+
+#[test]
+fn pretty_printed_arrays_yield_elements_by_index() {
+    let input = b"[\n  {\"a\": \"x, ] y\"},\n  {\"b\": [1, {\"c\": \"}\"}]}\n]\n";
+    let (format, _, items) = read_all(input.to_vec(), 1024);
+    assert_eq!(format, FeedFormat::JsonArray);
+    assert_eq!(
+        items,
+        vec![
+            rec(1, "{\"a\": \"x, ] y\"}"),
+            rec(2, "{\"b\": [1, {\"c\": \"}\"}]}")
+        ]
+    );
+}
+
+#[test]
+fn escaped_quotes_inside_strings_do_not_end_them() {
+    let input = br#"[{"a":"he said \"]\", ok"},{"b":"\\"}]"#;
+    let (_, _, items) = read_all(input.to_vec(), 1024);
+    assert_eq!(
+        items,
+        vec![
+            rec(1, r#"{"a":"he said \"]\", ok"}"#),
+            rec(2, r#"{"b":"\\"}"#)
+        ]
+    );
+}
+
+#[test]
+fn empty_array_has_no_records() {
+    let (format, _, items) = read_all(b"  [ ]  \n".to_vec(), 1024);
+    assert_eq!(format, FeedFormat::JsonArray);
+    assert!(items.is_empty());
+}
+
+#[test]
+fn trailing_comma_in_an_array_is_reported_after_the_good_elements() {
+    let (_, _, items) = read_all(b"[{\"a\":1},\n{\"b\":2},\n]".to_vec(), 1024);
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[..2], [rec(1, "{\"a\":1}"), rec(2, "{\"b\":2}")]);
+    assert_eq!(items[2].0, 3);
+    assert!(
+        items[2]
+            .2
+            .as_deref()
+            .unwrap()
+            .contains("trailing comma before `]` on text line 3")
+    );
+}
+
+#[test]
+fn unterminated_array_reports_the_last_element() {
+    let (_, _, items) = read_all(b"[{\"a\":1},{\"b\":".to_vec(), 1024);
+    assert_eq!(items[0], rec(1, "{\"a\":1}"));
+    assert_eq!(items[1].0, 2);
+    assert_eq!(items[1].1, b"{\"b\":");
+    assert!(
+        items[1]
+            .2
+            .as_deref()
+            .unwrap()
+            .contains("file ends inside array element 2")
+    );
+}
+
+#[test]
+fn data_after_the_array_is_reported() {
+    let (_, _, items) = read_all(b"[{\"a\":1}]\n{\"b\":2}\n".to_vec(), 1024);
+    assert_eq!(items[0], rec(1, "{\"a\":1}"));
+    assert_eq!(items[1].1, b"{\"b\":2}\n");
+    assert!(
+        items[1]
+            .2
+            .as_deref()
+            .unwrap()
+            .contains("after the closing `]`")
+    );
+}
+
+#[test]
+fn invalid_utf8_is_passed_on_as_bytes_for_the_framer_to_judge() {
+    let (_, _, items) = read_all(b"{\"a\":\"\xff\"}\n{\"b\":1}\n".to_vec(), 1024);
+    assert_eq!(items[0], (1, b"{\"a\":\"\xff\"}".to_vec(), None));
+    assert_eq!(items[1], rec(2, "{\"b\":1}"));
+}
+
+#[test]
+fn source_errors_are_errors_not_bad_records() {
+    struct Failing(usize);
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                return Err(io::Error::other("connection reset"));
+            }
+            let line = b"{\"a\":1}\n";
+            self.0 -= 1;
+            buf[..line.len()].copy_from_slice(line);
+            Ok(line.len())
+        }
+    }
+    let mut reader = FeedReader::new(open_feed(Failing(3)).unwrap(), 1024).unwrap();
+    let mut good = 0;
+    let err = loop {
+        match reader.next_item() {
+            Ok(Some(FeedItem::Record { .. })) => good += 1,
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(good, 3);
+    assert_eq!(err.line, 3);
+    assert!(err.to_string().contains("connection reset"));
+}

@@ -1,0 +1,317 @@
+//! `RecordSink`: where batches go, and the retry rules around it.
+//!
+//! A sink takes one `PutRecords` call's worth of records and says, per record, whether
+//! it was accepted: Kinesis can accept some records of a call and reject others
+//! (`ProvisionedThroughputExceededException`, `InternalFailure`). [`deliver`] re-sends
+//! only the rejected ones, with exponential backoff and full jitter, a bounded number
+//! of times; a whole call that fails with a retryable error is retried the same way.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::batch::Batch;
+use crate::frame::Record;
+
+/// The answer for one record of a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordResult {
+    /// Stored: on this shard, at this sequence number.
+    Accepted {
+        shard_id: String,
+        sequence_number: String,
+    },
+    /// Not stored; `code` is the Kinesis error code.
+    Rejected { code: String, message: String },
+}
+
+/// A whole call that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    /// Worth trying again (throttling, 5xx, timeouts, connection errors).
+    #[error("{0}")]
+    Retryable(String),
+    /// Will fail again (no such stream, access denied, invalid request).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// A destination for records with `PutRecords` semantics.
+#[async_trait]
+pub trait RecordSink: Send + Sync {
+    /// Sends `records` in one call; the result has one entry per record, in order.
+    async fn put_records(&self, records: &[Record]) -> Result<Vec<RecordResult>, SinkError>;
+}
+
+/// How often and how patiently to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per record, the first one included.
+    pub max_attempts: u32,
+    /// Backoff before the first retry; doubles each time (then full jitter).
+    pub base_delay: Duration,
+    /// Upper bound of a single backoff.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The sleep before retry number `retry` (1-based): uniform in `[0, min(max, base·2^(retry-1))]`.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << (retry.saturating_sub(1)).min(20));
+        let cap = exp.min(self.max_delay);
+        cap.mul_f64(fastrand::f64())
+    }
+}
+
+/// What delivering one batch came to.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    /// Records accepted.
+    pub sent: u64,
+    /// Bytes (data + partition keys) of the accepted records.
+    pub bytes: u64,
+    /// `PutRecords` calls made.
+    pub calls: u64,
+    /// Calls that were retries.
+    pub retry_calls: u64,
+    /// Records sent again after a rejection or failed call.
+    pub retried_records: u64,
+    /// Records given up on, with the reason; empty when all went through.
+    pub undelivered: Vec<(Record, String)>,
+    /// True when the sink said the failure will not go away (stop the file).
+    pub permanent: bool,
+}
+
+/// Sends `batch`, re-sending only what was rejected, within `policy`.
+pub async fn deliver<S: RecordSink + ?Sized>(
+    sink: &S,
+    batch: Batch,
+    policy: &RetryPolicy,
+) -> Delivery {
+    let mut report = Delivery::default();
+    let mut pending = batch.records;
+    let mut attempt = 1u32;
+    loop {
+        report.calls += 1;
+        let reason = match sink.put_records(&pending).await {
+            Ok(results) if results.len() == pending.len() => {
+                let mut failed = Vec::new();
+                let mut last = None;
+                for (record, result) in pending.into_iter().zip(results) {
+                    match result {
+                        RecordResult::Accepted { .. } => {
+                            report.sent += 1;
+                            report.bytes += record.size() as u64;
+                        }
+                        RecordResult::Rejected { code, message } => {
+                            last = Some(format!("{code}: {message}"));
+                            failed.push(record);
+                        }
+                    }
+                }
+                pending = failed;
+                match last {
+                    None => return report,
+                    Some(reason) => reason,
+                }
+            }
+            Ok(results) => {
+                let reason = format!(
+                    "sink answered {} results for {} records",
+                    results.len(),
+                    pending.len()
+                );
+                report.permanent = true;
+                report.undelivered = pending.into_iter().map(|r| (r, reason.clone())).collect();
+                return report;
+            }
+            Err(SinkError::Permanent(reason)) => {
+                report.permanent = true;
+                let reason = format!("PutRecords failed permanently: {reason}");
+                report.undelivered = pending.into_iter().map(|r| (r, reason.clone())).collect();
+                return report;
+            }
+            Err(SinkError::Retryable(reason)) => reason,
+        };
+        if attempt >= policy.max_attempts {
+            let reason = format!("not accepted after {attempt} attempts; last error {reason}");
+            report.undelivered = pending.into_iter().map(|r| (r, reason.clone())).collect();
+            return report;
+        }
+        tokio::time::sleep(policy.backoff(attempt)).await;
+        attempt += 1;
+        report.retry_calls += 1;
+        report.retried_records += pending.len() as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use bytes::Bytes;
+
+    use super::*;
+
+    /// Rejects a share of records per call, and fails a share of whole calls, from a
+    /// seeded generator; remembers every accepted record.
+    struct FlakySink {
+        reject_share: f64,
+        throttle_share: f64,
+        rng: Mutex<fastrand::Rng>,
+        accepted: Mutex<HashMap<u64, usize>>,
+    }
+
+    impl FlakySink {
+        fn new(reject_share: f64, throttle_share: f64) -> Self {
+            Self {
+                reject_share,
+                throttle_share,
+                rng: Mutex::new(fastrand::Rng::with_seed(7)),
+                accepted: Mutex::default(),
+            }
+        }
+    }
+
+    #[async_trait]
+    impl RecordSink for FlakySink {
+        async fn put_records(&self, records: &[Record]) -> Result<Vec<RecordResult>, SinkError> {
+            let mut rng = self.rng.lock().unwrap();
+            if rng.f64() < self.throttle_share {
+                return Err(SinkError::Retryable(
+                    "ThrottlingException: Rate exceeded".into(),
+                ));
+            }
+            let mut accepted = self.accepted.lock().unwrap();
+            Ok(records
+                .iter()
+                .map(|r| {
+                    if rng.f64() < self.reject_share {
+                        RecordResult::Rejected {
+                            code: "ProvisionedThroughputExceededException".into(),
+                            message: "slow down".into(),
+                        }
+                    } else {
+                        *accepted.entry(r.line).or_default() += 1;
+                        RecordResult::Accepted {
+                            shard_id: "shardId-0".into(),
+                            sequence_number: r.line.to_string(),
+                        }
+                    }
+                })
+                .collect())
+        }
+    }
+
+    fn batch(n: u64) -> Batch {
+        let records: Vec<Record> = (0..n)
+            .map(|line| Record {
+                data: Bytes::from(format!("{line}\n")),
+                partition_key: "k".into(),
+                line,
+            })
+            .collect();
+        let bytes = records.iter().map(Record::size).sum();
+        Batch { records, bytes }
+    }
+
+    fn fast_policy(max_attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts,
+            base_delay: Duration::from_micros(10),
+            max_delay: Duration::from_micros(100),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sink_that_fails_a_share_of_records_still_gets_each_exactly_once() {
+        let sink = FlakySink::new(0.3, 0.2);
+        let report = deliver(&sink, batch(500), &fast_policy(30)).await;
+        assert!(report.undelivered.is_empty());
+        assert_eq!(report.sent, 500);
+        let accepted = sink.accepted.lock().unwrap();
+        assert_eq!(accepted.len(), 500);
+        assert!(
+            accepted.values().all(|n| *n == 1),
+            "each record accepted exactly once"
+        );
+        assert!(report.retry_calls > 0 && report.retried_records > 0);
+        assert_eq!(report.calls, report.retry_calls + 1);
+    }
+
+    #[tokio::test]
+    async fn when_retries_run_out_the_rest_is_reported_undelivered() {
+        let sink = FlakySink::new(0.9, 0.0);
+        let report = deliver(&sink, batch(200), &fast_policy(3)).await;
+        let accepted = sink.accepted.lock().unwrap();
+        assert_eq!(report.sent as usize, accepted.len());
+        assert_eq!(report.sent as usize + report.undelivered.len(), 200);
+        assert!(!report.undelivered.is_empty());
+        assert!(!report.permanent);
+        let (record, reason) = &report.undelivered[0];
+        assert!(
+            !accepted.contains_key(&record.line),
+            "an undelivered record was never accepted"
+        );
+        assert!(
+            reason.contains("after 3 attempts") && reason.contains("ProvisionedThroughputExceeded"),
+            "{reason}"
+        );
+        assert_eq!(report.calls, 3);
+    }
+
+    #[tokio::test]
+    async fn permanent_errors_are_not_retried() {
+        struct Gone;
+        #[async_trait]
+        impl RecordSink for Gone {
+            async fn put_records(&self, _: &[Record]) -> Result<Vec<RecordResult>, SinkError> {
+                Err(SinkError::Permanent(
+                    "ResourceNotFoundException: no stream `s`".into(),
+                ))
+            }
+        }
+        let report = deliver(&Gone, batch(3), &fast_policy(5)).await;
+        assert_eq!(report.calls, 1);
+        assert!(report.permanent);
+        assert_eq!(report.undelivered.len(), 3);
+        assert!(report.undelivered[0].1.contains("no stream `s`"));
+    }
+
+    #[test]
+    fn backoff_grows_exponentially_and_stays_under_the_cap() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+        };
+        for _ in 0..200 {
+            assert!(policy.backoff(1) <= Duration::from_millis(100));
+            assert!(policy.backoff(3) <= Duration::from_millis(400));
+            assert!(policy.backoff(30) <= Duration::from_secs(2));
+        }
+        let mean = |retry| {
+            (0..2000)
+                .map(|_| policy.backoff(retry).as_secs_f64())
+                .sum::<f64>()
+                / 2000.0
+        };
+        assert!(
+            mean(4) > 1.5 * mean(2),
+            "later retries wait longer on average"
+        );
+    }
+}

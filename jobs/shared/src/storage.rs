@@ -1,0 +1,213 @@
+//! Storage URLs: the one place where a user's location string becomes an
+//! `object_store` store and a path inside it.
+//!
+//! Accepted: `s3://bucket/prefix` (the standard AWS environment: region, credentials,
+//! and `AWS_ENDPOINT_URL` for S3-compatible servers; `http://` endpoints are allowed
+//! automatically), `file:///absolute/path`, and plain local paths (relative paths
+//! are made absolute against the current directory).
+//!
+//! ```
+//! use feedpipe_shared::storage::StorageLocation;
+//! let loc = StorageLocation::parse("/tmp/feedpipe-doc/raw").unwrap();
+//! assert_eq!(loc.uri(), "file:///tmp/feedpipe-doc/raw");
+//! assert_eq!(loc.uri_of(&loc.join("a b.jsonl")), "file:///tmp/feedpipe-doc/raw/a b.jsonl");
+//! ```
+
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+
+/// Why a location string could not be turned into a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The string is not a location feedpipe understands.
+    #[error("unsupported location `{url}`: {reason}")]
+    Unsupported { url: String, reason: String },
+    /// The S3 client could not be configured from the environment.
+    #[error("cannot configure S3 access for `{url}`: {source}")]
+    S3Config {
+        url: String,
+        source: object_store::Error,
+    },
+    /// A local path could not be made absolute or is not a valid object path.
+    #[error("invalid local path `{url}`: {reason}")]
+    LocalPath { url: String, reason: String },
+}
+
+/// Where objects live: a bucket (or the local file system) and a path inside it.
+#[derive(Debug, Clone)]
+pub struct StorageLocation {
+    /// The store holding the objects.
+    pub store: Arc<dyn ObjectStore>,
+    /// The path of this location inside `store` (a prefix or a single object).
+    pub path: Path,
+    scheme: Scheme,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scheme {
+    S3 { bucket: String },
+    Local,
+}
+
+impl StorageLocation {
+    /// Parses `s3://…`, `file://…` or a plain path.
+    pub fn parse(url: &str) -> Result<Self, StorageError> {
+        if let Some(rest) = url
+            .strip_prefix("s3://")
+            .or_else(|| url.strip_prefix("s3a://"))
+        {
+            let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(StorageError::Unsupported {
+                    url: url.to_owned(),
+                    reason: "no bucket name after s3://".into(),
+                });
+            }
+            let store = s3_store(bucket).map_err(|source| StorageError::S3Config {
+                url: url.to_owned(),
+                source,
+            })?;
+            let path = Path::parse(key).map_err(|e| StorageError::Unsupported {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            })?;
+            return Ok(Self {
+                store,
+                path,
+                scheme: Scheme::S3 {
+                    bucket: bucket.to_owned(),
+                },
+            });
+        }
+        let local = match url.strip_prefix("file://") {
+            Some(p) => p,
+            None if url.contains("://") => {
+                return Err(StorageError::Unsupported {
+                    url: url.to_owned(),
+                    reason: "only s3://, file:// and local paths are supported".into(),
+                });
+            }
+            None => url,
+        };
+        let absolute = std::path::absolute(local).map_err(|e| StorageError::LocalPath {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let path = Path::from_absolute_path(&absolute).map_err(|e| StorageError::LocalPath {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            store: Arc::new(LocalFileSystem::new()),
+            path,
+            scheme: Scheme::Local,
+        })
+    }
+
+    /// A location in an S3 bucket served by an already-built store (tests, custom clients).
+    pub fn s3(store: Arc<dyn ObjectStore>, bucket: &str, prefix: Path) -> Self {
+        Self {
+            store,
+            path: prefix,
+            scheme: Scheme::S3 {
+                bucket: bucket.to_owned(),
+            },
+        }
+    }
+
+    /// The URI of this location itself.
+    pub fn uri(&self) -> String {
+        self.uri_of(&self.path)
+    }
+
+    /// The URI of `path` (a path in this location's store): `s3://bucket/key` or `file:///key`.
+    pub fn uri_of(&self, path: &Path) -> String {
+        match &self.scheme {
+            Scheme::S3 { bucket } => format!("s3://{bucket}/{path}"),
+            Scheme::Local => format!("file:///{path}"),
+        }
+    }
+
+    /// `self.path` joined with a relative `a/b/c` path (segments are taken as they are).
+    pub fn join(&self, relative: &str) -> Path {
+        relative
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .fold(self.path.clone(), |p, segment| p.clone().join(segment))
+    }
+
+    /// The same store at another path.
+    pub fn at(&self, path: Path) -> Self {
+        Self {
+            store: Arc::clone(&self.store),
+            path,
+            scheme: self.scheme.clone(),
+        }
+    }
+
+    /// True for `s3://` locations.
+    pub fn is_s3(&self) -> bool {
+        matches!(self.scheme, Scheme::S3 { .. })
+    }
+}
+
+fn s3_store(bucket: &str) -> Result<Arc<dyn ObjectStore>, object_store::Error> {
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    let endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok());
+    if let Some(endpoint) = endpoint {
+        builder = builder.with_endpoint(&endpoint);
+        if endpoint.starts_with("http://") {
+            builder = builder.with_allow_http(true);
+        }
+    }
+    if std::env::var_os("AWS_REGION").is_none() {
+        if let Ok(region) = std::env::var("AWS_DEFAULT_REGION") {
+            builder = builder.with_region(region);
+        }
+    }
+    Ok(Arc::new(builder.build()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_urls_split_into_bucket_and_prefix() {
+        let loc = StorageLocation::parse("s3://feeds/incoming/2026/").ok();
+        let loc = loc.as_ref();
+        assert_eq!(loc.map(|l| l.path.as_ref()), Some("incoming/2026"));
+        assert_eq!(
+            loc.map(StorageLocation::uri).as_deref(),
+            Some("s3://feeds/incoming/2026")
+        );
+        assert!(loc.is_some_and(StorageLocation::is_s3));
+    }
+
+    #[test]
+    fn relative_paths_become_absolute_file_uris() {
+        let loc = StorageLocation::parse("some/dir").ok();
+        let cwd = std::env::current_dir()
+            .ok()
+            .map(|d| d.display().to_string());
+        assert_eq!(
+            loc.map(|l| l.uri()),
+            cwd.map(|c| format!("file://{c}/some/dir"))
+        );
+    }
+
+    #[test]
+    fn unknown_schemes_and_empty_buckets_are_rejected() {
+        let err = StorageLocation::parse("gs://x/y")
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("gs://x/y")));
+        assert!(StorageLocation::parse("s3:///key").is_err());
+    }
+}
