@@ -1,0 +1,393 @@
+//! The ingest job end to end on local files: feed in, in-process stream and
+//! quarantine out, with the counts and the bytes checked independently.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use feedpipe_ingest::sink::RetryPolicy;
+use feedpipe_ingest::stream::{Faults, InProcessStream};
+use feedpipe_ingest::{IngestConfig, IngestError, IngestJob, IngestSummary};
+use feedpipe_sample::{SampleOptions, write_feed};
+use feedpipe_shared::lineage::record_id;
+use feedpipe_shared::quarantine::ObjectStoreQuarantine;
+use feedpipe_shared::storage::StorageLocation;
+use serde_json::Value;
+
+struct Setup {
+    dir: tempfile::TempDir,
+    stream: Arc<InProcessStream>,
+}
+
+impl Setup {
+    fn new(shards: usize) -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            stream: Arc::new(InProcessStream::new("feed", shards)),
+        }
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = self.dir.path().join("source").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn job(&self, config: IngestConfig) -> IngestJob {
+        let quarantine =
+            StorageLocation::parse(self.dir.path().join("quarantine").to_str().unwrap()).unwrap();
+        IngestJob::new(
+            self.stream.clone(),
+            Arc::new(ObjectStoreQuarantine::new(quarantine)),
+            config,
+        )
+    }
+
+    async fn run(&self, path: &Path, config: IngestConfig) -> Result<IngestSummary, IngestError> {
+        self.job(config)
+            .run(
+                &StorageLocation::parse(path.to_str().unwrap()).unwrap(),
+                None,
+            )
+            .await
+    }
+
+    /// Every record in the stream, parsed.
+    fn stream_records(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        for (shard, len) in self.stream.lengths().into_iter().enumerate() {
+            for r in self.stream.read(shard, 0, len) {
+                assert!(
+                    r.data.ends_with(b"\n") && r.data.iter().filter(|b| **b == b'\n').count() == 1
+                );
+                all.push(serde_json::from_slice::<Value>(&r.data).unwrap());
+            }
+        }
+        all
+    }
+
+    /// Every quarantine entry, parsed.
+    fn quarantine_entries(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        let root = self.dir.path().join("quarantine");
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    out.extend(
+                        text.lines()
+                            .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+                    );
+                }
+            }
+        }
+        out.sort_by_key(|v| v["line"].as_u64());
+        out
+    }
+}
+
+fn fast_retry(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        base_delay: Duration::from_micros(50),
+        max_delay: Duration::from_millis(2),
+    }
+}
+
+#[tokio::test]
+async fn good_records_go_through_and_bad_ones_are_quarantined_with_file_line_and_reason() {
+    let s = Setup::new(3);
+    let mut feed = Vec::new();
+    feed.extend(b"{\"customer_id\":\"C1\",\"amount\":1.50}\n");
+    feed.extend(b"{\"customer_id\":\"C2\",\"amount\":\n"); // 2: malformed
+    feed.extend(b"\n"); // 3: blank
+    feed.extend(b"[1,2]\n"); // 4: not an object
+    feed.extend(b"{\"customer_id\":\"C3\",\"note\":\"\xff\"}\n"); // 5: invalid UTF-8
+    let big = format!(
+        "{{\"customer_id\":\"C4\",\"big\":\"{}\"}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    feed.extend(big.as_bytes()); // 6: 2 MiB
+    feed.push(b'\n');
+    feed.extend(b"{\"customer_id\":\"C5\",\"_record_id\":\"mine\"}\n"); // 7: reserved name
+    feed.extend("{\"customer_id\":\"C6\",\"name\":\"Zoë 東京\"}\r\n".as_bytes()); // 8: good, CRLF
+    let path = s.write("mixed feed ü.jsonl", &feed);
+    let config = IngestConfig {
+        partition_key_field: Some("customer_id".into()),
+        ..Default::default()
+    };
+    let summary = s.run(&path, config).await.unwrap();
+
+    assert_eq!(summary.records_read, 7);
+    assert_eq!(summary.records_sent, 2);
+    assert_eq!(summary.records_quarantined, 5);
+    assert_eq!(summary.put_calls, 1);
+
+    let records = s.stream_records();
+    let uri = format!("file://{}", path.display());
+    let mut by_line: Vec<_> = records
+        .iter()
+        .map(|r| (r["_source_line"].as_u64().unwrap(), r))
+        .collect();
+    by_line.sort_by_key(|(l, _)| *l);
+    assert_eq!(
+        by_line.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+        vec![1, 8]
+    );
+    let (_, first) = by_line[0];
+    assert_eq!(first["_source_uri"], uri.as_str());
+    let version = first["_source_version"].as_str().unwrap();
+    assert_eq!(first["_record_id"], record_id(&uri, version, 1).as_str());
+    assert_eq!(by_line[1].1["name"], "Zoë 東京");
+    // The customer's bytes, untouched: 1.50 stays 1.50.
+    let raw = s.stream.read(s.stream.shard_for("C1"), 0, 10);
+    assert!(raw.iter().any(|r| {
+        r.data
+            .ends_with(b",\"customer_id\":\"C1\",\"amount\":1.50}\n")
+    }));
+
+    let q = s.quarantine_entries();
+    let lines: Vec<u64> = q.iter().map(|e| e["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![2, 4, 5, 6, 7]);
+    for e in &q {
+        assert_eq!(e["source"], uri.as_str());
+        assert_eq!(e["stage"], "ingest");
+    }
+    assert!(
+        q[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed JSON")
+    );
+    assert_eq!(q[0]["raw"], "{\"customer_id\":\"C2\",\"amount\":");
+    assert_eq!(q[1]["error"], "expected a JSON object, found an array");
+    assert!(q[2]["error"].as_str().unwrap().contains("invalid UTF-8"));
+    assert!(
+        q[2].get("raw_base64").is_some(),
+        "bytes that are not UTF-8 are kept as base64"
+    );
+    assert!(
+        q[3]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Kinesis accepts at most 1048576")
+    );
+    assert_eq!(
+        q[3]["raw"].as_str().unwrap(),
+        big,
+        "the whole 2 MiB record is kept"
+    );
+    assert!(
+        q[4]["error"]
+            .as_str()
+            .unwrap()
+            .contains("`_record_id` is reserved")
+    );
+}
+
+#[tokio::test]
+async fn gzip_json_array_under_faults_delivers_every_record_exactly_once() {
+    let s = Setup::new(4);
+    let mut plain = Vec::new();
+    let stats = write_feed(
+        &mut plain,
+        &SampleOptions {
+            rows: 5000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // As a pretty JSON array, gzip-compressed, with a name that does not say so.
+    let lines: Vec<&[u8]> = plain
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut array = b"[\n".to_vec();
+    for (i, l) in lines.iter().enumerate() {
+        array.extend(b"  ");
+        array.extend(*l);
+        array.extend(if i + 1 < lines.len() {
+            &b",\n"[..]
+        } else {
+            &b"\n"[..]
+        });
+    }
+    array.extend(b"]\n");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&array).unwrap();
+    let path = s.write("orders.json", &gz.finish().unwrap());
+
+    s.stream.set_faults(Faults {
+        throttle_calls: 0.2,
+        reject_records: 0.1,
+        seed: 3,
+    });
+    let config = IngestConfig {
+        partition_key_field: Some("customer_id".into()),
+        retry: fast_retry(40),
+        ..Default::default()
+    };
+    let summary = s.run(&path, config).await.unwrap();
+    assert_eq!(summary.records_read, stats.good);
+    assert_eq!(summary.records_sent, stats.good);
+    assert_eq!(summary.records_quarantined, 0);
+    assert!(summary.retried_records > 0 && summary.retry_calls > 0);
+
+    let records = s.stream_records();
+    assert_eq!(records.len() as u64, stats.good);
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for r in &records {
+        *seen.entry(r["_record_id"].as_str().unwrap()).or_default() += 1;
+    }
+    assert_eq!(seen.len() as u64, stats.good, "every record exactly once");
+    let orders: std::collections::BTreeSet<&str> = records
+        .iter()
+        .map(|r| r["order_id"].as_str().unwrap())
+        .collect();
+    let expected: std::collections::BTreeSet<String> =
+        (1..=stats.good).map(|n| format!("ORD-{n:09}")).collect();
+    assert!(
+        orders
+            .iter()
+            .copied()
+            .eq(expected.iter().map(String::as_str))
+    );
+    // Array elements are numbered by position.
+    let first = records
+        .iter()
+        .find(|r| r["order_id"] == "ORD-000000001")
+        .unwrap();
+    assert_eq!(first["_source_line"], 1);
+    // Same customer, same shard.
+    for r in records.iter().take(200) {
+        let key = r["customer_id"].as_str().unwrap();
+        let shard = s.stream.shard_for(key);
+        let found = s.stream.read(shard, 0, usize::MAX).iter().any(|x| {
+            serde_json::from_slice::<Value>(&x.data).unwrap()["_record_id"] == r["_record_id"]
+        });
+        assert!(found);
+    }
+}
+
+#[tokio::test]
+async fn when_the_stream_keeps_refusing_the_run_fails_and_the_rest_is_quarantined() {
+    let s = Setup::new(1);
+    let mut feed = Vec::new();
+    write_feed(
+        &mut feed,
+        &SampleOptions {
+            rows: 50,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let path = s.write("f.jsonl", &feed);
+    s.stream.set_faults(Faults {
+        throttle_calls: 0.0,
+        reject_records: 1.0,
+        seed: 1,
+    });
+    let err = s
+        .run(
+            &path,
+            IngestConfig {
+                retry: fast_retry(3),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable());
+    match &err {
+        IngestError::Undelivered {
+            count, first_line, ..
+        } => {
+            assert_eq!(*count, 50);
+            assert_eq!(*first_line, 1);
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert!(
+        err.to_string().contains("not accepted after 3 attempts"),
+        "{err}"
+    );
+    let q = s.quarantine_entries();
+    assert_eq!(q.len(), 50);
+    assert!(
+        q.iter()
+            .all(|e| e["error"].as_str().unwrap().starts_with("undelivered: "))
+    );
+    // What is quarantined is the framed record, with lineage, ready to replay.
+    let replay: Value = serde_json::from_str(q[0]["raw"].as_str().unwrap()).unwrap();
+    assert_eq!(replay["_source_line"], 1);
+}
+
+#[tokio::test]
+async fn a_missing_feed_is_a_permanent_error() {
+    let s = Setup::new(1);
+    let err = s
+        .run(&s.dir.path().join("nope.jsonl"), IngestConfig::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IngestError::NotFound { .. }));
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("nope.jsonl"));
+}
+
+#[tokio::test]
+async fn empty_and_blank_feeds_succeed_with_nothing_to_send() {
+    let s = Setup::new(1);
+    for (name, body) in [("empty.jsonl", &b""[..]), ("blank.jsonl", b"\n\n  \n")] {
+        let summary = s
+            .run(&s.write(name, body), IngestConfig::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                summary.records_read,
+                summary.records_sent,
+                summary.put_calls
+            ),
+            (0, 0, 0),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rerun_produces_the_same_record_ids() {
+    let s = Setup::new(2);
+    let mut feed = Vec::new();
+    write_feed(
+        &mut feed,
+        &SampleOptions {
+            rows: 300,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let path = s.write("f.jsonl", &feed);
+    s.run(&path, IngestConfig::default()).await.unwrap();
+    s.run(&path, IngestConfig::default()).await.unwrap();
+    let records = s.stream_records();
+    assert_eq!(records.len(), 600);
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    for r in &records {
+        *ids.entry(r["_record_id"].as_str().unwrap()).or_default() += 1;
+    }
+    assert_eq!(ids.len(), 300);
+    assert!(
+        ids.values().all(|n| *n == 2),
+        "a duplicate delivery carries the same id, for dedupe downstream"
+    );
+}
