@@ -1,1 +1,65 @@
-fn main() {}
+//! `feedpipe`: the command line of the pipeline.
+//!
+//! - `feedpipe ingest FEED... --stream NAME`: the ingest core from the command line,
+//!   into a Kinesis stream (the standard AWS environment, `AWS_ENDPOINT_URL` included)
+//!   or, with `--in-process-shards N`, into an in-process stream (no AWS at all).
+//! - `feedpipe gen --rows N --out FILE`: the sample feed of the README and benchmarks.
+
+mod gen_cmd;
+mod ingest_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// feedpipe: customer feed files → Kinesis → raw JSON → Parquet → Snowflake.
+#[derive(Debug, Parser)]
+#[command(name = "feedpipe", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Stream feed files (local paths or s3:// URLs) into a Kinesis data stream.
+    Ingest(ingest_cmd::IngestArgs),
+    /// Write a realistic, deterministic sample feed.
+    Gen(gen_cmd::GenArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FEEDPIPE_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Ingest(args) => ingest_cmd::run(args).await,
+            Command::Gen(args) => gen_cmd::run(args),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

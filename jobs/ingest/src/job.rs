@@ -422,7 +422,11 @@ fn log_summary(
     let secs = elapsed.as_secs_f64().max(1e-9);
     tracing::info!(
         source = %uri,
-        format = ?format,
+        format = match format {
+            Some(FeedFormat::JsonLines) => "json-lines",
+            Some(FeedFormat::JsonArray) => "json-array",
+            None => "unknown",
+        },
         gzip,
         records_read = s.records_read,
         records_sent = s.records_sent,

@@ -211,3 +211,30 @@ mod tests {
         assert!(StorageLocation::parse("s3:///key").is_err());
     }
 }
+
+/// Gives the location of a bucket by name: how handlers turn event bucket names into
+/// stores. [`S3Buckets`] builds S3 stores from the environment and keeps them, so that
+/// connections are reused across invocations; tests can hand in other stores.
+pub trait BucketResolver: Send + Sync {
+    /// The root of bucket `name`.
+    fn bucket(&self, name: &str) -> Result<StorageLocation, StorageError>;
+}
+
+/// S3 buckets configured from the standard AWS environment, built once per bucket.
+#[derive(Debug, Default)]
+pub struct S3Buckets {
+    cache: std::sync::Mutex<std::collections::HashMap<String, StorageLocation>>,
+}
+
+impl BucketResolver for S3Buckets {
+    fn bucket(&self, name: &str) -> Result<StorageLocation, StorageError> {
+        if let Some(found) = self.cache.lock().ok().and_then(|c| c.get(name).cloned()) {
+            return Ok(found);
+        }
+        let location = StorageLocation::parse(&format!("s3://{name}"))?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(name.to_owned(), location.clone());
+        }
+        Ok(location)
+    }
+}

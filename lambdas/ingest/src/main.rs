@@ -1,1 +1,31 @@
-fn main() {}
+//! Lambda entry point: build the clients once, then serve events with the handler.
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use feedpipe_ingest::IngestJob;
+use feedpipe_ingest::kinesis::KinesisSink;
+use feedpipe_shared::quarantine::ObjectStoreQuarantine;
+use feedpipe_shared::storage::{S3Buckets, StorageLocation};
+use ingest_lambda::config::IngestLambdaConfig;
+use ingest_lambda::handler::{App, handle};
+use lambda_runtime::{Error, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = IngestLambdaConfig::from_env()?;
+    // Retries belong to the ingest core (partial failures and throttling in one place).
+    let aws = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::disabled())
+        .load()
+        .await;
+    let sink = KinesisSink::new(aws_sdk_kinesis::Client::new(&aws), &config.stream_name);
+    let quarantine = ObjectStoreQuarantine::new(StorageLocation::parse(&config.quarantine_url)?);
+    let app = App {
+        job: IngestJob::new(Arc::new(sink), Arc::new(quarantine), config.ingest_config()),
+        buckets: Arc::new(S3Buckets::default()),
+    };
+    lambda_runtime::run(service_fn(|event| handle(event, &app))).await
+}

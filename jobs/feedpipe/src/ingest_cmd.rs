@@ -1,0 +1,113 @@
+//! `feedpipe ingest`: the ingest core over local paths or s3:// URLs.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use clap::Args;
+use feedpipe_ingest::kinesis::KinesisSink;
+use feedpipe_ingest::sink::{RecordSink, RetryPolicy};
+use feedpipe_ingest::stream::InProcessStream;
+use feedpipe_ingest::{IngestConfig, IngestJob, IngestSummary};
+use feedpipe_shared::quarantine::ObjectStoreQuarantine;
+use feedpipe_shared::storage::StorageLocation;
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Feed files: local paths or s3://bucket/key URLs.
+    #[arg(required = true)]
+    feeds: Vec<String>,
+    /// Kinesis data stream name or ARN.
+    #[arg(
+        long,
+        env = "FEEDPIPE_STREAM_NAME",
+        required_unless_present = "in_process_shards"
+    )]
+    stream: Option<String>,
+    /// Send to an in-process stream with this many shards instead of Kinesis (no AWS needed).
+    #[arg(long, conflicts_with = "stream")]
+    in_process_shards: Option<usize>,
+    /// Record field used as partition key (the record id when absent).
+    #[arg(long, env = "FEEDPIPE_PARTITION_KEY_FIELD")]
+    partition_key: Option<String>,
+    /// Where rejected records go (local folder or s3:// URL).
+    #[arg(long, env = "FEEDPIPE_QUARANTINE_URL", default_value = "quarantine")]
+    quarantine: String,
+    /// S3 version id of the feed to read (one feed only).
+    #[arg(long)]
+    version: Option<String>,
+    /// Attempts per record before giving up.
+    #[arg(long, env = "FEEDPIPE_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
+    max_attempts: u32,
+    /// PutRecords calls in flight at once.
+    #[arg(long, env = "FEEDPIPE_MAX_IN_FLIGHT", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    max_in_flight: u64,
+}
+
+pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    if args.version.is_some() && args.feeds.len() > 1 {
+        anyhow::bail!("--version names one object version: give one feed with it");
+    }
+    let sink: Arc<dyn RecordSink> = match (&args.stream, args.in_process_shards) {
+        (_, Some(shards)) => Arc::new(InProcessStream::new("in-process", shards)),
+        (Some(stream), None) => {
+            let aws = aws_config::defaults(BehaviorVersion::latest())
+                .retry_config(RetryConfig::disabled())
+                .load()
+                .await;
+            Arc::new(KinesisSink::new(aws_sdk_kinesis::Client::new(&aws), stream))
+        }
+        (None, None) => anyhow::bail!("give --stream NAME or --in-process-shards N"),
+    };
+    let quarantine_location = StorageLocation::parse(&args.quarantine)
+        .with_context(|| format!("bad --quarantine {}", args.quarantine))?;
+    let config = IngestConfig {
+        partition_key_field: args.partition_key.clone(),
+        retry: RetryPolicy {
+            max_attempts: args.max_attempts,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(5),
+        },
+        max_in_flight: args.max_in_flight as usize,
+        ..IngestConfig::default()
+    };
+    let job = IngestJob::new(
+        sink,
+        Arc::new(ObjectStoreQuarantine::new(quarantine_location)),
+        config,
+    );
+    let mut total = IngestSummary::default();
+    let mut failed = 0;
+    for feed in &args.feeds {
+        let location =
+            StorageLocation::parse(feed).with_context(|| format!("bad feed location {feed}"))?;
+        match job.run(&location, args.version.as_deref()).await {
+            Ok(summary) => total += summary,
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    println!(
+        "{} file(s): {} records read, {} sent, {} quarantined; {} PutRecords calls ({} retries), {} bytes sent",
+        total.files,
+        total.records_read,
+        total.records_sent,
+        total.records_quarantined,
+        total.put_calls,
+        total.retry_calls,
+        total.bytes_sent
+    );
+    for q in &total.quarantine_objects {
+        println!("quarantine: {q}");
+    }
+    if failed > 0 {
+        eprintln!("{failed} feed(s) failed");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

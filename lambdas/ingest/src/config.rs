@@ -1,0 +1,186 @@
+//! The ingest Lambda's settings, read from the environment once, at cold start.
+//! Terraform (`infra/`) sets exactly these variables.
+
+use std::time::Duration;
+
+use feedpipe_ingest::IngestConfig;
+use feedpipe_ingest::sink::RetryPolicy;
+
+/// What is wrong with the environment.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required variable is not set (or empty).
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    /// A variable has a value that cannot be used.
+    #[error("environment variable {name}={value:?} is invalid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+/// The ingest Lambda's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestLambdaConfig {
+    /// `FEEDPIPE_STREAM_NAME`: the Kinesis data stream (name or ARN). Required.
+    pub stream_name: String,
+    /// `FEEDPIPE_PARTITION_KEY_FIELD`: record field used as partition key (optional).
+    pub partition_key_field: Option<String>,
+    /// `FEEDPIPE_QUARANTINE_URL`: where rejected records go, e.g. `s3://raw-bucket/quarantine`. Required.
+    pub quarantine_url: String,
+    /// `FEEDPIPE_MAX_ATTEMPTS`: attempts per record before giving up (default 8, 1..=20).
+    pub max_attempts: u32,
+    /// `FEEDPIPE_MAX_IN_FLIGHT`: concurrent `PutRecords` calls (default 4, 1..=64).
+    pub max_in_flight: usize,
+}
+
+impl IngestLambdaConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        Ok(Self {
+            stream_name: required("FEEDPIPE_STREAM_NAME")?,
+            partition_key_field: get("FEEDPIPE_PARTITION_KEY_FIELD"),
+            quarantine_url: required("FEEDPIPE_QUARANTINE_URL")?,
+            max_attempts: number(
+                get("FEEDPIPE_MAX_ATTEMPTS"),
+                "FEEDPIPE_MAX_ATTEMPTS",
+                8,
+                1..=20,
+            )?,
+            max_in_flight: number(
+                get("FEEDPIPE_MAX_IN_FLIGHT"),
+                "FEEDPIPE_MAX_IN_FLIGHT",
+                4,
+                1..=64,
+            )?,
+        })
+    }
+
+    /// The ingest core's settings.
+    pub fn ingest_config(&self) -> IngestConfig {
+        IngestConfig {
+            partition_key_field: self.partition_key_field.clone(),
+            retry: RetryPolicy {
+                max_attempts: self.max_attempts,
+                base_delay: Duration::from_millis(100),
+                max_delay: Duration::from_secs(5),
+            },
+            max_in_flight: self.max_in_flight,
+            ..IngestConfig::default()
+        }
+    }
+}
+
+fn number<T>(
+    value: Option<String>,
+    name: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            name,
+            value,
+            reason: format!(
+                "expected a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<IngestLambdaConfig, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        IngestLambdaConfig::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn required_variables_are_named_when_missing() {
+        assert_eq!(
+            config(&[]),
+            Err(ConfigError::Missing("FEEDPIPE_STREAM_NAME"))
+        );
+        assert_eq!(
+            config(&[("FEEDPIPE_STREAM_NAME", "s")]),
+            Err(ConfigError::Missing("FEEDPIPE_QUARANTINE_URL"))
+        );
+        assert_eq!(
+            config(&[
+                ("FEEDPIPE_STREAM_NAME", "  "),
+                ("FEEDPIPE_QUARANTINE_URL", "s3://q")
+            ]),
+            Err(ConfigError::Missing("FEEDPIPE_STREAM_NAME"))
+        );
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = config(&[
+            ("FEEDPIPE_STREAM_NAME", "feed"),
+            ("FEEDPIPE_QUARANTINE_URL", "s3://raw/quarantine"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.max_attempts, c.max_in_flight, c.partition_key_field),
+            (8, 4, None)
+        );
+        let c = config(&[
+            ("FEEDPIPE_STREAM_NAME", "feed"),
+            ("FEEDPIPE_QUARANTINE_URL", "s3://raw/quarantine"),
+            ("FEEDPIPE_PARTITION_KEY_FIELD", "customer_id"),
+            ("FEEDPIPE_MAX_ATTEMPTS", "3"),
+            ("FEEDPIPE_MAX_IN_FLIGHT", "16"),
+        ])
+        .unwrap();
+        assert_eq!(c.ingest_config().retry.max_attempts, 3);
+        assert_eq!(c.ingest_config().max_in_flight, 16);
+        assert_eq!(
+            c.ingest_config().partition_key_field.as_deref(),
+            Some("customer_id")
+        );
+    }
+
+    #[test]
+    fn bad_numbers_name_the_variable_and_the_range() {
+        let err = config(&[
+            ("FEEDPIPE_STREAM_NAME", "feed"),
+            ("FEEDPIPE_QUARANTINE_URL", "s3://q"),
+            ("FEEDPIPE_MAX_ATTEMPTS", "0"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable FEEDPIPE_MAX_ATTEMPTS=\"0\" is invalid: expected a whole number from 1 to 20"
+        );
+    }
+}

@@ -1,0 +1,181 @@
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use aws_lambda_events::event::s3::S3Event;
+use futures::StreamExt;
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use feedpipe_ingest::stream::InProcessStream;
+use feedpipe_ingest::{IngestConfig, IngestJob};
+use feedpipe_shared::quarantine::ObjectStoreQuarantine;
+use feedpipe_shared::storage::{BucketResolver, StorageError, StorageLocation};
+
+use super::*;
+
+/// Buckets held in memory, by name.
+struct MemoryBuckets(HashMap<String, Arc<dyn ObjectStore>>);
+
+impl BucketResolver for MemoryBuckets {
+    fn bucket(&self, name: &str) -> Result<StorageLocation, StorageError> {
+        self.0
+            .get(name)
+            .map(|s| StorageLocation::s3(Arc::clone(s), name, Path::default()))
+            .ok_or_else(|| StorageError::Unsupported {
+                url: format!("s3://{name}"),
+                reason: "no such bucket".into(),
+            })
+    }
+}
+
+fn event(json: &str) -> LambdaEvent<S3Event> {
+    LambdaEvent::new(serde_json::from_str(json).unwrap(), Context::default())
+}
+
+async fn setup() -> (App, Arc<InProcessStream>, Arc<dyn ObjectStore>) {
+    let source: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let raw: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let key = Path::parse("incoming/commandes d'été + more.jsonl").unwrap();
+    source
+        .put(
+            &key,
+            PutPayload::from_static(
+                b"{\"customer_id\":\"C1\"}\n{\"customer_id\":\"C2\"}\nnot json\n",
+            ),
+        )
+        .await
+        .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b"[{\"customer_id\":\"C3\"}]").unwrap();
+    source
+        .put(
+            &Path::parse("incoming/big.json.gz").unwrap(),
+            PutPayload::from(gz.finish().unwrap()),
+        )
+        .await
+        .unwrap();
+    let stream = Arc::new(InProcessStream::new("feed", 2));
+    let quarantine = ObjectStoreQuarantine::new(StorageLocation::s3(
+        Arc::clone(&raw),
+        "raw",
+        Path::from("quarantine"),
+    ));
+    let config = IngestConfig {
+        partition_key_field: Some("customer_id".into()),
+        ..Default::default()
+    };
+    let app = App {
+        job: IngestJob::new(stream.clone(), Arc::new(quarantine), config),
+        buckets: Arc::new(MemoryBuckets(HashMap::from([(
+            "feedpipe-source".to_owned(),
+            source,
+        )]))),
+    };
+    (app, stream, raw)
+}
+
+#[tokio::test]
+async fn every_created_object_of_the_event_is_ingested_with_decoded_keys() {
+    let (app, stream, raw) = setup().await;
+    let summary = handle(event(include_str!("s3-event.json")), &app)
+        .await
+        .unwrap();
+    assert_eq!(summary.files, 2, "the ObjectRemoved record is skipped");
+    assert_eq!(
+        (
+            summary.records_read,
+            summary.records_sent,
+            summary.records_quarantined
+        ),
+        (4, 3, 1)
+    );
+    let mut uris: Vec<String> = (0..2)
+        .flat_map(|shard| stream.read(shard, 0, 10))
+        .map(|r| {
+            serde_json::from_slice::<serde_json::Value>(&r.data).unwrap()["_source_uri"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    uris.sort();
+    assert_eq!(
+        uris,
+        vec![
+            "s3://feedpipe-source/incoming/big.json.gz",
+            "s3://feedpipe-source/incoming/commandes d'été + more.jsonl",
+            "s3://feedpipe-source/incoming/commandes d'été + more.jsonl",
+        ]
+    );
+    let quarantined = raw.list(None).next().await.unwrap().unwrap();
+    assert!(
+        quarantined
+            .location
+            .as_ref()
+            .starts_with("quarantine/ingest/dt=")
+    );
+}
+
+#[tokio::test]
+async fn a_bad_record_fails_the_invocation_but_not_the_other_objects() {
+    let (app, stream, _) = setup().await;
+    let json =
+        include_str!("s3-event.json").replace("incoming/big.json.gz", "incoming/missing.json");
+    let json = json.replacen(
+        "commandes+d%27%C3%A9t%C3%A9+%2B+more.jsonl",
+        "broken%zz.jsonl",
+        1,
+    );
+    let err = handle(event(&json), &app).await.unwrap_err();
+    assert!(
+        matches!(&err, HandlerError::Several(v) if v.len() == 2),
+        "{err}"
+    );
+    assert!(
+        !err.is_retryable(),
+        "a bad key and a missing object will not get better"
+    );
+    let diagnostic = Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "Permanent");
+    assert!(
+        diagnostic.error_message.contains("bad percent-escape"),
+        "{}",
+        diagnostic.error_message
+    );
+    assert!(diagnostic.error_message.contains("incoming/missing.json"));
+    assert_eq!(stream.lengths().iter().sum::<usize>(), 0);
+}
+
+#[tokio::test]
+async fn the_same_event_twice_sends_the_same_record_ids_twice() {
+    let (app, stream, _) = setup().await;
+    handle(event(include_str!("s3-event.json")), &app)
+        .await
+        .unwrap();
+    handle(event(include_str!("s3-event.json")), &app)
+        .await
+        .unwrap();
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    for r in (0..2).flat_map(|shard| stream.read(shard, 0, 100)) {
+        let v: serde_json::Value = serde_json::from_slice(&r.data).unwrap();
+        *ids.entry(v["_record_id"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(ids.len(), 3);
+    assert!(ids.values().all(|n| *n == 2));
+}
+
+#[test]
+fn test_events_and_folder_markers_are_skipped() {
+    let json = include_str!("s3-event.json").replace("incoming/big.json.gz", "incoming/folder/");
+    let ev: S3Event = serde_json::from_str(&json).unwrap();
+    assert_eq!(feed_ref(2, &ev.records[2]).unwrap(), None);
+    let first = feed_ref(0, &ev.records[0]).unwrap().unwrap();
+    assert_eq!(first.key, "incoming/commandes d'été + more.jsonl");
+    assert_eq!(first.version, None);
+    let test_event: S3Event = serde_json::from_str(r#"{"Records":[]}"#).unwrap();
+    assert!(test_event.records.is_empty());
+}
