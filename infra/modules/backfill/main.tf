@@ -1,0 +1,223 @@
+# Backfill: a Step Functions state machine whose Distributed Map lists the raw
+# objects under a prefix (S3 ListObjectsV2 item reader) and hands them, in
+# batches, to the raw-to-parquet Lambda with bounded concurrency.
+#
+# Start it with {"prefix": "<raw_prefix>/YYYY/MM/"}. Each Lambda invocation
+# receives the batch as:
+#   {"BatchInput": {"bucket": "<raw bucket>", "source": "backfill"},
+#    "Items": [{"key": "raw/2025/01/01/00/...", "size": 123, "etag": "\"...\""}]}
+# Keys are plain S3 keys (not URL-encoded, unlike S3 event notifications).
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  state_machine_name = "${var.name_prefix}-backfill"
+
+  # Built from parts: the role's policy cannot refer to the state machine it
+  # belongs to without a cycle.
+  arn_base          = "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}"
+  state_machine_arn = "${local.arn_base}:stateMachine:${local.state_machine_name}"
+  executions_arn    = "${local.arn_base}:execution:${local.state_machine_name}/*"
+
+  definition = {
+    Comment = "feedpipe backfill: raw JSON objects under a prefix -> raw-to-parquet Lambda, in batches, with bounded concurrency"
+    StartAt = "ConvertRawObjects"
+    States = {
+      ConvertRawObjects = {
+        Type = "Map"
+        ItemReader = {
+          Resource = "arn:${data.aws_partition.current.partition}:states:::s3:listObjectsV2"
+          Parameters = {
+            Bucket     = var.raw_bucket_name
+            "Prefix.$" = "$.prefix"
+          }
+        }
+        ItemSelector = {
+          "key.$"  = "$$.Map.Item.Value.Key"
+          "size.$" = "$$.Map.Item.Value.Size"
+          "etag.$" = "$$.Map.Item.Value.Etag"
+        }
+        ItemBatcher = {
+          MaxItemsPerBatch = var.items_per_batch
+          BatchInput = {
+            bucket = var.raw_bucket_name
+            source = "backfill"
+          }
+        }
+        MaxConcurrency             = var.max_concurrency
+        ToleratedFailurePercentage = var.tolerated_failure_percentage
+        ItemProcessor = {
+          ProcessorConfig = {
+            Mode          = "DISTRIBUTED"
+            ExecutionType = var.child_execution_type
+          }
+          StartAt = "ConvertBatch"
+          States = {
+            ConvertBatch = {
+              Type     = "Task"
+              Resource = "arn:${data.aws_partition.current.partition}:states:::lambda:invoke"
+              Parameters = {
+                FunctionName = var.function_arn
+                "Payload.$"  = "$"
+              }
+              ResultSelector = {
+                "summary.$" = "$.Payload"
+              }
+              Retry = [
+                {
+                  ErrorEquals = [
+                    "Lambda.ServiceException",
+                    "Lambda.AWSLambdaException",
+                    "Lambda.SdkClientException",
+                    "Lambda.TooManyRequestsException",
+                  ]
+                  IntervalSeconds = 2
+                  MaxAttempts     = 6
+                  BackoffRate     = 2
+                  JitterStrategy  = "FULL"
+                },
+              ]
+              End = true
+            }
+          }
+        }
+        # The per-batch summaries stay in the Map Run; the execution output
+        # would otherwise outgrow the 256 KiB state payload limit.
+        ResultPath = null
+        End        = true
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/vendedlogs/states/${local.state_machine_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    sid     = "StepFunctionsAssumesRoleForThisAccount"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = "${local.state_machine_name}-role"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "this" {
+  statement {
+    sid       = "ListRawObjects"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [var.raw_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.raw_prefix}/*"]
+    }
+  }
+
+  statement {
+    sid       = "InvokeRawToParquet"
+    effect    = "Allow"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [var.function_arn, "${var.function_arn}:*"]
+  }
+
+  statement {
+    sid       = "StartDistributedMapChildExecutions"
+    effect    = "Allow"
+    actions   = ["states:StartExecution"]
+    resources = [local.state_machine_arn]
+  }
+
+  statement {
+    sid       = "ManageDistributedMapChildExecutions"
+    effect    = "Allow"
+    actions   = ["states:DescribeExecution", "states:StopExecution"]
+    resources = [local.executions_arn]
+  }
+
+  statement {
+    sid    = "DeliverExecutionLogs"
+    effect = "Allow"
+    # CloudWatch Logs vended-log delivery actions have no resource-level permissions.
+    actions = [
+      "logs:CreateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:DescribeLogGroups",
+      "logs:DescribeResourcePolicies",
+      "logs:GetLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:UpdateLogDelivery",
+    ]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.tracing_enabled ? ["xray"] : []
+    content {
+      sid    = "WriteXRayTraces"
+      effect = "Allow"
+      # X-Ray has no resource-level permissions for these actions.
+      actions = [
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+      ]
+      resources = ["*"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "backfill"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.this.json
+}
+
+resource "aws_sfn_state_machine" "this" {
+  name       = local.state_machine_name
+  role_arn   = aws_iam_role.this.arn
+  type       = "STANDARD"
+  definition = jsonencode(local.definition)
+
+  # Execution data here is the prefix, object keys and per-batch counts, never
+  # record contents.
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.this.arn}:*"
+    include_execution_data = true
+    level                  = "ERROR"
+  }
+
+  tracing_configuration {
+    enabled = var.tracing_enabled
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.this]
+}

@@ -1,0 +1,108 @@
+# What Snowflake needs on the AWS side: an IAM role that the storage
+# integration assumes (read-only on the curated table prefixes) and, once the
+# pipe exists, an S3 event notification from the curated bucket to the pipe's
+# SQS queue.
+#
+# Two-step handshake (see infra/README.md):
+#   1. apply with snowflake_iam_user_arn = "" and snowflake_external_id = "":
+#      the role exists and trusts only this account, with a placeholder id;
+#   2. CREATE STORAGE INTEGRATION with the role ARN, DESC INTEGRATION, copy
+#      STORAGE_AWS_IAM_USER_ARN and STORAGE_AWS_EXTERNAL_ID into the variables,
+#      apply again.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  handshake_done = var.snowflake_iam_user_arn != "" && var.snowflake_external_id != ""
+
+  trusted_principal = var.snowflake_iam_user_arn != "" ? var.snowflake_iam_user_arn : "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
+  external_id       = var.snowflake_external_id != "" ? var.snowflake_external_id : "0000"
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    sid     = "SnowflakeStorageIntegrationAssumesRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [local.trusted_principal]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "sts:ExternalId"
+      values   = [local.external_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "snowflake" {
+  name               = "${var.name_prefix}-snowflake-storage"
+  description        = "Assumed by the Snowflake storage integration to read curated Parquet (handshake ${local.handshake_done ? "done" : "pending"})."
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "read_curated" {
+  statement {
+    sid       = "LocateCuratedBucket"
+    effect    = "Allow"
+    actions   = ["s3:GetBucketLocation"]
+    resources = [var.curated_bucket_arn]
+  }
+
+  statement {
+    sid       = "ListCuratedTablePrefixes"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [var.curated_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = flatten([for p in var.curated_prefixes : [p, "${p}*"]])
+    }
+  }
+
+  statement {
+    sid       = "ReadCuratedTableObjects"
+    effect    = "Allow"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = [for p in var.curated_prefixes : "${var.curated_bucket_arn}/${p}*"]
+  }
+
+  statement {
+    sid       = "DecryptCuratedObjects"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "read_curated" {
+  name   = "read-curated"
+  role   = aws_iam_role.snowflake.id
+  policy = data.aws_iam_policy_document.read_curated.json
+}
+
+# S3 keeps one notification configuration per bucket: this resource owns the
+# curated bucket's. It exists only once the pipe's queue ARN is known.
+resource "aws_s3_bucket_notification" "snowpipe" {
+  count = var.snowpipe_sqs_arn == "" ? 0 : 1
+
+  bucket = var.curated_bucket_name
+
+  dynamic "queue" {
+    for_each = var.curated_prefixes
+    content {
+      id            = "snowpipe-${trimsuffix(queue.value, "/")}"
+      queue_arn     = var.snowpipe_sqs_arn
+      events        = ["s3:ObjectCreated:*"]
+      filter_prefix = queue.value
+      filter_suffix = ".parquet"
+    }
+  }
+}

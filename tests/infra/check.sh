@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Offline checks of the Terraform in infra/ (no AWS account, no provider
+# downloads needed):
+#   1. terraform fmt -check -recursive infra
+#   2. checkov (static security/best-practice scan): must report 0 failed;
+#      every skip is a `#checkov:skip=CKV_...:reason` comment on its resource
+#   3. tests/infra/test_wiring.py: parses the HCL and checks the wiring
+#      (Firehose source/destination, raw notification -> raw-to-parquet queue,
+#      Lambda environment variable names, IAM wildcards), then proves each
+#      check can fail by mutating the source.
+#
+# Tools go to a venv at ${FEEDPIPE_TOOLS:-<repo>/.tools}/venv. checkov and
+# python-hcl2 both install a Python package called `hcl2` (checkov depends on
+# the bridgecrew fork), so python-hcl2 lives in its own folder inside the venv
+# (venv/hcl2-lib) and is put on PYTHONPATH only for the wiring test.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+tools="${FEEDPIPE_TOOLS:-$repo/.tools}"
+venv="$tools/venv"
+hcl2_lib="$venv/hcl2-lib"
+
+CHECKOV_VERSION="3.3.30"
+PYTHON_HCL2_VERSION="8.1.4"
+
+cd "$repo"
+
+echo "== terraform fmt -check -recursive infra"
+if ! command -v terraform >/dev/null 2>&1; then
+  echo "error: terraform is not on PATH; install Terraform >= 1.6 (only 'terraform fmt' is used, no providers)" >&2
+  exit 1
+fi
+if ! terraform fmt -check -recursive infra; then
+  echo "error: infra/ is not terraform-fmt clean; run: terraform fmt -recursive infra" >&2
+  exit 1
+fi
+echo "fmt: clean"
+
+echo "== tools in $venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+installed_version() { # package name -> version, or nothing
+  "$venv/bin/python" -m pip show "$1" 2>/dev/null | sed -n 's/^Version: //p'
+}
+if [ "$(installed_version checkov)" != "$CHECKOV_VERSION" ]; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION"
+fi
+if [ ! -d "$hcl2_lib/python_hcl2-$PYTHON_HCL2_VERSION.dist-info" ]; then
+  rm -rf "$hcl2_lib"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    --target "$hcl2_lib" "python-hcl2==$PYTHON_HCL2_VERSION"
+fi
+echo "checkov $("$venv/bin/checkov" --version), python-hcl2 $PYTHON_HCL2_VERSION"
+
+echo "== checkov -d infra --framework terraform"
+checkov_out="$(mktemp)"
+trap 'rm -f "$checkov_out"' EXIT
+set +e
+"$venv/bin/checkov" -d infra --framework terraform --skip-download --quiet --compact >"$checkov_out" 2>&1
+checkov_rc=$?
+set -e
+cat "$checkov_out"
+summary="$(grep -E '^terraform scan results:|Passed checks: [0-9]+, Failed checks: [0-9]+' "$checkov_out" | tail -n 1 || true)"
+if [ "$checkov_rc" -ne 0 ] || ! grep -Eq 'Failed checks: 0,' "$checkov_out"; then
+  echo "error: checkov reported failed checks (exit $checkov_rc)" >&2
+  exit 1
+fi
+echo "checkov: $summary"
+
+echo "== tests/infra/test_wiring.py"
+PYTHONPATH="$hcl2_lib${PYTHONPATH:+:$PYTHONPATH}" "$venv/bin/python" tests/infra/test_wiring.py

@@ -1,0 +1,683 @@
+#!/usr/bin/env python3
+"""Offline wiring checks for the Terraform in infra/.
+
+`terraform validate` and `plan` need providers, which cannot be downloaded
+here, so this script parses every .tf file with python-hcl2 and checks the
+wiring by following references through module calls, variables, locals and
+outputs to the resources they end at:
+
+  * Firehose reads the Kinesis stream resource and writes to the raw bucket,
+    with Firehose's time prefixes and no AppendDelimiterToRecord processor.
+  * The raw bucket's notification targets the SQS queue that the
+    raw-to-parquet event source mapping reads (with partial batch failures),
+    filtered on the raw prefix; the queue has a redrive DLQ and a visibility
+    timeout of six times the function timeout.
+  * Each Lambda's environment variable names are exactly the ones its Rust
+    handler reads, and the values point at the right resources.
+  * No IAM policy document statement allows "*" or "<service>:*" actions, and
+    none has "*" resources except the documented allowlist below.
+  * Every variable has a description and a type, every output a description,
+    and every module call gets name_prefix and tags.
+
+Then it proves that the checks can fail: it applies small mutations to the
+source text (point Firehose elsewhere, drop an environment variable, add
+"kinesis:*", ...) and expects the matching check to report a failure on each.
+
+Run: python tests/infra/test_wiring.py   (prints "N passed, N failed")
+"""
+
+from __future__ import annotations
+
+import pathlib
+import posixpath
+import re
+import sys
+from dataclasses import dataclass, field
+
+import hcl2
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+INFRA = REPO / "infra"
+
+# The environment variables each Rust handler reads, by root module call name.
+EXPECTED_ENV = {
+    "ingest": {
+        "FEEDPIPE_STREAM_NAME",
+        "FEEDPIPE_PARTITION_KEY_FIELD",
+        "FEEDPIPE_QUARANTINE_URL",
+        "FEEDPIPE_MAX_ATTEMPTS",
+        "FEEDPIPE_MAX_IN_FLIGHT",
+    },
+    "raw_to_parquet": {
+        "FEEDPIPE_CURATED_URL",
+        "FEEDPIPE_TABLE",
+        "FEEDPIPE_SCHEMA_URL",
+        "FEEDPIPE_QUARANTINE_URL",
+        "FEEDPIPE_EVENT_TIME_COLUMN",
+        "FEEDPIPE_COMPRESSION",
+    },
+}
+
+# Statements that may have Resource "*": (module dir, policy document name,
+# sid) -> (pattern every action must match, why "*" is unavoidable).
+RESOURCE_STAR_ALLOWLIST = {
+    ("modules/buckets", "kms_key", "EnableIamPoliciesForThisAccount"): (
+        r"^kms:",
+        "key policy: Resource in a key policy is always the key itself",
+    ),
+    ("modules/buckets", "kms_key", "AllowCloudWatchLogsForThisAccountsLogGroups"): (
+        r"^kms:",
+        "key policy: Resource in a key policy is always the key itself",
+    ),
+    ("modules/buckets", "kms_key", "AllowS3EventNotificationsToEncryptedQueues"): (
+        r"^kms:",
+        "key policy: Resource in a key policy is always the key itself",
+    ),
+    ("modules/lambda", "this", "WriteXRayTraces"): (
+        r"^xray:(PutTraceSegments|PutTelemetryRecords)$",
+        "X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions",
+    ),
+    ("modules/backfill", "this", "WriteXRayTraces"): (
+        r"^xray:(PutTraceSegments|PutTelemetryRecords|GetSamplingRules|GetSamplingTargets)$",
+        "X-Ray trace and sampling actions have no resource-level permissions",
+    ),
+    ("modules/backfill", "this", "DeliverExecutionLogs"): (
+        r"^logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|"
+        r"ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$",
+        "CloudWatch Logs vended-log delivery actions (Step Functions logging) have no resource-level permissions",
+    ),
+}
+
+# Statements that may use a "<service>:*" action: only denies, where the broad
+# action list is what makes the deny complete.
+ACTION_WILDCARD_ALLOWLIST = {
+    ("modules/buckets", "bucket", "DenyInsecureTransport"): "deny every S3 action without TLS",
+}
+
+SERVICE_WILDCARD = re.compile(r"^[A-Za-z0-9-]+:\*$")
+
+
+# ---------------------------------------------------------------------------
+# Parsing
+# ---------------------------------------------------------------------------
+
+
+def unquote(value):
+    if isinstance(value, str) and len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def norm(node):
+    """python-hcl2 output -> plain data: quotes off strings and keys, markers gone."""
+    if isinstance(node, dict):
+        return {unquote(k): norm(v) for k, v in node.items() if not str(k).startswith("__")}
+    if isinstance(node, list):
+        return [norm(v) for v in node]
+    return unquote(node)
+
+
+@dataclass
+class Module:
+    path: str  # relative to infra/, "." for the root
+    resources: dict = field(default_factory=dict)  # (type, name) -> body
+    data: dict = field(default_factory=dict)  # (type, name) -> body
+    calls: dict = field(default_factory=dict)  # name -> body
+    outputs: dict = field(default_factory=dict)  # name -> body
+    variables: dict = field(default_factory=dict)  # name -> body
+    locals: dict = field(default_factory=dict)  # name -> expression
+
+    def add(self, doc: dict) -> None:
+        for kind, target in (("resource", self.resources), ("data", self.data)):
+            for entry in doc.get(kind, []):
+                for rtype, by_name in entry.items():
+                    for name, body in by_name.items():
+                        target[(rtype, name)] = body
+        for kind, target in (("module", self.calls), ("output", self.outputs), ("variable", self.variables)):
+            for entry in doc.get(kind, []):
+                target.update(entry)
+        for entry in doc.get("locals", []):
+            self.locals.update(entry)
+
+
+def parse_tree(texts: dict[str, str]) -> dict[str, Module]:
+    modules: dict[str, Module] = {}
+    for rel, text in texts.items():
+        directory = posixpath.dirname(rel) or "."
+        modules.setdefault(directory, Module(directory)).add(norm(hcl2.loads(text)))
+    return modules
+
+
+def read_texts() -> dict[str, str]:
+    return {p.relative_to(INFRA).as_posix(): p.read_text() for p in sorted(INFRA.rglob("*.tf"))}
+
+
+# ---------------------------------------------------------------------------
+# Following references
+# ---------------------------------------------------------------------------
+
+REF = re.compile(
+    r"\b(?:(?P<data>data)\.)?(?P<rtype>aws_[a-z0-9_]+)\.(?P<rname>[a-z0-9_]+)"
+    r"(?P<index>(?:\[[^\]]*\])*)(?:\.(?P<attr>[a-z0-9_]+))?"
+    r"|\bmodule\.(?P<call>[a-z0-9_]+)\.(?P<output>[a-z0-9_]+)"
+    r"|\bvar\.(?P<var>[a-z0-9_]+)"
+    r"|\blocal\.(?P<local>[a-z0-9_]+)"
+)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A module as instantiated: its folder and the chain of call names to it."""
+
+    path: str
+    calls: tuple = ()
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resource (or data source) attribute that a reference ends at."""
+
+    instance: Instance
+    kind: str  # "resource" or "data"
+    rtype: str
+    rname: str
+    index: str  # "" for count singletons ([0], [*]) and no index; else the key
+    attr: str | None
+
+    def __str__(self) -> str:
+        where = "module." + ".module.".join(self.instance.calls) if self.instance.calls else "root"
+        prefix = "data." if self.kind == "data" else ""
+        index = f'["{self.index}"]' if self.index else ""
+        return f"{where}: {prefix}{self.rtype}.{self.rname}{index}.{self.attr}"
+
+
+class Resolver:
+    def __init__(self, modules: dict[str, Module]):
+        self.modules = modules
+        self.root = Instance(".")
+
+    def module(self, inst: Instance) -> Module:
+        return self.modules[inst.path]
+
+    def child(self, inst: Instance, call: str) -> Instance:
+        body = self.module(inst).calls[call]
+        path = posixpath.normpath(posixpath.join(inst.path, body["source"]))
+        if path not in self.modules:
+            raise KeyError(f"module {call} in {inst.path}: source {body['source']} not found")
+        return Instance(path, inst.calls + (call,))
+
+    def parent(self, inst: Instance) -> Instance:
+        for candidate in self.instances():
+            if candidate.calls == inst.calls[:-1]:
+                return candidate
+        raise KeyError(f"no parent for {inst}")
+
+    def instances(self):
+        todo, seen = [self.root], []
+        while todo:
+            inst = todo.pop()
+            seen.append(inst)
+            for call in self.module(inst).calls:
+                todo.append(self.child(inst, call))
+        return seen
+
+    def resolve(self, inst: Instance, expr, depth: int = 0) -> set[Target]:
+        """Every resource attribute that `expr` (in `inst`) can end at."""
+        if depth > 25:
+            raise RecursionError(f"reference chain too deep at {expr!r}")
+        if isinstance(expr, list):
+            return set().union(*[self.resolve(inst, e, depth + 1) for e in expr]) if expr else set()
+        if isinstance(expr, dict):
+            return set().union(*[self.resolve(inst, e, depth + 1) for e in expr.values()]) if expr else set()
+        if not isinstance(expr, str):
+            return set()
+        found: set[Target] = set()
+        mod = self.module(inst)
+        for m in REF.finditer(expr):
+            if m.group("rtype"):
+                index = m.group("index") or ""
+                key = re.findall(r'\["([^"]+)"\]', index)
+                found.add(
+                    Target(
+                        inst,
+                        "data" if m.group("data") else "resource",
+                        m.group("rtype"),
+                        m.group("rname"),
+                        key[0] if key else "",
+                        m.group("attr"),
+                    )
+                )
+            elif m.group("call"):
+                call, output = m.group("call"), m.group("output")
+                child = self.child(inst, call)
+                outputs = self.module(child).outputs
+                if output not in outputs:
+                    raise KeyError(f"{inst.path}: module.{call}.{output}: no such output in {child.path}")
+                found |= self.resolve(child, outputs[output]["value"], depth + 1)
+            elif m.group("var"):
+                name = m.group("var")
+                if name not in mod.variables:
+                    raise KeyError(f"{inst.path}: var.{name} is not declared")
+                if inst.calls:
+                    parent = self.parent(inst)
+                    args = self.module(parent).calls[inst.calls[-1]]
+                    if name in args:
+                        found |= self.resolve(parent, args[name], depth + 1)
+            elif m.group("local"):
+                name = m.group("local")
+                if name not in mod.locals:
+                    raise KeyError(f"{inst.path}: local.{name} is not defined")
+                found |= self.resolve(inst, mod.locals[name], depth + 1)
+        return found
+
+    def exists(self, t: Target) -> bool:
+        table = self.module(t.instance).resources if t.kind == "resource" else self.module(t.instance).data
+        return (t.rtype, t.rname) in table
+
+
+def block(body: dict, name: str) -> dict:
+    """The single nested block `name` of `body` (python-hcl2 gives a list)."""
+    value = body.get(name)
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
+        return value[0]
+    raise AssertionError(f"expected exactly one {name} block, found {value!r}")
+
+
+def dynamic_contents(body: dict, name: str) -> list[dict]:
+    out = []
+    for entry in body.get("dynamic", []):
+        if name in entry:
+            out.extend(entry[name].get("content", []))
+    return out
+
+
+def lambda_calls(r: Resolver) -> dict[str, dict]:
+    root = r.module(r.root)
+    return {
+        name: body
+        for name, body in root.calls.items()
+        if posixpath.normpath(posixpath.join(".", body["source"])) == "modules/lambda"
+    }
+
+
+# ---------------------------------------------------------------------------
+# Checks: each returns a list of failure messages (empty = passed)
+# ---------------------------------------------------------------------------
+
+
+def check_firehose(r: Resolver) -> list[str]:
+    fails = []
+    found = 0
+    for inst in r.instances():
+        for (rtype, rname), body in r.module(inst).resources.items():
+            if rtype != "aws_kinesis_firehose_delivery_stream":
+                continue
+            found += 1
+            where = f"{inst.path}:{rtype}.{rname}"
+            if body.get("destination") != "extended_s3":
+                fails.append(f"{where}: destination is {body.get('destination')!r}, not extended_s3")
+            src = r.resolve(inst, block(body, "kinesis_source_configuration").get("kinesis_stream_arn"))
+            if not src or any(t.rtype != "aws_kinesis_stream" or t.attr != "arn" or not r.exists(t) for t in src):
+                fails.append(f"{where}: source is not a Kinesis stream resource's arn: {sorted(map(str, src))}")
+            s3 = block(body, "extended_s3_configuration")
+            dest = r.resolve(inst, s3.get("bucket_arn"))
+            if not dest or any(
+                t.rtype != "aws_s3_bucket" or t.index != "raw" or t.attr != "arn" or not r.exists(t) for t in dest
+            ):
+                fails.append(f"{where}: bucket_arn is not the raw bucket's arn: {sorted(map(str, dest))}")
+            if "!{timestamp:yyyy/MM/dd/HH}/" not in str(s3.get("prefix")):
+                fails.append(f"{where}: prefix {s3.get('prefix')!r} lacks !{{timestamp:yyyy/MM/dd/HH}}/")
+            if "!{firehose:error-output-type}" not in str(s3.get("error_output_prefix")):
+                fails.append(f"{where}: error_output_prefix lacks !{{firehose:error-output-type}}")
+            # Records already end in "\n": no processor may add a delimiter.
+            text = repr(s3.get("processing_configuration", [])) + repr(s3.get("dynamic", []))
+            if "AppendDelimiterToRecord" in text:
+                fails.append(f"{where}: an AppendDelimiterToRecord processor would add a second newline")
+            if not s3.get("cloudwatch_logging_options"):
+                fails.append(f"{where}: no cloudwatch_logging_options")
+    if found != 1:
+        fails.append(f"expected exactly one Firehose delivery stream, found {found}")
+    return fails
+
+
+def check_raw_notification(r: Resolver) -> list[str]:
+    fails = []
+    root = r.module(r.root)
+    notifications = []
+    for (rtype, rname), body in root.resources.items():
+        if rtype != "aws_s3_bucket_notification":
+            continue
+        buckets = r.resolve(r.root, body.get("bucket"))
+        if any(t.rtype == "aws_s3_bucket" and t.index == "raw" for t in buckets):
+            notifications.append((rname, body))
+    if len(notifications) != 1:
+        return [f"expected one notification on the raw bucket, found {[n for n, _ in notifications]}"]
+    rname, body = notifications[0]
+    queues = body.get("queue", [])
+    if len(queues) != 1:
+        return [f"aws_s3_bucket_notification.{rname}: expected one queue block, found {len(queues)}"]
+    queue = queues[0]
+    if queue.get("events") != ["s3:ObjectCreated:*"]:
+        fails.append(f"raw notification events are {queue.get('events')!r}")
+    prefix = str(queue.get("filter_prefix"))
+    if "var.raw_prefix" not in prefix or not prefix.endswith("/"):
+        fails.append(f"raw notification filter_prefix {prefix!r} is not \"<raw_prefix>/\"")
+    targets = r.resolve(r.root, queue.get("queue_arn"))
+    if len(targets) != 1:
+        return fails + [f"raw notification queue_arn resolves to {sorted(map(str, targets))}"]
+    (target,) = targets
+    if target.rtype != "aws_sqs_queue" or target.attr != "arn" or not r.exists(target):
+        fails.append(f"raw notification targets {target}, not an SQS queue's arn")
+
+    # The event source mapping that reads that very queue.
+    readers = []
+    for inst in r.instances():
+        for (rtype, name), esm in r.module(inst).resources.items():
+            if rtype == "aws_lambda_event_source_mapping" and target in {
+                t for t in r.resolve(inst, esm.get("event_source_arn")) if t.attr == "arn"
+            }:
+                readers.append((inst, name, esm))
+    if len(readers) != 1:
+        return fails + [f"expected one event source mapping reading {target}, found {len(readers)}"]
+    inst, name, esm = readers[0]
+    if inst.calls != ("raw_to_parquet",):
+        fails.append(f"the raw queue is read by module.{'.'.join(inst.calls)}, not module.raw_to_parquet")
+    if "ReportBatchItemFailures" not in (esm.get("function_response_types") or []):
+        fails.append("the raw-to-parquet event source mapping does not report batch item failures")
+    fn = r.resolve(inst, esm.get("function_name"))
+    if not fn or any(t.rtype != "aws_lambda_function" or not r.exists(t) for t in fn):
+        fails.append(f"event source mapping function_name resolves to {sorted(map(str, fn))}")
+
+    # The queue: redrive to a DLQ, visibility timeout six times the function timeout.
+    qbody = r.module(target.instance).resources[(target.rtype, target.rname)]
+    redrive = r.resolve(target.instance, qbody.get("redrive_policy"))
+    if not any(t.rtype == "aws_sqs_queue" and t.rname != target.rname for t in redrive):
+        fails.append("the raw queue has no redrive policy to another queue")
+    if "maxReceiveCount" not in str(qbody.get("redrive_policy")):
+        fails.append("the raw queue's redrive policy has no maxReceiveCount")
+    if not re.search(r"var\.timeout_seconds\s*\*\s*6\b", str(qbody.get("visibility_timeout_seconds"))):
+        fails.append("the raw queue's visibility timeout is not var.timeout_seconds * 6 (+ window)")
+    return fails
+
+
+def check_lambda_environment(r: Resolver) -> list[str]:
+    fails = []
+    calls = lambda_calls(r)
+    if set(calls) != set(EXPECTED_ENV):
+        fails.append(f"lambda module calls are {sorted(calls)}, expected {sorted(EXPECTED_ENV)}")
+    for name, body in calls.items():
+        env = body.get("environment")
+        if not isinstance(env, dict):
+            fails.append(f"module.{name}: environment is not a literal map: {env!r}")
+            continue
+        want = EXPECTED_ENV.get(name, set())
+        missing, extra = want - set(env), set(env) - want
+        if missing:
+            fails.append(f"module.{name}: missing environment variables {sorted(missing)}")
+        if extra:
+            fails.append(f"module.{name}: unexpected environment variables {sorted(extra)}")
+
+    def points_at(call, var, rtype, index, attr):
+        env = calls.get(call, {}).get("environment", {})
+        if var not in env:
+            return  # already reported above
+        got = r.resolve(r.root, env[var])
+        if not any(t.rtype == rtype and t.index == index and t.attr == attr and r.exists(t) for t in got):
+            fails.append(f"module.{call}: {var} does not come from {rtype}[{index!r}].{attr}: {sorted(map(str, got))}")
+
+    points_at("ingest", "FEEDPIPE_STREAM_NAME", "aws_kinesis_stream", "", "name")
+    points_at("ingest", "FEEDPIPE_QUARANTINE_URL", "aws_s3_bucket", "raw", "id")
+    points_at("raw_to_parquet", "FEEDPIPE_CURATED_URL", "aws_s3_bucket", "curated", "id")
+    points_at("raw_to_parquet", "FEEDPIPE_QUARANTINE_URL", "aws_s3_bucket", "raw", "id")
+
+    # The module hands var.environment (minus "") to the function, and the
+    # function is the cargo lambda shape.
+    lam = r.modules.get("modules/lambda")
+    if lam is None:
+        return fails + ["modules/lambda is missing"]
+    fn = lam.resources.get(("aws_lambda_function", "this"))
+    if fn is None:
+        return fails + ["modules/lambda has no aws_lambda_function.this"]
+    envs = dynamic_contents(fn, "environment") or fn.get("environment", [])
+    env_expr = " ".join(str(e.get("variables")) for e in envs) + " " + " ".join(
+        str(d.get("environment", {}).get("for_each")) for d in fn.get("dynamic", [])
+    )
+    if "local.environment" not in env_expr and "environment.value" not in env_expr:
+        fails.append("modules/lambda: the function's environment does not come from local.environment")
+    if "var.environment" not in str(lam.locals.get("environment")):
+        fails.append("modules/lambda: local.environment is not built from var.environment")
+    for key, want in (("runtime", "provided.al2023"), ("handler", "bootstrap"), ("architectures", ["arm64"])):
+        if fn.get(key) != want:
+            fails.append(f"modules/lambda: {key} is {fn.get(key)!r}, expected {want!r}")
+    if block(fn, "logging_config").get("log_format") != "JSON":
+        fails.append("modules/lambda: logging_config.log_format is not JSON (AWS_LAMBDA_LOG_FORMAT)")
+    return fails
+
+
+def statements(doc: dict) -> list[dict]:
+    return list(doc.get("statement", [])) + dynamic_contents(doc, "statement")
+
+
+def as_list(value) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def check_iam(r: Resolver) -> list[str]:
+    fails = []
+    used_star, used_wild = set(), set()
+    count = 0
+    for path, mod in r.modules.items():
+        for (rtype, name), doc in mod.data.items():
+            if rtype != "aws_iam_policy_document":
+                continue
+            for st in statements(doc):
+                count += 1
+                sid = st.get("sid")
+                key = (path, name, sid)
+                where = f"{path}: data.aws_iam_policy_document.{name} statement {sid!r}"
+                if not sid:
+                    fails.append(f"{where}: statement without sid")
+                for forbidden in ("not_actions", "not_resources"):
+                    if forbidden in st:
+                        fails.append(f"{where}: uses {forbidden}")
+                actions = as_list(st.get("actions"))
+                for action in actions:
+                    if action == "*":
+                        fails.append(f"{where}: action \"*\"")
+                    elif SERVICE_WILDCARD.match(str(action)):
+                        if key in ACTION_WILDCARD_ALLOWLIST and st.get("effect") == "Deny":
+                            used_wild.add(key)
+                        else:
+                            fails.append(f"{where}: service-wide action {action!r}")
+                if "*" in as_list(st.get("resources")):
+                    allowed = RESOURCE_STAR_ALLOWLIST.get(key)
+                    if allowed is None:
+                        fails.append(f"{where}: resources \"*\" (name the resource, or allowlist with a reason)")
+                    else:
+                        used_star.add(key)
+                        bad = [a for a in actions if not re.match(allowed[0], str(a))]
+                        if bad or not actions:
+                            fails.append(f"{where}: resources \"*\" allowed only for {allowed[0]}, not {bad}")
+    if count == 0:
+        fails.append("no IAM policy document statements found")
+    for key in set(RESOURCE_STAR_ALLOWLIST) - used_star:
+        fails.append(f"allowlist entry {key} matches no statement with resources \"*\": remove it")
+    for key in set(ACTION_WILDCARD_ALLOWLIST) - used_wild:
+        fails.append(f"action allowlist entry {key} matches no deny statement: remove it")
+
+    # Every attached policy is such a document, never an inline string.
+    for path, mod in r.modules.items():
+        for (rtype, name), body in mod.resources.items():
+            if rtype in ("aws_iam_role_policy", "aws_iam_policy"):
+                if not re.fullmatch(r"\$\{data\.aws_iam_policy_document\.[a-z0-9_]+(\[[^\]]+\])?\.json\}", str(body.get("policy"))):
+                    fails.append(f"{path}: {rtype}.{name} policy is not an aws_iam_policy_document")
+            if rtype == "aws_iam_role" and "inline_policy" in body:
+                fails.append(f"{path}: aws_iam_role.{name} has an inline_policy")
+    return fails
+
+
+def check_declarations(r: Resolver) -> list[str]:
+    """Every variable has a description and a type; every output a description."""
+    fails = []
+    for path, mod in r.modules.items():
+        for name, body in mod.variables.items():
+            for key in ("description", "type"):
+                if not body.get(key):
+                    fails.append(f"{path}: variable {name} has no {key}")
+        for name, body in mod.outputs.items():
+            if not body.get("description"):
+                fails.append(f"{path}: output {name} has no description")
+        if path != "." and not mod.variables.get("name_prefix"):
+            fails.append(f"{path}: module has no name_prefix variable")
+    for call, body in r.module(r.root).calls.items():
+        for key in ("name_prefix", "tags"):
+            if key not in body:
+                fails.append(f"module.{call}: {key} is not passed")
+    return fails
+
+
+CHECKS = {
+    "firehose reads the stream and writes the raw bucket": check_firehose,
+    "raw bucket notification feeds the raw-to-parquet queue": check_raw_notification,
+    "lambda environments are exactly the handlers' variables": check_lambda_environment,
+    "IAM statements name actions and resources": check_iam,
+    "variables and outputs are declared fully; name_prefix and tags threaded": check_declarations,
+}
+
+
+# ---------------------------------------------------------------------------
+# Mutations: each must make its check fail
+# ---------------------------------------------------------------------------
+
+MUTATIONS = [
+    # (description, file, regex, replacement, check that must fail)
+    ("Firehose reads a bucket instead of the stream", "modules/stream/main.tf",
+     r"kinesis_stream_arn(\s*)= aws_kinesis_stream\.this\.arn", r"kinesis_stream_arn\1= var.raw_bucket_arn",
+     check_firehose),
+    ("Firehose writes to the curated bucket", "main.tf",
+     r"(raw_bucket_arn\s*= )module\.buckets\.raw_bucket_arn(\n\s*raw_prefix)", r"\1module.buckets.curated_bucket_arn\2",
+     check_firehose),
+    ("Firehose appends a delimiter", "modules/stream/main.tf",
+     r"(    cloudwatch_logging_options \{)",
+     "    processing_configuration {\n      enabled = true\n      processors {\n"
+     "        type = \"AppendDelimiterToRecord\"\n      }\n    }\n\n\\1",
+     check_firehose),
+    ("raw notification targets the ingest module's queue", "main.tf",
+     r"module\.raw_to_parquet\.source_queue_arn", "module.ingest.source_queue_arn",
+     check_raw_notification),
+    ("raw notification is on the curated bucket", "main.tf",
+     r"(resource \"aws_s3_bucket_notification\" \"raw\" \{\n  bucket = )module\.buckets\.raw_bucket_name",
+     r"\1module.buckets.curated_bucket_name", check_raw_notification),
+    ("event source mapping reads the DLQ", "modules/lambda/main.tf",
+     r"(event_source_arn\s*= )aws_sqs_queue\.source\[0\]\.arn", r"\1aws_sqs_queue.source_dlq[0].arn",
+     check_raw_notification),
+    ("event source mapping without partial batch failures", "modules/lambda/main.tf",
+     r"function_response_types(\s*)= \[\"ReportBatchItemFailures\"\]", r"function_response_types\1= []",
+     check_raw_notification),
+    ("visibility timeout equal to the function timeout", "modules/lambda/main.tf",
+     r"var\.timeout_seconds \* 6", "var.timeout_seconds",
+     check_raw_notification),
+    ("ingest loses FEEDPIPE_MAX_IN_FLIGHT", "main.tf",
+     r"\n\s*FEEDPIPE_MAX_IN_FLIGHT\s*= [^\n]*", "",
+     check_lambda_environment),
+    ("raw-to-parquet gets an extra variable", "main.tf",
+     r"(\n(\s*)FEEDPIPE_COMPRESSION\s*= [^\n]*)", r'\1\n\2FEEDPIPE_DEBUG = "1"',
+     check_lambda_environment),
+    ("raw-to-parquet variable renamed", "main.tf",
+     r"FEEDPIPE_TABLE(\s+)=", r"FEEDPIPE_TABLE_NAME\1=",
+     check_lambda_environment),
+    ("stream name comes from the Firehose", "main.tf",
+     r"(FEEDPIPE_STREAM_NAME\s*= )module\.stream\.stream_name", r"\1module.stream.firehose_name",
+     check_lambda_environment),
+    ("runtime is not provided.al2023", "modules/lambda/main.tf",
+     r"\"provided\.al2023\"", "\"provided.al2\"",
+     check_lambda_environment),
+    ("service-wide Kinesis action", "iam.tf",
+     r"\"kinesis:PutRecords\",", "\"kinesis:*\",",
+     check_iam),
+    ("action \"*\"", "iam.tf",
+     r"actions(\s*)= \[\"s3:GetObject\", \"s3:GetObjectVersion\"\]", r'actions\1= ["*"]',
+     check_iam),
+    ("resources \"*\" on the stream statement", "iam.tf",
+     r"resources = \[module\.stream\.stream_arn\]", "resources = [\"*\"]",
+     check_iam),
+    ("resources \"*\" in a dynamic statement", "modules/lambda/main.tf",
+     r"resources = \[statement\.value\]", "resources = [\"*\"]",
+     check_iam),
+    ("scoped action slipped into an allowlisted \"*\" statement", "modules/lambda/main.tf",
+     r"\[\"xray:PutTelemetryRecords\", \"xray:PutTraceSegments\"\]",
+     "[\"s3:GetObject\", \"xray:PutTelemetryRecords\", \"xray:PutTraceSegments\"]",
+     check_iam),
+    ("a variable without a description", "modules/stream/variables.tf",
+     r'(variable "shard_count" \{\n)  description = "[^"\n]*"\n', r"\1",
+     check_declarations),
+    ("tags not passed to a module", "main.tf",
+     r'(module "alarms" \{\n  source = "\./modules/alarms"\n\n(?:.*\n)*?)  tags\s*= local\.tags\n', r"\1",
+     check_declarations),
+    ("service-wide action in an Allow", "modules/stream/main.tf",
+     r"actions(\s*)= \[\"logs:PutLogEvents\"\]", r'actions\1= ["logs:*"]',
+     check_iam),
+]
+
+
+def run_mutations(texts: dict[str, str]) -> list[str]:
+    fails = []
+    for description, rel, pattern, replacement, check in MUTATIONS:
+        if rel not in texts:
+            fails.append(f"mutation {description!r}: {rel} not found")
+            continue
+        mutated_text, n = re.subn(pattern, replacement, texts[rel], count=1)
+        if n != 1:
+            fails.append(f"mutation {description!r}: pattern no longer matches {rel}; update the mutation")
+            continue
+        try:
+            result = check(Resolver(parse_tree({**texts, rel: mutated_text})))
+        except Exception as exc:  # a crash is a detection too, but say so
+            result = [f"{type(exc).__name__}: {exc}"]
+        if not result:
+            fails.append(f"mutation {description!r} was NOT detected by {check.__name__}")
+        else:
+            print(f"  detected: {description} -> {result[0]}")
+    return fails
+
+
+def main() -> int:
+    texts = read_texts()
+    if not texts:
+        print(f"no .tf files under {INFRA}")
+        return 1
+    resolver = Resolver(parse_tree(texts))
+    passed = failed = 0
+    for title, check in CHECKS.items():
+        try:
+            problems = check(resolver)
+        except Exception as exc:
+            problems = [f"{type(exc).__name__}: {exc}"]
+        if problems:
+            failed += 1
+            print(f"FAIL {title}")
+            for p in problems:
+                print(f"     {p}")
+        else:
+            passed += 1
+            print(f"ok   {title}")
+
+    print("mutations (each must be caught):")
+    problems = run_mutations(texts)
+    if problems:
+        failed += 1
+        print(f"FAIL {len(MUTATIONS)} mutations, {len(problems)} not caught")
+        for p in problems:
+            print(f"     {p}")
+    else:
+        passed += 1
+        print(f"ok   all {len(MUTATIONS)} mutations caught")
+
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
