@@ -1,1 +1,100 @@
-//! placeholder
+//! The shared harness of the end-to-end tests: clients for the local AWS-compatible
+//! server that `tests/run.sh` starts, unique resource names, and S3 events shaped as
+//! AWS sends them.
+//!
+//! The tests need `FEEDPIPE_TEST_AWS_ENDPOINT` (set by `tests/run.sh`, with the
+//! standard `AWS_*` variables pointing every client at the local server). Without it
+//! they fail with a message saying how to run them, rather than pass without testing.
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+
+/// The local server's endpoint; panics with instructions when the suite was not
+/// started by `tests/run.sh`.
+pub fn endpoint() -> String {
+    match std::env::var("FEEDPIPE_TEST_AWS_ENDPOINT") {
+        Ok(e) if !e.is_empty() => e,
+        _ => panic!(
+            "FEEDPIPE_TEST_AWS_ENDPOINT is not set: these tests need the local AWS-compatible server; run them with ./tests/run.sh"
+        ),
+    }
+}
+
+/// SDK configuration for the local server (the `AWS_*` environment set by run.sh).
+pub async fn aws_config() -> aws_config::SdkConfig {
+    let endpoint = endpoint();
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .retry_config(RetryConfig::disabled())
+        .load()
+        .await
+}
+
+/// An S3 client with path-style addressing (as local servers want).
+pub async fn s3_client() -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(&aws_config().await)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// A Kinesis client.
+pub async fn kinesis_client() -> aws_sdk_kinesis::Client {
+    aws_sdk_kinesis::Client::new(&aws_config().await)
+}
+
+/// A name no other test uses: `prefix-<random>`, valid for buckets and streams.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff)
+}
+
+/// Encodes a key the way S3 event notifications do (`quote_plus`: space → `+`).
+pub fn event_key(key: &str) -> String {
+    let mut out = String::new();
+    for b in key.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(*b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The S3 `ObjectCreated:Put` event AWS would send for `bucket`/`key`.
+pub fn s3_put_event(bucket: &str, key: &str, size: u64, etag: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": "us-east-1",
+            "eventTime": "2026-11-23T12:00:00.000Z",
+            "eventName": "ObjectCreated:Put",
+            "userIdentity": { "principalId": "AWS:AIDAEXAMPLE" },
+            "requestParameters": { "sourceIPAddress": "127.0.0.1" },
+            "responseElements": { "x-amz-request-id": "EXAMPLE123", "x-amz-id-2": "EXAMPLE456" },
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "feedpipe-test",
+                "bucket": { "name": bucket, "ownerIdentity": { "principalId": "EXAMPLE" }, "arn": format!("arn:aws:s3:::{bucket}") },
+                "object": { "key": event_key(key), "size": size, "eTag": etag.trim_matches('"'), "sequencer": "0055AED6DCD90281E5" }
+            }
+        }]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_keys_are_quote_plus_encoded() {
+        assert_eq!(
+            event_key("in/orders d'été.jsonl"),
+            "in/orders+d%27%C3%A9t%C3%A9.jsonl"
+        );
+        assert_eq!(event_key("a+b"), "a%2Bb");
+    }
+}

@@ -3,10 +3,12 @@
 //! - `feedpipe ingest FEED... --stream NAME`: the ingest core from the command line,
 //!   into a Kinesis stream (the standard AWS environment, `AWS_ENDPOINT_URL` included)
 //!   or, with `--in-process-shards N`, into an in-process stream (no AWS at all).
+//! - `feedpipe local`: the pipeline on this machine (folders as buckets, an in-process stream).
 //! - `feedpipe gen --rows N --out FILE`: the sample feed of the README and benchmarks.
 
 mod gen_cmd;
 mod ingest_cmd;
+mod local_cmd;
 
 use std::process::ExitCode;
 
@@ -24,6 +26,8 @@ struct Cli {
 enum Command {
     /// Stream feed files (local paths or s3:// URLs) into a Kinesis data stream.
     Ingest(ingest_cmd::IngestArgs),
+    /// Run the pipeline on this machine: folders as buckets, an in-process stream.
+    Local(local_cmd::LocalArgs),
     /// Write a realistic, deterministic sample feed.
     Gen(gen_cmd::GenArgs),
 }
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Ingest(args) => ingest_cmd::run(args).await,
             Command::Gen(args) => gen_cmd::run(args),
+            Command::Local(args) => local_cmd::run(args).await,
         }
     });
     match result {

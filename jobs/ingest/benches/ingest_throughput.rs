@@ -40,13 +40,14 @@ fn main() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&plain).expect("gzip");
     let gz = gz.finish().expect("gzip");
+    // The array holds the well-formed records only: a producer of a JSON array writes
+    // whole values (an element with unbalanced brackets would swallow the rest).
     let mut array = Vec::with_capacity(plain.len() + rows as usize * 2);
     array.push(b'[');
-    for (i, line) in plain
+    let elements = plain
         .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .enumerate()
-    {
+        .filter(|l| serde_json::from_slice::<serde_json::Value>(l).is_ok_and(|v| v.is_object()));
+    for (i, line) in elements.enumerate() {
         if i > 0 {
             array.extend_from_slice(b",\n");
         }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt};
-use object_store::GetOptions;
+use object_store::{GetOptions, GetResultPayload};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
@@ -228,8 +228,13 @@ impl IngestJob {
                 .unwrap_or_else(|| "unversioned".into()),
         };
         let bytes_stored = object.meta.size;
-        let body = StreamReader::new(object.into_stream().map_err(io::Error::other));
-        let bridge = SyncIoBridge::new(body);
+        // A local file is read directly; a remote object through its byte stream.
+        let body: Box<dyn io::Read + Send> = match object.payload {
+            GetResultPayload::File(file, _) => Box::new(file),
+            GetResultPayload::Stream(stream) => Box::new(SyncIoBridge::new(StreamReader::new(
+                stream.map_err(io::Error::other),
+            ))),
+        };
         let framer = RecordFramer::new(
             source.clone(),
             self.config.partition_key_field.clone(),
@@ -239,7 +244,7 @@ impl IngestJob {
         let (tx, mut rx) = mpsc::channel::<Message>(2);
         let (limits, keep_limit) = (self.config.limits, self.config.keep_limit);
         let reader =
-            tokio::task::spawn_blocking(move || read_feed(bridge, framer, limits, keep_limit, tx));
+            tokio::task::spawn_blocking(move || read_feed(body, framer, limits, keep_limit, tx));
 
         let dt = ingested_at.date_naive();
         let mut rejected = QuarantineBuffer::new(

@@ -15,7 +15,8 @@ use lambda_runtime::{Error, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = IngestLambdaConfig::from_env()?;
+    let config = IngestLambdaConfig::from_env()
+        .inspect_err(|e| tracing::error!(error = %e, "Invalid configuration."))?;
     // Retries belong to the ingest core (partial failures and throttling in one place).
     let aws = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::disabled())

@@ -260,3 +260,36 @@ fn source_errors_are_errors_not_bad_records() {
     assert_eq!(err.line, 3);
     assert!(err.to_string().contains("connection reset"));
 }
+
+#[test]
+fn a_generated_feed_as_an_array_yields_every_record() {
+    let mut plain = Vec::new();
+    let stats = feedpipe_sample::write_feed(
+        &mut plain,
+        &feedpipe_sample::SampleOptions {
+            rows: 3000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let lines: Vec<&[u8]> = plain
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let array = [b"[".to_vec(), lines.join(&b",\n"[..]), b"]".to_vec()].concat();
+    let (_, _, items) = read_all(array, 1 << 20);
+    let bad: Vec<_> = items.iter().filter(|i| i.2.is_some()).take(1).collect();
+    assert!(
+        bad.is_empty(),
+        "{:?}",
+        bad.first().map(|b| (
+            b.0,
+            String::from_utf8_lossy(&b.1[..200.min(b.1.len())]).into_owned(),
+            b.2.clone()
+        ))
+    );
+    assert_eq!(items.len() as u64, stats.good);
+    for (item, line) in items.iter().zip(&lines) {
+        assert_eq!(&item.1[..], *line);
+    }
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone, with nothing installed by hand:
+#   1. installs the local AWS stand-in (moto's server, from PyPI) into .tools/
+#   2. starts it on 127.0.0.1 on a free port, and stops it on exit (even on failure)
+#   3. checks infra/ offline (terraform fmt, checkov, HCL wiring test)
+#   4. runs every Rust test (unit, integration, end-to-end) in the dev profile
+#
+# Tools go under ${FEEDPIPE_TOOLS:-<repo>/.tools}; cargo uses ${CARGO_TARGET_DIR:-<repo>/target}.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="${FEEDPIPE_TOOLS:-$repo/.tools}"
+venv="$tools/servers-venv"
+MOTO_VERSION="5.2.5"
+cd "$repo"
+mkdir -p "$tools"
+
+echo "== local servers: moto $MOTO_VERSION in $venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+if [ "$("$venv/bin/python" -m pip show moto 2>/dev/null | sed -n 's/^Version: //p')" != "$MOTO_VERSION" ]; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
+free_port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+pids=()
+stop_servers() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop_servers EXIT
+
+moto_port="$(free_port)"
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$tools/moto.log" 2>&1 &
+pids+=("$!")
+for _ in $(seq 1 100); do
+  if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$moto_port/moto-api/', timeout=1)" 2>/dev/null; then
+    break
+  fi
+  sleep 0.2
+done
+"$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$moto_port/moto-api/', timeout=2)" \
+  || { echo "error: moto did not start; see $tools/moto.log" >&2; exit 1; }
+echo "moto listening on 127.0.0.1:$moto_port"
+
+# Every AWS client (SDK and object_store) goes to the local server with dummy keys.
+export FEEDPIPE_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port"
+export AWS_ENDPOINT_URL="$FEEDPIPE_TEST_AWS_ENDPOINT"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_ALLOW_HTTP=true AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN
+
+echo "== infra/ offline checks"
+bash "$repo/tests/infra/check.sh"
+
+echo "== cargo test"
+cargo test --workspace --locked "$@"

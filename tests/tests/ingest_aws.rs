@@ -1,0 +1,321 @@
+//! The ingest Lambda's handler against a real S3 and Kinesis wire protocol (moto's
+//! server, started by tests/run.sh): upload a feed with bad lines, hand the handler
+//! the S3 event the upload would produce, read every record back with GetRecords and
+//! compare with the input, computed independently.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::sync::Arc;
+
+use aws_lambda_events::event::s3::S3Event;
+use aws_sdk_kinesis::types::{ShardIteratorType, StreamMode, StreamModeDetails};
+use aws_sdk_s3::primitives::ByteStream;
+use feedpipe_e2e::{kinesis_client, s3_client, s3_put_event, unique};
+use feedpipe_ingest::kinesis::KinesisSink;
+use feedpipe_ingest::{IngestConfig, IngestJob};
+use feedpipe_sample::{SampleOptions, write_feed};
+use feedpipe_shared::lineage::record_id;
+use feedpipe_shared::quarantine::ObjectStoreQuarantine;
+use feedpipe_shared::storage::{S3Buckets, StorageLocation};
+use ingest_lambda::handler::{App, handle};
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde_json::Value;
+
+struct Aws {
+    s3: aws_sdk_s3::Client,
+    kinesis: aws_sdk_kinesis::Client,
+    source: String,
+    raw: String,
+    stream: String,
+}
+
+impl Aws {
+    async fn new(shards: i32) -> Self {
+        let aws = Self {
+            s3: s3_client().await,
+            kinesis: kinesis_client().await,
+            source: unique("source"),
+            raw: unique("raw"),
+            stream: unique("feed"),
+        };
+        for bucket in [&aws.source, &aws.raw] {
+            aws.s3
+                .create_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .expect("create bucket");
+        }
+        aws.kinesis
+            .create_stream()
+            .stream_name(&aws.stream)
+            .shard_count(shards)
+            .stream_mode_details(
+                StreamModeDetails::builder()
+                    .stream_mode(StreamMode::Provisioned)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("create stream");
+        aws
+    }
+
+    fn app(&self, partition_key: Option<&str>) -> App {
+        let sink = KinesisSink::new(self.kinesis.clone(), &self.stream);
+        let quarantine = StorageLocation::parse(&format!("s3://{}/quarantine", self.raw)).unwrap();
+        // One call in flight: moto numbers a shard's records as `max + 1` without a
+        // lock, so concurrent PutRecords calls overwrite each other's records there
+        // (moto 5.2.5, kinesis/models.py `Shard.put_record`). Concurrency itself is
+        // tested against the in-process stream (feedpipe-ingest's tests).
+        let config = IngestConfig {
+            partition_key_field: partition_key.map(str::to_owned),
+            max_in_flight: 1,
+            ..Default::default()
+        };
+        App {
+            job: IngestJob::new(
+                Arc::new(sink),
+                Arc::new(ObjectStoreQuarantine::new(quarantine)),
+                config,
+            ),
+            buckets: Arc::new(S3Buckets::default()),
+        }
+    }
+
+    /// Uploads `body` and returns the S3 event for it, with the real ETag.
+    async fn upload(&self, key: &str, body: Vec<u8>) -> LambdaEvent<S3Event> {
+        let size = body.len() as u64;
+        let put = self
+            .s3
+            .put_object()
+            .bucket(&self.source)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+        let event = s3_put_event(&self.source, key, size, put.e_tag().unwrap());
+        LambdaEvent::new(serde_json::from_value(event).unwrap(), Context::default())
+    }
+
+    /// Every record of every shard, by GetRecords from TRIM_HORIZON.
+    async fn read_stream(&self) -> Vec<(String, Vec<u8>)> {
+        let shards = self
+            .kinesis
+            .list_shards()
+            .stream_name(&self.stream)
+            .send()
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for shard in shards.shards() {
+            let mut iterator = self
+                .kinesis
+                .get_shard_iterator()
+                .stream_name(&self.stream)
+                .shard_id(shard.shard_id())
+                .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                .send()
+                .await
+                .unwrap()
+                .shard_iterator()
+                .map(str::to_owned);
+            while let Some(it) = iterator {
+                let page = self
+                    .kinesis
+                    .get_records()
+                    .shard_iterator(it)
+                    .limit(1000)
+                    .send()
+                    .await
+                    .unwrap();
+                if page.records().is_empty() {
+                    break;
+                }
+                out.extend(
+                    page.records()
+                        .iter()
+                        .map(|r| (r.partition_key().to_owned(), r.data().as_ref().to_vec())),
+                );
+                iterator = page.next_shard_iterator().map(str::to_owned);
+            }
+        }
+        out
+    }
+
+    /// Every quarantine entry under `quarantine/ingest/`.
+    async fn quarantine(&self) -> Vec<Value> {
+        let listed = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.raw)
+            .prefix("quarantine/ingest/")
+            .send()
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for object in listed.contents() {
+            let body = self
+                .s3
+                .get_object()
+                .bucket(&self.raw)
+                .key(object.key().unwrap())
+                .send()
+                .await
+                .unwrap();
+            let bytes = body.body.collect().await.unwrap().into_bytes();
+            out.extend(
+                bytes
+                    .split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(|l| serde_json::from_slice::<Value>(l).unwrap()),
+            );
+        }
+        out.sort_by_key(|v| v["line"].as_u64());
+        out
+    }
+}
+
+/// The good and bad lines of a feed, found without the code under test.
+fn split_feed(feed: &[u8]) -> (BTreeMap<u64, Vec<u8>>, Vec<u64>) {
+    let mut good = BTreeMap::new();
+    let mut bad = Vec::new();
+    for (i, line) in feed.split(|b| *b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<Value>(line) {
+            Ok(v) if v.is_object() => {
+                good.insert(i as u64 + 1, line.to_vec());
+            }
+            _ => bad.push(i as u64 + 1),
+        }
+    }
+    (good, bad)
+}
+
+#[tokio::test]
+async fn handler_streams_a_gzip_feed_with_bad_lines_from_s3_into_kinesis() {
+    let aws = Aws::new(3).await;
+    let mut feed = Vec::new();
+    write_feed(
+        &mut feed,
+        &SampleOptions {
+            rows: 2500,
+            bad_rate: 0.02,
+            seed: 11,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (good, bad) = split_feed(&feed);
+    assert!(bad.len() > 20);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&feed).unwrap();
+    let key = "incoming/2026-11-23/orders d'été + bonus ü.jsonl.gz";
+    let event = aws.upload(key, gz.finish().unwrap()).await;
+    let etag = event.payload.records[0].s3.object.e_tag.clone().unwrap();
+
+    let summary = handle(event, &aws.app(Some("customer_id"))).await.unwrap();
+    assert_eq!(summary.records_read, (good.len() + bad.len()) as u64);
+    assert_eq!(summary.records_sent, good.len() as u64);
+    assert_eq!(summary.records_quarantined, bad.len() as u64);
+    assert_eq!(summary.put_calls, (good.len() as u64).div_ceil(500));
+
+    let uri = format!("s3://{}/{key}", aws.source);
+    let records = aws.read_stream().await;
+    assert_eq!(
+        records.len(),
+        good.len(),
+        "every good record once, none twice"
+    );
+    let mut ids = HashSet::new();
+    for (partition_key, data) in &records {
+        assert!(data.ends_with(b"\n"));
+        let v: Value = serde_json::from_slice(data).unwrap();
+        let line = v["_source_line"].as_u64().unwrap();
+        assert_eq!(v["_source_uri"], uri.as_str());
+        assert_eq!(v["_source_version"], etag.as_str());
+        assert_eq!(v["_record_id"], record_id(&uri, &etag, line).as_str());
+        assert!(ids.insert(line));
+        assert_eq!(partition_key, v["customer_id"].as_str().unwrap());
+        // The customer's bytes, exactly: lineage is added in front, nothing else changes.
+        let original = &good[&line];
+        let tail = &data[data.len() - original.len()..data.len() - 1];
+        assert_eq!(tail, &original[1..], "line {line}");
+    }
+    assert_eq!(ids, good.keys().copied().collect::<HashSet<_>>());
+
+    let quarantine = aws.quarantine().await;
+    assert_eq!(
+        quarantine
+            .iter()
+            .map(|e| e["line"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        bad
+    );
+    for entry in &quarantine {
+        assert_eq!(entry["source"], uri.as_str());
+        assert!(!entry["error"].as_str().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_missing_stream_fails_the_invocation_as_permanent() {
+    let aws = Aws::new(1).await;
+    let event = aws.upload("in/one.jsonl", b"{\"a\":1}\n".to_vec()).await;
+    let mut app = aws.app(None);
+    let sink = KinesisSink::new(aws.kinesis.clone(), "no-such-stream");
+    let quarantine = StorageLocation::parse(&format!("s3://{}/quarantine", aws.raw)).unwrap();
+    app.job = IngestJob::new(
+        Arc::new(sink),
+        Arc::new(ObjectStoreQuarantine::new(quarantine)),
+        IngestConfig::default(),
+    );
+    let err = handle(event, &app).await.unwrap_err();
+    let diagnostic = Diagnostic::from(err);
+    assert_eq!(
+        diagnostic.error_type, "Permanent",
+        "{}",
+        diagnostic.error_message
+    );
+    assert!(
+        diagnostic.error_message.contains("ResourceNotFound"),
+        "{}",
+        diagnostic.error_message
+    );
+    // Nothing is lost: the record that could not be sent is in the quarantine.
+    let quarantine = aws.quarantine().await;
+    assert_eq!(quarantine.len(), 1);
+    assert!(
+        quarantine[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("undelivered: ")
+    );
+}
+
+#[tokio::test]
+async fn a_json_array_feed_and_the_same_event_twice_give_the_same_ids_twice() {
+    let aws = Aws::new(2).await;
+    let body =
+        b"[\n {\"customer_id\": \"C1\", \"v\": 1},\n {\"customer_id\": \"C2\", \"v\": 2}\n]\n"
+            .to_vec();
+    let event = aws.upload("in/array.json", body).await;
+    let app = aws.app(Some("customer_id"));
+    let first = handle(event.clone(), &app).await.unwrap();
+    let second = handle(event, &app).await.unwrap();
+    assert_eq!((first.records_sent, second.records_sent), (2, 2));
+    let records = aws.read_stream().await;
+    assert_eq!(records.len(), 4);
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, data) in &records {
+        let v: Value = serde_json::from_slice(data).unwrap();
+        *counts
+            .entry(v["_record_id"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(counts.values().copied().collect::<Vec<_>>(), vec![2, 2]);
+}
