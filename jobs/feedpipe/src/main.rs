@@ -4,11 +4,13 @@
 //!   into a Kinesis stream (the standard AWS environment, `AWS_ENDPOINT_URL` included)
 //!   or, with `--in-process-shards N`, into an in-process stream (no AWS at all).
 //! - `feedpipe local`: the pipeline on this machine (folders as buckets, an in-process stream).
+//! - `feedpipe schema infer SAMPLE` / `feedpipe schema sql CONTRACT`: schema contracts.
 //! - `feedpipe gen --rows N --out FILE`: the sample feed of the README and benchmarks.
 
 mod gen_cmd;
 mod ingest_cmd;
 mod local_cmd;
+mod schema_cmd;
 
 use std::process::ExitCode;
 
@@ -28,6 +30,8 @@ enum Command {
     Ingest(ingest_cmd::IngestArgs),
     /// Run the pipeline on this machine: folders as buckets, an in-process stream.
     Local(local_cmd::LocalArgs),
+    /// Schema contracts: infer one from sample data, print its Snowflake table.
+    Schema(schema_cmd::SchemaArgs),
     /// Write a realistic, deterministic sample feed.
     Gen(gen_cmd::GenArgs),
 }
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
             Command::Ingest(args) => ingest_cmd::run(args).await,
             Command::Gen(args) => gen_cmd::run(args),
             Command::Local(args) => local_cmd::run(args).await,
+            Command::Schema(args) => schema_cmd::run(args),
         }
     });
     match result {

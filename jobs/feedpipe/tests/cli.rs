@@ -163,3 +163,78 @@ fn bad_arguments_and_missing_feeds_are_clear_errors() {
         "{out:?}"
     );
 }
+
+#[test]
+fn schema_sql_of_the_checked_in_contract_is_the_checked_in_table() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = feedpipe(&["schema", "sql", "sql/contracts/feed.json"], &repo);
+    assert!(out.status.success(), "{out:?}");
+    let expected = std::fs::read_to_string(repo.join("sql/V5__table.sql")).unwrap();
+    assert_eq!(
+        stdout(&out),
+        expected,
+        "sql/V5__table.sql drifted: run `feedpipe schema sql sql/contracts/feed.json > sql/V5__table.sql`"
+    );
+}
+
+#[test]
+fn schema_infer_writes_a_contract_that_schema_sql_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        feedpipe(
+            &[
+                "gen",
+                "--rows",
+                "800",
+                "--gzip",
+                "--bad-rate",
+                "0.02",
+                "--out",
+                "s.jsonl.gz"
+            ],
+            dir.path()
+        )
+        .status
+        .success()
+    );
+    let out = feedpipe(
+        &[
+            "schema",
+            "infer",
+            "s.jsonl.gz",
+            "--table",
+            "orders",
+            "--out",
+            "orders.json",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("from 800 records"),
+        "{out:?}"
+    );
+    let contract: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("orders.json")).unwrap())
+            .unwrap();
+    assert_eq!(contract["table"], "orders");
+    assert_eq!(contract["event_time"], "order_ts");
+    let out = feedpipe(&["schema", "sql", "orders.json"], dir.path());
+    assert!(
+        stdout(&out).contains("total           NUMBER(18, 2)"),
+        "{}",
+        stdout(&out)
+    );
+    std::fs::write(
+        dir.path().join("bad.json"),
+        r#"{"table":"t","columns":[{"name":"a","type":"int32"}]}"#,
+    )
+    .unwrap();
+    let out = feedpipe(&["schema", "sql", "bad.json"], dir.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.json") && err.contains("unknown type `int32`"),
+        "{err}"
+    );
+}
