@@ -8,9 +8,7 @@
 //! values disagree (a number here, a string there) become `json`.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::contract::{Column, ColumnType, EXTRA, SchemaContract, TimestampFormat};
@@ -190,7 +188,7 @@ fn shape(raw: &RawValue) -> Result<Seen, serde_json::Error> {
     let text = raw.get();
     Ok(match text.as_bytes().first() {
         Some(b'{') => {
-            let fields = OrderedMap::deserialize_from(text)?;
+            let fields = crate::raw_json::object_fields(text)?;
             let mut out: Vec<(String, Seen)> = Vec::with_capacity(fields.len());
             for (name, value) in fields {
                 let seen = shape(value)?;
@@ -245,36 +243,3 @@ fn number(text: &str) -> Seen {
     }
 }
 
-/// An object's fields in the order written, values left as raw JSON.
-struct OrderedMap;
-
-impl OrderedMap {
-    fn deserialize_from(text: &str) -> Result<Vec<(Cow<'_, str>, &RawValue)>, serde_json::Error> {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let fields = de.deserialize_map(FieldsVisitor)?;
-        de.end()?;
-        Ok(fields)
-    }
-}
-
-struct FieldsVisitor;
-
-impl<'de> Visitor<'de> for FieldsVisitor {
-    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            out.push((key, map.next_value()?));
-        }
-        Ok(out)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(de::Error::custom("expected a JSON object"))
-    }
-}

@@ -15,5 +15,11 @@
 //! assert!(contract.snowflake_table_sql().contains("NUMBER(18, 2)"));
 //! ```
 
+pub mod columns;
 pub mod contract;
+pub mod decode;
 mod infer;
+pub mod job;
+mod raw_json;
+
+pub use job::{ConvertConfig, ConvertError, Converter, Manifest};

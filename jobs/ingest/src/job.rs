@@ -15,17 +15,15 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::stream::FuturesUnordered;
-use futures::{StreamExt, TryStreamExt};
-use object_store::{GetOptions, GetResultPayload};
+use futures::StreamExt;
 use serde::Serialize;
 use tokio::sync::mpsc;
-use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use feedpipe_shared::lineage::{SourceObject, format_timestamp};
 use feedpipe_shared::quarantine::{
     Quarantine, QuarantineBuffer, QuarantineEntry, QuarantineError, Stage,
 };
-use feedpipe_shared::storage::StorageLocation;
+use feedpipe_shared::storage::{StorageLocation, object_version, open_object};
 
 use crate::batch::{Batch, KinesisLimits, RecordBatcher};
 use crate::frame::{Record, RecordFramer};
@@ -193,48 +191,12 @@ impl IngestJob {
         let started = Instant::now();
         let uri = feed.uri();
         let ingested_at = Utc::now();
-        let options = GetOptions {
-            version: version.map(str::to_owned),
-            ..Default::default()
-        };
-        let object =
-            feed.store
-                .get_opts(&feed.path, options)
-                .await
-                .map_err(|source| match source {
-                    object_store::Error::NotFound { .. } => IngestError::NotFound {
-                        uri: uri.clone(),
-                        source,
-                    },
-                    other => IngestError::Read {
-                        uri: uri.clone(),
-                        source: io::Error::other(other),
-                    },
-                })?;
-        let source = SourceObject {
-            uri: uri.clone(),
-            version: object
-                .meta
-                .version
-                .clone()
-                .or_else(|| version.map(str::to_owned))
-                .or_else(|| {
-                    object
-                        .meta
-                        .e_tag
-                        .as_ref()
-                        .map(|t| t.trim_matches('"').to_owned())
-                })
-                .unwrap_or_else(|| "unversioned".into()),
-        };
-        let bytes_stored = object.meta.size;
-        // A local file is read directly; a remote object through its byte stream.
-        let body: Box<dyn io::Read + Send> = match object.payload {
-            GetResultPayload::File(file, _) => Box::new(file),
-            GetResultPayload::Stream(stream) => Box::new(SyncIoBridge::new(StreamReader::new(
-                stream.map_err(io::Error::other),
-            ))),
-        };
+        let (meta, body) = open_object(feed, version).await.map_err(|source| match source {
+            object_store::Error::NotFound { .. } => IngestError::NotFound { uri: uri.clone(), source },
+            other => IngestError::Read { uri: uri.clone(), source: io::Error::other(other) },
+        })?;
+        let source = SourceObject { uri: uri.clone(), version: object_version(&meta, version) };
+        let bytes_stored = meta.size;
         let framer = RecordFramer::new(
             source.clone(),
             self.config.partition_key_field.clone(),

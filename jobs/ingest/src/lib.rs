@@ -29,7 +29,7 @@ pub mod batch;
 pub mod frame;
 pub mod job;
 pub mod kinesis;
-pub mod reader;
+pub use feedpipe_shared::feed as reader;
 pub mod sink;
 pub mod stream;
 

@@ -4,6 +4,8 @@
 //!   `_record_id` derived from them (rule 1 of the design).
 //! - [`storage`]: one place where `s3://…`, `file://…` and plain paths become an
 //!   `object_store` store plus a path, so every bucket access goes through `object_store`.
+//! - [`feed`]: reading a feed or raw object as a stream of records (JSON lines or
+//!   array, gzip or not), never whole in memory.
 //! - [`quarantine`]: where records that cannot go on are written, with the reason, the
 //!   source, the line and the raw bytes (rule 3).
 //! - [`s3_key`]: decoding the URL-encoded object keys that S3 events carry.
@@ -18,6 +20,7 @@
 //! ```
 
 pub mod lineage;
+pub mod feed;
 pub mod quarantine;
 pub mod s3_key;
 pub mod storage;

@@ -238,3 +238,32 @@ impl BucketResolver for S3Buckets {
         Ok(location)
     }
 }
+
+/// Opens the object at `location` for reading as a synchronous stream (for a blocking
+/// thread): a local file directly, a remote object through its byte stream. `version`
+/// pins an S3 version id. Returns the object's metadata too.
+pub async fn open_object(
+    location: &StorageLocation,
+    version: Option<&str>,
+) -> Result<(object_store::ObjectMeta, Box<dyn std::io::Read + Send>), object_store::Error> {
+    use futures::TryStreamExt;
+    let options = object_store::GetOptions { version: version.map(str::to_owned), ..Default::default() };
+    let object = location.store.get_opts(&location.path, options).await?;
+    let reader: Box<dyn std::io::Read + Send> = match object.payload {
+        object_store::GetResultPayload::File(file, _) => Box::new(file),
+        object_store::GetResultPayload::Stream(stream) => Box::new(tokio_util::io::SyncIoBridge::new(
+            tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other)),
+        )),
+    };
+    Ok((object.meta, reader))
+}
+
+/// The version string lineage records for an object: its version id, else its ETag
+/// without quotes, else `unversioned`.
+pub fn object_version(meta: &object_store::ObjectMeta, requested: Option<&str>) -> String {
+    meta.version
+        .clone()
+        .or_else(|| requested.map(str::to_owned))
+        .or_else(|| meta.e_tag.as_ref().map(|t| t.trim_matches('"').to_owned()))
+        .unwrap_or_else(|| "unversioned".into())
+}

@@ -12,7 +12,7 @@
 //! reading goes on where it can.
 //!
 //! ```
-//! use feedpipe_ingest::reader::{open_feed, FeedItem, FeedReader};
+//! use feedpipe_shared::feed::{open_feed, FeedItem, FeedReader};
 //! let file: &[u8] = b"{\"a\":1}\r\n\n{\"b\":2}\n";
 //! let mut reader = FeedReader::new(open_feed(file).unwrap(), 1 << 20).unwrap();
 //! let mut lines = Vec::new();

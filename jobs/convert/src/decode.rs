@@ -1,0 +1,335 @@
+//! `RecordDecoder`: one raw JSON record → typed cells under the contract, or the
+//! reason it does not fit.
+//!
+//! Strict where arrow-json is lenient: `"42"` is not an int64, `1.5` is not an int64,
+//! a decimal with more places than its scale is refused rather than rounded, a
+//! timestamp needs an offset. Fields the contract does not know are kept, with their
+//! raw JSON, in `_extra` (nested ones under a dotted path, `customer.loyalty`).
+//! A record that does not fit is refused whole, with the field path and the reason;
+//! nothing of it reaches the Parquet.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, NaiveDate};
+use serde_json::value::RawValue;
+
+use feedpipe_shared::lineage::{self, SourceObject};
+
+use crate::columns::Cell;
+use crate::contract::{Column, ColumnType, SchemaContract, TimestampFormat};
+use crate::raw_json::{kind, object_fields};
+
+const EPOCH_DAYS_CE: i32 = 719_163;
+
+/// Why a record does not fit the contract.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct DecodeError {
+    /// For a human: names the field and what was wrong.
+    pub reason: String,
+}
+
+fn fail<T>(path: &str, what: impl std::fmt::Display) -> Result<T, DecodeError> {
+    Err(DecodeError { reason: format!("field `{path}`: {what}") })
+}
+
+/// Where a record came from, when it carries no lineage of its own (written by
+/// another producer than feedpipe's ingest): the raw object and the line in it.
+#[derive(Debug, Clone)]
+pub struct RawOrigin {
+    /// The raw object.
+    pub source: SourceObject,
+    /// When the raw object was written, microseconds (stands in for `_ingested_at`).
+    pub written_at_micros: i64,
+}
+
+/// One decoded record.
+#[derive(Debug)]
+pub struct DecodedRecord<'a> {
+    /// One cell per column of [`SchemaContract::full_columns`].
+    pub cells: Vec<Cell<'a>>,
+    /// The `dt=` partition: the event-time column's UTC date, else `_ingested_at`'s.
+    pub dt: NaiveDate,
+}
+
+/// Decodes records for one contract; see the module docs.
+#[derive(Debug)]
+pub struct RecordDecoder {
+    columns: Vec<Column>,
+    index: HashMap<String, usize>,
+    event_time: Option<usize>,
+    lineage_at: usize,
+}
+
+impl RecordDecoder {
+    /// A decoder for `contract` (validated).
+    pub fn new(contract: &SchemaContract) -> Self {
+        let columns = contract.full_columns();
+        let index = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
+        let event_time = contract.event_time.as_ref().and_then(|e| contract.columns.iter().position(|c| &c.name == e));
+        Self { columns, index, event_time, lineage_at: contract.columns.len() }
+    }
+
+    /// The columns cells are produced for.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// Decodes the JSON object `text`, found at `line` of the raw object `origin`.
+    pub fn decode<'a>(&self, text: &'a str, line: u64, origin: &RawOrigin) -> Result<DecodedRecord<'a>, DecodeError> {
+        let fields = object_fields(text).map_err(|e| DecodeError { reason: format!("malformed JSON: {e}") })?;
+        let mut cells: Vec<Option<Cell<'a>>> = vec![None; self.columns.len()];
+        let mut extra: Vec<(String, &'a RawValue)> = Vec::new();
+        for (name, raw) in fields {
+            match self.index.get(name.as_ref()) {
+                Some(&i) if i < self.columns.len() - 1 => {
+                    if cells[i].is_some() {
+                        return fail(&name, "appears twice in the record");
+                    }
+                    let column = &self.columns[i];
+                    cells[i] = Some(convert(&column.ty, column.nullable, raw, &name, &mut extra)?);
+                }
+                _ => extra.push((name.into_owned(), raw)),
+            }
+        }
+        self.fill_lineage(&mut cells, line, origin)?;
+        for (i, column) in self.columns.iter().enumerate().take(self.lineage_at) {
+            if cells[i].is_none() {
+                if !column.nullable {
+                    return fail(&column.name, "is required but missing");
+                }
+                cells[i] = Some(Cell::Null);
+            }
+        }
+        let extra_at = self.columns.len() - 1;
+        cells[extra_at] = Some(if extra.is_empty() { Cell::Null } else { Cell::Str(Cow::Owned(extra_json(&extra))) });
+        let cells: Vec<Cell<'a>> = cells.into_iter().map(|c| c.unwrap_or(Cell::Null)).collect();
+        let dt = self.partition_date(&cells);
+        Ok(DecodedRecord { cells, dt })
+    }
+
+    /// Lineage from the record; all of it from the raw object when the record has none.
+    fn fill_lineage<'a>(&self, cells: &mut [Option<Cell<'a>>], line: u64, origin: &RawOrigin) -> Result<(), DecodeError> {
+        let lineage = self.lineage_at..self.lineage_at + lineage::COLUMNS.len();
+        let present = cells[lineage.clone()].iter().filter(|c| c.is_some()).count();
+        if present == lineage::COLUMNS.len() {
+            return Ok(());
+        }
+        if present > 0 {
+            let missing: Vec<&str> =
+                lineage::COLUMNS.iter().zip(&cells[lineage]).filter(|(_, c)| c.is_none()).map(|(n, _)| *n).collect();
+            return Err(DecodeError { reason: format!("incomplete lineage: missing {}", missing.join(", ")) });
+        }
+        let s = &origin.source;
+        let values = [
+            Cell::Str(Cow::Owned(s.uri.clone())),
+            Cell::Str(Cow::Owned(s.version.clone())),
+            Cell::I64(line as i64),
+            Cell::Str(Cow::Owned(s.record_id(line))),
+            Cell::Ts(origin.written_at_micros),
+        ];
+        for (slot, value) in cells[lineage].iter_mut().zip(values) {
+            *slot = Some(value);
+        }
+        Ok(())
+    }
+
+    fn partition_date(&self, cells: &[Cell<'_>]) -> NaiveDate {
+        let from = |cell: &Cell<'_>| match cell {
+            Cell::Ts(micros) => DateTime::from_timestamp_micros(*micros).map(|t| t.date_naive()),
+            Cell::Date(days) => NaiveDate::from_num_days_from_ce_opt(days + EPOCH_DAYS_CE),
+            _ => None,
+        };
+        let ingested = self.lineage_at + 4;
+        self.event_time
+            .and_then(|i| from(&cells[i]))
+            .or_else(|| from(&cells[ingested]))
+            .unwrap_or_default()
+    }
+}
+
+/// `{"name":raw,...}` from the unknown fields, raw values as written.
+fn extra_json(extra: &[(String, &RawValue)]) -> String {
+    let mut out = String::from("{");
+    for (i, (name, raw)) in extra.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(name).unwrap_or_default());
+        out.push(':');
+        out.push_str(raw.get());
+    }
+    out.push('}');
+    out
+}
+
+/// One value under its column type.
+fn convert<'a>(
+    ty: &ColumnType,
+    nullable: bool,
+    raw: &'a RawValue,
+    path: &str,
+    extra: &mut Vec<(String, &'a RawValue)>,
+) -> Result<Cell<'a>, DecodeError> {
+    let text = raw.get();
+    if text == "null" {
+        return if nullable { Ok(Cell::Null) } else { fail(path, "is required but null") };
+    }
+    let expected = |what: &str| fail(path, format!("expected {what}, found {} `{}`", kind(text), shorten(text)));
+    match ty {
+        ColumnType::String => match text.as_bytes()[0] {
+            b'"' => Ok(Cell::Str(string(text, path)?)),
+            _ => expected("a string"),
+        },
+        ColumnType::Json => Ok(Cell::Str(Cow::Borrowed(text))),
+        ColumnType::Bool => match text {
+            "true" => Ok(Cell::Bool(true)),
+            "false" => Ok(Cell::Bool(false)),
+            _ => expected("a boolean"),
+        },
+        ColumnType::Int64 => {
+            if kind(text) != "a number" {
+                return expected("an integer");
+            }
+            match text.parse::<i64>() {
+                Ok(v) => Ok(Cell::I64(v)),
+                Err(_) if text.contains(['.', 'e', 'E']) => expected("an integer"),
+                Err(_) => fail(path, format!("{text} does not fit in int64")),
+            }
+        }
+        ColumnType::Float64 => {
+            if kind(text) != "a number" {
+                return expected("a number");
+            }
+            match text.parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(Cell::F64(v)),
+                _ => fail(path, format!("{} is out of the float64 range", shorten(text))),
+            }
+        }
+        ColumnType::Decimal { precision, scale } => {
+            if kind(text) != "a number" {
+                return expected("a number");
+            }
+            decimal(text, *precision, *scale).map(Cell::Dec).or_else(|why| fail(path, why))
+        }
+        ColumnType::Date => {
+            if kind(text) != "a string" {
+                return expected("a date string (YYYY-MM-DD)");
+            }
+            let s = string(text, path)?;
+            match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+                Ok(d) => Ok(Cell::Date(d.num_days_from_ce() - EPOCH_DAYS_CE)),
+                Err(e) => fail(path, format!("`{s}` is not a date (YYYY-MM-DD): {e}")),
+            }
+        }
+        ColumnType::Timestamp(TimestampFormat::Iso8601) => {
+            if kind(text) != "a string" {
+                return expected("an ISO-8601 timestamp string");
+            }
+            let s = string(text, path)?;
+            match DateTime::parse_from_rfc3339(&s) {
+                Ok(t) => Ok(Cell::Ts(t.timestamp_micros())),
+                Err(e) => fail(path, format!("`{s}` is not an ISO-8601 timestamp with offset: {e}")),
+            }
+        }
+        ColumnType::Timestamp(format) => {
+            if kind(text) != "a number" {
+                return expected("a number of seconds or milliseconds since 1970");
+            }
+            let unit = if *format == TimestampFormat::EpochSeconds { 1_000_000 } else { 1_000 };
+            match text.parse::<i64>() {
+                Ok(v) => v.checked_mul(unit).map(Cell::Ts).map_or_else(|| fail(path, "epoch value out of range"), Ok),
+                Err(_) => match text.parse::<f64>() {
+                    Ok(v) if v.is_finite() && (v * unit as f64).abs() < 9.0e18 => Ok(Cell::Ts((v * unit as f64).round() as i64)),
+                    _ => fail(path, "epoch value out of range"),
+                },
+            }
+        }
+        ColumnType::Struct(fields) => {
+            if kind(text) != "an object" {
+                return expected("an object");
+            }
+            let values = object_fields(text).map_err(|e| DecodeError { reason: format!("field `{path}`: {e}") })?;
+            let mut cells: Vec<Option<Cell<'a>>> = vec![None; fields.len()];
+            for (name, value) in values {
+                match fields.iter().position(|f| f.name == name) {
+                    Some(i) => {
+                        let child = format!("{path}.{name}");
+                        if cells[i].is_some() {
+                            return fail(&child, "appears twice in the record");
+                        }
+                        cells[i] = Some(convert(&fields[i].ty, fields[i].nullable, value, &child, extra)?);
+                    }
+                    None => extra.push((format!("{path}.{name}"), value)),
+                }
+            }
+            let mut out = Vec::with_capacity(fields.len());
+            for (field, cell) in fields.iter().zip(cells) {
+                match cell {
+                    Some(c) => out.push(c),
+                    None if field.nullable => out.push(Cell::Null),
+                    None => return fail(&format!("{path}.{}", field.name), "is required but missing"),
+                }
+            }
+            Ok(Cell::Struct(out))
+        }
+        ColumnType::List(inner) => {
+            if kind(text) != "an array" {
+                return expected("an array");
+            }
+            let items: Vec<&'a RawValue> =
+                serde_json::from_str(text).map_err(|e| DecodeError { reason: format!("field `{path}`: {e}") })?;
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| convert(inner, true, item, &format!("{path}[{i}]"), extra))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Cell::List)
+        }
+    }
+}
+
+fn string<'a>(text: &'a str, path: &str) -> Result<Cow<'a, str>, DecodeError> {
+    // Borrowed when the string has no escapes.
+    if !text[1..text.len() - 1].contains('\\') {
+        return Ok(Cow::Borrowed(&text[1..text.len() - 1]));
+    }
+    serde_json::from_str::<String>(text).map(Cow::Owned).map_err(|e| DecodeError { reason: format!("field `{path}`: {e}") })
+}
+
+/// The unscaled value of a JSON number as decimal(precision, scale), exactly.
+fn decimal(text: &str, precision: u8, scale: u8) -> Result<i128, String> {
+    if text.contains(['e', 'E']) {
+        return Err(format!("{text} uses an exponent; decimal({precision},{scale}) needs plain digits"));
+    }
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let frac_kept = frac.trim_end_matches('0');
+    if frac_kept.len() > scale as usize {
+        return Err(format!("{text} has {} decimal places; decimal({precision},{scale}) allows {scale}", frac_kept.len()));
+    }
+    let int = int.trim_start_matches('0');
+    if int.len() + scale as usize > precision as usize {
+        return Err(format!("{text} has too many digits for decimal({precision},{scale})"));
+    }
+    let mut value: i128 = 0;
+    for b in int.bytes().chain(frac_kept.bytes()).chain(std::iter::repeat_n(b'0', scale as usize - frac_kept.len())) {
+        value = value * 10 + i128::from(b - b'0');
+    }
+    Ok(if negative { -value } else { value })
+}
+
+fn shorten(text: &str) -> Cow<'_, str> {
+    if text.len() <= 60 {
+        return Cow::Borrowed(text);
+    }
+    let cut = (0..=60).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    Cow::Owned(format!("{}…", &text[..cut]))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,410 @@
+//! `Converter`: one raw object → Parquet files in the curated bucket (one per `dt`),
+//! its rejects in the quarantine, and a manifest that says it is done.
+//!
+//! Reading and decoding run on a blocking thread and hand Arrow record batches (of
+//! `batch_rows` rows, per `dt`) over a small bounded channel; the async side streams
+//! them into Parquet writers that upload as they go (multipart on S3), so memory stays
+//! bounded by the batches in flight and the row groups being built, whatever the
+//! object's size. An object becomes visible only when its upload completes, never
+//! half written. Names and bytes are deterministic for the same input object and
+//! contract: a re-run overwrites with identical files, and Snowpipe does not load
+//! them twice.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use bytes::Bytes;
+use chrono::NaiveDate;
+use object_store::buffered::BufWriter;
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutPayload};
+use parquet::arrow::AsyncArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+
+use feedpipe_shared::feed::{FeedError, FeedItem, FeedReader, open_feed};
+use feedpipe_shared::lineage::SourceObject;
+use feedpipe_shared::quarantine::{Quarantine, QuarantineBuffer, QuarantineEntry, QuarantineError, Stage};
+use feedpipe_shared::storage::{StorageLocation, object_version, open_object};
+
+use crate::columns::{ColumnBuf, arrow_schema};
+use crate::contract::SchemaContract;
+use crate::decode::{RawOrigin, RecordDecoder};
+
+/// Parquet compression codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Codec {
+    /// zstd, level 3 (the default).
+    #[default]
+    Zstd,
+    /// snappy.
+    Snappy,
+}
+
+impl std::str::FromStr for Codec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "zstd" => Ok(Codec::Zstd),
+            "snappy" => Ok(Codec::Snappy),
+            other => Err(format!("unknown compression `{other}` (zstd or snappy)")),
+        }
+    }
+}
+
+/// How a conversion behaves; plain data.
+#[derive(Debug, Clone)]
+pub struct ConvertConfig {
+    /// Parquet compression.
+    pub codec: Codec,
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+    /// Rows per Arrow batch handed to the writer.
+    pub batch_rows: usize,
+    /// Largest record kept whole for the quarantine.
+    pub keep_limit: usize,
+    /// Size of one quarantine object.
+    pub quarantine_part_bytes: usize,
+}
+
+impl Default for ConvertConfig {
+    fn default() -> Self {
+        Self {
+            codec: Codec::Zstd,
+            row_group_rows: 64 * 1024,
+            batch_rows: 8192,
+            keep_limit: 16 * 1024 * 1024,
+            quarantine_part_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// One Parquet file written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputFile {
+    /// Where it is.
+    pub uri: String,
+    /// Its `dt=` partition.
+    pub dt: NaiveDate,
+    /// Rows in it.
+    pub rows: u64,
+}
+
+/// One input object of a conversion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputObject {
+    /// Its URI.
+    pub uri: String,
+    /// Its version id or ETag.
+    pub version: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// What a conversion did; also the manifest written beside the output.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The contract's table.
+    pub table: String,
+    /// The raw objects read.
+    pub inputs: Vec<InputObject>,
+    /// Records read (good and bad).
+    pub records_read: u64,
+    /// Rows written to Parquet.
+    pub rows_written: u64,
+    /// Records sent to the quarantine.
+    pub records_quarantined: u64,
+    /// Parquet files written.
+    pub outputs: Vec<OutputFile>,
+    /// Quarantine objects written.
+    pub quarantine_objects: Vec<String>,
+}
+
+/// Why an object could not be converted.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// The raw object does not exist.
+    #[error("raw object `{uri}` not found: {source}")]
+    NotFound { uri: String, source: object_store::Error },
+    /// Reading it failed.
+    #[error("cannot read raw object `{uri}`: {source}")]
+    Read { uri: String, source: io::Error },
+    /// Writing Parquet failed.
+    #[error("cannot write Parquet `{uri}`: {reason}")]
+    Write { uri: String, reason: String },
+    /// Writing the quarantine failed.
+    #[error(transparent)]
+    Quarantine(#[from] QuarantineError),
+    /// The reading thread died.
+    #[error("reader for `{uri}` failed: {reason}")]
+    Internal { uri: String, reason: String },
+}
+
+impl ConvertError {
+    /// Whether another try may succeed.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, ConvertError::NotFound { .. })
+    }
+}
+
+enum Message {
+    Batch(NaiveDate, RecordBatch),
+    Rejected(QuarantineEntry),
+}
+
+/// Converts raw objects under one contract; see the module docs.
+#[derive(Clone)]
+pub struct Converter {
+    contract: Arc<SchemaContract>,
+    decoder: Arc<RecordDecoder>,
+    schema: SchemaRef,
+    curated: StorageLocation,
+    quarantine: Arc<dyn Quarantine>,
+    config: ConvertConfig,
+}
+
+impl Converter {
+    /// Writes Parquet under `curated` (the bucket or folder root) for `contract`.
+    pub fn new(contract: SchemaContract, curated: StorageLocation, quarantine: Arc<dyn Quarantine>, config: ConvertConfig) -> Self {
+        let decoder = RecordDecoder::new(&contract);
+        let schema = Arc::new(arrow_schema(decoder.columns()));
+        Self { contract: Arc::new(contract), decoder: Arc::new(decoder), schema, curated, quarantine, config }
+    }
+
+    /// The Arrow schema of the Parquet written.
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// Where the manifest of `source` goes: `_manifests/<table>/<name>-<digest>.json`.
+    pub fn manifest_path(&self, source: &SourceObject) -> Path {
+        self.curated.join(&format!("_manifests/{}/{}.json", self.contract.table, output_stem(source)))
+    }
+
+    /// The manifest of a finished conversion of `source`, if there is one.
+    pub async fn manifest(&self, source: &SourceObject) -> Option<Manifest> {
+        let found = self.curated.store.get(&self.manifest_path(source)).await.ok()?;
+        serde_json::from_slice(&found.bytes().await.ok()?).ok()
+    }
+
+    /// Converts the raw object at `raw` (`version` pins an S3 version id).
+    pub async fn convert_object(&self, raw: &StorageLocation, version: Option<&str>) -> Result<Manifest, ConvertError> {
+        let started = Instant::now();
+        let uri = raw.uri();
+        let (meta, body) = open_object(raw, version).await.map_err(|source| match source {
+            object_store::Error::NotFound { .. } => ConvertError::NotFound { uri: uri.clone(), source },
+            other => ConvertError::Read { uri: uri.clone(), source: io::Error::other(other) },
+        })?;
+        let source = SourceObject { uri: uri.clone(), version: object_version(&meta, version) };
+        let origin = RawOrigin { source: source.clone(), written_at_micros: meta.last_modified.timestamp_micros() };
+
+        let (tx, mut rx) = mpsc::channel::<Message>(4);
+        let (decoder, schema, config) = (Arc::clone(&self.decoder), Arc::clone(&self.schema), self.config.clone());
+        let reader = tokio::task::spawn_blocking(move || read_object(body, &decoder, &schema, &config, &origin, &tx));
+
+        let stem = output_stem(&source);
+        let mut writers: BTreeMap<NaiveDate, (AsyncArrowWriter<BufWriter>, Path, u64)> = BTreeMap::new();
+        let mut quarantine = QuarantineBuffer::new(
+            Arc::clone(&self.quarantine),
+            Stage::Convert,
+            source.clone(),
+            chrono::DateTime::from_timestamp_micros(meta.last_modified.timestamp_micros()).unwrap_or_default().date_naive(),
+            "",
+            self.config.quarantine_part_bytes,
+        );
+        let mut first_error = None;
+        while let Some(message) = rx.recv().await {
+            match message {
+                Message::Batch(dt, batch) => {
+                    if !writers.contains_key(&dt) {
+                        let path = self.curated.join(&format!("{}/dt={}/{stem}.parquet", self.contract.table, dt.format("%Y-%m-%d")));
+                        let sink = BufWriter::new(Arc::clone(&self.curated.store), path.clone());
+                        let writer = AsyncArrowWriter::try_new(sink, Arc::clone(&self.schema), Some(self.writer_properties()))
+                            .map_err(|e| self.write_error(&path, e))?;
+                        writers.insert(dt, (writer, path, 0));
+                    }
+                    if let Some((writer, path, rows)) = writers.get_mut(&dt) {
+                        *rows += batch.num_rows() as u64;
+                        let path = path.clone();
+                        writer.write(&batch).await.map_err(|e| self.write_error(&path, e))?;
+                    }
+                }
+                Message::Rejected(entry) => {
+                    first_error.get_or_insert_with(|| format!("line {}: {}", entry.line, entry.error));
+                    quarantine.push(&entry).await?;
+                }
+            }
+        }
+        let read = reader.await.map_err(|e| ConvertError::Internal { uri: uri.clone(), reason: e.to_string() })?;
+        let records_read = match read {
+            Ok(n) => n,
+            // Dropping the writers abandons their uploads: nothing partial becomes visible.
+            Err(e) => return Err(ConvertError::Read { uri, source: io::Error::new(e.source.kind(), e.to_string()) }),
+        };
+        let mut outputs = Vec::new();
+        for (dt, (writer, path, rows)) in writers {
+            writer.close().await.map_err(|e| self.write_error(&path, e))?;
+            outputs.push(OutputFile { uri: self.curated.uri_of(&path), dt, rows });
+        }
+        let records_quarantined = quarantine.records();
+        let manifest = Manifest {
+            table: self.contract.table.clone(),
+            inputs: vec![InputObject { uri: uri.clone(), version: source.version.clone(), bytes: meta.size }],
+            records_read,
+            rows_written: outputs.iter().map(|o| o.rows).sum(),
+            records_quarantined,
+            outputs,
+            quarantine_objects: quarantine.finish().await?,
+        };
+        let manifest_path = self.manifest_path(&source);
+        let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+        self.curated
+            .store
+            .put(&manifest_path, PutPayload::from_bytes(Bytes::from(body)))
+            .await
+            .map_err(|e| self.write_error(&manifest_path, e))?;
+        tracing::info!(
+            source = %uri,
+            records_read = manifest.records_read,
+            rows_written = manifest.rows_written,
+            records_quarantined = manifest.records_quarantined,
+            files = manifest.outputs.len(),
+            first_error = first_error.as_deref().unwrap_or(""),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "Raw object converted."
+        );
+        Ok(manifest)
+    }
+
+    fn writer_properties(&self) -> WriterProperties {
+        let compression = match self.config.codec {
+            Codec::Zstd => Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()),
+            Codec::Snappy => Compression::SNAPPY,
+        };
+        WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_row_count(Some(self.config.row_group_rows.max(1)))
+            .set_created_by(format!("feedpipe {}", env!("CARGO_PKG_VERSION")))
+            .build()
+    }
+
+    fn write_error(&self, path: &Path, e: impl std::fmt::Display) -> ConvertError {
+        ConvertError::Write { uri: self.curated.uri_of(path), reason: e.to_string() }
+    }
+}
+
+/// `<raw file name, made safe>-<digest of URI and version>`.
+fn output_stem(source: &SourceObject) -> String {
+    let name: String = source
+        .file_name()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .take(100)
+        .collect();
+    format!("{}-{}", name.trim_end_matches(".gz"), source.digest())
+}
+
+/// The blocking half: records → decoded rows → batches per `dt`; returns records read.
+fn read_object(
+    body: Box<dyn io::Read + Send>,
+    decoder: &RecordDecoder,
+    schema: &SchemaRef,
+    config: &ConvertConfig,
+    origin: &RawOrigin,
+    tx: &mpsc::Sender<Message>,
+) -> Result<u64, FeedError> {
+    let feed = open_feed(body).map_err(|source| FeedError { line: 0, source })?;
+    let mut reader = FeedReader::new(feed, config.keep_limit)?;
+    let mut buffers: BTreeMap<NaiveDate, Vec<ColumnBuf>> = BTreeMap::new();
+    let mut records = 0u64;
+    let reject = |line: u64, raw: &[u8], error: String| {
+        let entry = QuarantineEntry { error, line, raw: Bytes::copy_from_slice(raw), truncated: false };
+        tx.blocking_send(Message::Rejected(entry)).is_ok()
+    };
+    let new_buffers = || decoder.columns().iter().map(|c| ColumnBuf::new(&c.ty)).collect::<Vec<_>>();
+    while let Some(item) = reader.next_item()? {
+        let (line, bytes) = match item {
+            FeedItem::Record { line, bytes } => (line, bytes),
+            FeedItem::Bad { line, bytes, truncated, reason } => {
+                records += 1;
+                let entry = QuarantineEntry { error: reason, line, raw: Bytes::copy_from_slice(bytes), truncated };
+                if tx.blocking_send(Message::Rejected(entry)).is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                records += 1;
+                reject(line, bytes, format!("invalid UTF-8 at byte {}", e.valid_up_to()));
+                continue;
+            }
+        };
+        // One line may hold several objects written back to back (`{..}{..}`).
+        let mut values = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
+        loop {
+            let start = values.byte_offset();
+            match values.next() {
+                None => break,
+                Some(Ok(value)) => {
+                    records += 1;
+                    match decoder.decode(value.get(), line, origin) {
+                        Ok(decoded) => {
+                            let buffers = buffers.entry(decoded.dt).or_insert_with(new_buffers);
+                            for (buf, cell) in buffers.iter_mut().zip(decoded.cells) {
+                                buf.push(cell);
+                            }
+                            if buffers[0].len() >= config.batch_rows {
+                                if !send_batch(tx, schema, decoded.dt, buffers, line)? {
+                                    return Ok(records);
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            reject(line, value.get().as_bytes(), e.reason);
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    records += 1;
+                    reject(line, &text.as_bytes()[start..], format!("malformed JSON: {e}"));
+                    break;
+                }
+            }
+        }
+    }
+    for (dt, buffers) in buffers.iter_mut() {
+        if !buffers[0].is_empty() && !send_batch(tx, schema, *dt, buffers, 0)? {
+            break;
+        }
+    }
+    Ok(records)
+}
+
+fn send_batch(
+    tx: &mpsc::Sender<Message>,
+    schema: &SchemaRef,
+    dt: NaiveDate,
+    buffers: &mut [ColumnBuf],
+    line: u64,
+) -> Result<bool, FeedError> {
+    let arrays = buffers
+        .iter_mut()
+        .map(ColumnBuf::finish)
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|arrays| RecordBatch::try_new(Arc::clone(schema), arrays))
+        .map_err(|e| FeedError { line, source: io::Error::other(format!("building an Arrow batch: {e}")) })?;
+    Ok(tx.blocking_send(Message::Batch(dt, arrays)).is_ok())
+}
+
+#[cfg(test)]
+mod tests;
