@@ -7,7 +7,9 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use arrow_array::types::{Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::types::{
+    Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType,
+};
 use arrow_array::{ArrayRef, BooleanArray, ListArray, PrimitiveArray, StringArray, StructArray};
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, FieldRef, Fields, Schema, TimeUnit};
@@ -63,7 +65,10 @@ fn list_item(inner: &ColumnType) -> FieldRef {
 
 /// Arrow fields of contract columns.
 pub fn arrow_fields(columns: &[Column]) -> Fields {
-    columns.iter().map(|c| Field::new(&c.name, arrow_type(&c.ty), c.nullable)).collect()
+    columns
+        .iter()
+        .map(|c| Field::new(&c.name, arrow_type(&c.ty), c.nullable))
+        .collect()
 }
 
 /// The Arrow schema of the curated Parquet.
@@ -75,7 +80,11 @@ pub fn arrow_schema(columns: &[Column]) -> Schema {
 #[derive(Debug)]
 pub enum ColumnBuf {
     /// Utf8 (string and json).
-    Utf8 { offsets: Vec<i32>, data: Vec<u8>, valid: Vec<bool> },
+    Utf8 {
+        offsets: Vec<i32>,
+        data: Vec<u8>,
+        valid: Vec<bool>,
+    },
     /// Int64.
     I64 { values: Vec<i64>, valid: Vec<bool> },
     /// Float64.
@@ -87,26 +96,62 @@ pub enum ColumnBuf {
     /// Timestamp(µs, UTC).
     Ts { values: Vec<i64>, valid: Vec<bool> },
     /// Decimal128(p, s).
-    Dec { values: Vec<i128>, valid: Vec<bool>, precision: u8, scale: i8 },
+    Dec {
+        values: Vec<i128>,
+        valid: Vec<bool>,
+        precision: u8,
+        scale: i8,
+    },
     /// Struct.
-    Struct { fields: Fields, children: Vec<ColumnBuf>, valid: Vec<bool> },
+    Struct {
+        fields: Fields,
+        children: Vec<ColumnBuf>,
+        valid: Vec<bool>,
+    },
     /// List.
-    List { item: FieldRef, offsets: Vec<i32>, child: Box<ColumnBuf>, valid: Vec<bool> },
+    List {
+        item: FieldRef,
+        offsets: Vec<i32>,
+        child: Box<ColumnBuf>,
+        valid: Vec<bool>,
+    },
 }
 
 impl ColumnBuf {
     /// An empty buffer for `ty`.
     pub fn new(ty: &ColumnType) -> Self {
         match ty {
-            ColumnType::String | ColumnType::Json => ColumnBuf::Utf8 { offsets: vec![0], data: Vec::new(), valid: Vec::new() },
-            ColumnType::Int64 => ColumnBuf::I64 { values: Vec::new(), valid: Vec::new() },
-            ColumnType::Float64 => ColumnBuf::F64 { values: Vec::new(), valid: Vec::new() },
-            ColumnType::Bool => ColumnBuf::Bool { values: Vec::new(), valid: Vec::new() },
-            ColumnType::Date => ColumnBuf::Date { values: Vec::new(), valid: Vec::new() },
-            ColumnType::Timestamp(_) => ColumnBuf::Ts { values: Vec::new(), valid: Vec::new() },
-            ColumnType::Decimal { precision, scale } => {
-                ColumnBuf::Dec { values: Vec::new(), valid: Vec::new(), precision: *precision, scale: *scale as i8 }
-            }
+            ColumnType::String | ColumnType::Json => ColumnBuf::Utf8 {
+                offsets: vec![0],
+                data: Vec::new(),
+                valid: Vec::new(),
+            },
+            ColumnType::Int64 => ColumnBuf::I64 {
+                values: Vec::new(),
+                valid: Vec::new(),
+            },
+            ColumnType::Float64 => ColumnBuf::F64 {
+                values: Vec::new(),
+                valid: Vec::new(),
+            },
+            ColumnType::Bool => ColumnBuf::Bool {
+                values: Vec::new(),
+                valid: Vec::new(),
+            },
+            ColumnType::Date => ColumnBuf::Date {
+                values: Vec::new(),
+                valid: Vec::new(),
+            },
+            ColumnType::Timestamp(_) => ColumnBuf::Ts {
+                values: Vec::new(),
+                valid: Vec::new(),
+            },
+            ColumnType::Decimal { precision, scale } => ColumnBuf::Dec {
+                values: Vec::new(),
+                valid: Vec::new(),
+                precision: *precision,
+                scale: *scale as i8,
+            },
             ColumnType::Struct(fields) => ColumnBuf::Struct {
                 fields: arrow_fields(fields),
                 children: fields.iter().map(|f| ColumnBuf::new(&f.ty)).collect(),
@@ -124,7 +169,14 @@ impl ColumnBuf {
     /// Appends a cell of this column's type (a cell of another type is appended as null).
     pub fn push(&mut self, cell: Cell<'_>) {
         match (self, cell) {
-            (ColumnBuf::Utf8 { offsets, data, valid }, Cell::Str(s)) => {
+            (
+                ColumnBuf::Utf8 {
+                    offsets,
+                    data,
+                    valid,
+                },
+                Cell::Str(s),
+            ) => {
                 data.extend_from_slice(s.as_bytes());
                 offsets.push(data.len() as i32);
                 valid.push(true);
@@ -135,13 +187,26 @@ impl ColumnBuf {
             (ColumnBuf::Date { values, valid }, Cell::Date(v)) => push(values, valid, v),
             (ColumnBuf::Ts { values, valid }, Cell::Ts(v)) => push(values, valid, v),
             (ColumnBuf::Dec { values, valid, .. }, Cell::Dec(v)) => push(values, valid, v),
-            (ColumnBuf::Struct { children, valid, .. }, Cell::Struct(cells)) => {
+            (
+                ColumnBuf::Struct {
+                    children, valid, ..
+                },
+                Cell::Struct(cells),
+            ) => {
                 for (child, cell) in children.iter_mut().zip(cells) {
                     child.push(cell);
                 }
                 valid.push(true);
             }
-            (ColumnBuf::List { offsets, child, valid, .. }, Cell::List(items)) => {
+            (
+                ColumnBuf::List {
+                    offsets,
+                    child,
+                    valid,
+                    ..
+                },
+                Cell::List(items),
+            ) => {
                 let n = items.len() as i32;
                 for item in items {
                     child.push(item);
@@ -157,16 +222,24 @@ impl ColumnBuf {
     /// so that non-nullable children stay valid).
     pub fn push_null(&mut self) {
         match self {
-            ColumnBuf::Utf8 { offsets, data, valid } => {
+            ColumnBuf::Utf8 {
+                offsets,
+                data,
+                valid,
+            } => {
                 offsets.push(data.len() as i32);
                 valid.push(false);
             }
-            ColumnBuf::I64 { values, valid } | ColumnBuf::Ts { values, valid } => push_invalid(values, valid),
+            ColumnBuf::I64 { values, valid } | ColumnBuf::Ts { values, valid } => {
+                push_invalid(values, valid)
+            }
             ColumnBuf::F64 { values, valid } => push_invalid(values, valid),
             ColumnBuf::Bool { values, valid } => push_invalid(values, valid),
             ColumnBuf::Date { values, valid } => push_invalid(values, valid),
             ColumnBuf::Dec { values, valid, .. } => push_invalid(values, valid),
-            ColumnBuf::Struct { children, valid, .. } => {
+            ColumnBuf::Struct {
+                children, valid, ..
+            } => {
                 for child in children {
                     child.push_placeholder();
                 }
@@ -182,16 +255,24 @@ impl ColumnBuf {
     /// A valid default value (under a null parent).
     fn push_placeholder(&mut self) {
         match self {
-            ColumnBuf::Utf8 { offsets, data, valid } => {
+            ColumnBuf::Utf8 {
+                offsets,
+                data,
+                valid,
+            } => {
                 offsets.push(data.len() as i32);
                 valid.push(true);
             }
-            ColumnBuf::I64 { values, valid } | ColumnBuf::Ts { values, valid } => push(values, valid, 0),
+            ColumnBuf::I64 { values, valid } | ColumnBuf::Ts { values, valid } => {
+                push(values, valid, 0)
+            }
             ColumnBuf::F64 { values, valid } => push(values, valid, 0.0),
             ColumnBuf::Bool { values, valid } => push(values, valid, false),
             ColumnBuf::Date { values, valid } => push(values, valid, 0),
             ColumnBuf::Dec { values, valid, .. } => push(values, valid, 0),
-            ColumnBuf::Struct { children, valid, .. } => {
+            ColumnBuf::Struct {
+                children, valid, ..
+            } => {
                 for child in children {
                     child.push_placeholder();
                 }
@@ -227,15 +308,23 @@ impl ColumnBuf {
     /// The buffered rows as an Arrow array; the buffer starts over empty.
     pub fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
         Ok(match self {
-            ColumnBuf::Utf8 { offsets, data, valid } => {
-                let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
+            ColumnBuf::Utf8 {
+                offsets,
+                data,
+                valid,
+            } => {
+                let offsets =
+                    OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
                 let data = Buffer::from_vec(std::mem::take(data));
                 Arc::new(StringArray::try_new(offsets, data, nulls(valid))?)
             }
             ColumnBuf::I64 { values, valid } => primitive::<Int64Type>(values, valid),
             ColumnBuf::F64 { values, valid } => primitive::<Float64Type>(values, valid),
             ColumnBuf::Ts { values, valid } => {
-                let array = PrimitiveArray::<TimestampMicrosecondType>::new(ScalarBuffer::from(std::mem::take(values)), nulls(valid));
+                let array = PrimitiveArray::<TimestampMicrosecondType>::new(
+                    ScalarBuffer::from(std::mem::take(values)),
+                    nulls(valid),
+                );
                 Arc::new(array.with_timezone(UTC))
             }
             ColumnBuf::Date { values, valid } => primitive::<Date32Type>(values, valid),
@@ -243,19 +332,45 @@ impl ColumnBuf {
                 let v = BooleanBuffer::from(std::mem::take(values));
                 Arc::new(BooleanArray::new(v, nulls(valid)))
             }
-            ColumnBuf::Dec { values, valid, precision, scale } => {
-                let array = PrimitiveArray::<Decimal128Type>::new(ScalarBuffer::from(std::mem::take(values)), nulls(valid));
+            ColumnBuf::Dec {
+                values,
+                valid,
+                precision,
+                scale,
+            } => {
+                let array = PrimitiveArray::<Decimal128Type>::new(
+                    ScalarBuffer::from(std::mem::take(values)),
+                    nulls(valid),
+                );
                 // The decoder checked every value against the precision.
                 Arc::new(array.with_precision_and_scale(*precision, *scale)?)
             }
-            ColumnBuf::Struct { fields, children, valid } => {
-                let arrays = children.iter_mut().map(ColumnBuf::finish).collect::<Result<Vec<_>, _>>()?;
+            ColumnBuf::Struct {
+                fields,
+                children,
+                valid,
+            } => {
+                let arrays = children
+                    .iter_mut()
+                    .map(ColumnBuf::finish)
+                    .collect::<Result<Vec<_>, _>>()?;
                 Arc::new(StructArray::try_new(fields.clone(), arrays, nulls(valid))?)
             }
-            ColumnBuf::List { item, offsets, child, valid } => {
-                let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
+            ColumnBuf::List {
+                item,
+                offsets,
+                child,
+                valid,
+            } => {
+                let offsets =
+                    OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
                 let values = child.finish()?;
-                Arc::new(ListArray::try_new(Arc::clone(item), offsets, values, nulls(valid))?)
+                Arc::new(ListArray::try_new(
+                    Arc::clone(item),
+                    offsets,
+                    values,
+                    nulls(valid),
+                )?)
             }
         })
     }
@@ -271,11 +386,21 @@ fn push_invalid<T: Default>(values: &mut Vec<T>, valid: &mut Vec<bool>) {
     valid.push(false);
 }
 
-fn primitive<T: arrow_array::types::ArrowPrimitiveType>(values: &mut Vec<T::Native>, valid: &mut Vec<bool>) -> ArrayRef {
-    Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(std::mem::take(values)), nulls(valid)))
+fn primitive<T: arrow_array::types::ArrowPrimitiveType>(
+    values: &mut Vec<T::Native>,
+    valid: &mut Vec<bool>,
+) -> ArrayRef {
+    Arc::new(PrimitiveArray::<T>::new(
+        ScalarBuffer::from(std::mem::take(values)),
+        nulls(valid),
+    ))
 }
 
 fn nulls(valid: &mut Vec<bool>) -> Option<NullBuffer> {
     let valid = std::mem::take(valid);
-    if valid.iter().all(|v| *v) { None } else { Some(NullBuffer::from(valid)) }
+    if valid.iter().all(|v| *v) {
+        None
+    } else {
+        Some(NullBuffer::from(valid))
+    }
 }

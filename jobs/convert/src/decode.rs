@@ -31,7 +31,9 @@ pub struct DecodeError {
 }
 
 fn fail<T>(path: &str, what: impl std::fmt::Display) -> Result<T, DecodeError> {
-    Err(DecodeError { reason: format!("field `{path}`: {what}") })
+    Err(DecodeError {
+        reason: format!("field `{path}`: {what}"),
+    })
 }
 
 /// Where a record came from, when it carries no lineage of its own (written by
@@ -66,9 +68,21 @@ impl RecordDecoder {
     /// A decoder for `contract` (validated).
     pub fn new(contract: &SchemaContract) -> Self {
         let columns = contract.full_columns();
-        let index = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
-        let event_time = contract.event_time.as_ref().and_then(|e| contract.columns.iter().position(|c| &c.name == e));
-        Self { columns, index, event_time, lineage_at: contract.columns.len() }
+        let index = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
+        let event_time = contract
+            .event_time
+            .as_ref()
+            .and_then(|e| contract.columns.iter().position(|c| &c.name == e));
+        Self {
+            columns,
+            index,
+            event_time,
+            lineage_at: contract.columns.len(),
+        }
     }
 
     /// The columns cells are produced for.
@@ -77,8 +91,15 @@ impl RecordDecoder {
     }
 
     /// Decodes the JSON object `text`, found at `line` of the raw object `origin`.
-    pub fn decode<'a>(&self, text: &'a str, line: u64, origin: &RawOrigin) -> Result<DecodedRecord<'a>, DecodeError> {
-        let fields = object_fields(text).map_err(|e| DecodeError { reason: format!("malformed JSON: {e}") })?;
+    pub fn decode<'a>(
+        &self,
+        text: &'a str,
+        line: u64,
+        origin: &RawOrigin,
+    ) -> Result<DecodedRecord<'a>, DecodeError> {
+        let fields = object_fields(text).map_err(|e| DecodeError {
+            reason: format!("malformed JSON: {e}"),
+        })?;
         let mut cells: Vec<Option<Cell<'a>>> = vec![None; self.columns.len()];
         let mut extra: Vec<(String, &'a RawValue)> = Vec::new();
         for (name, raw) in fields {
@@ -88,7 +109,13 @@ impl RecordDecoder {
                         return fail(&name, "appears twice in the record");
                     }
                     let column = &self.columns[i];
-                    cells[i] = Some(convert(&column.ty, column.nullable, raw, &name, &mut extra)?);
+                    cells[i] = Some(convert(
+                        &column.ty,
+                        column.nullable,
+                        raw,
+                        &name,
+                        &mut extra,
+                    )?);
                 }
                 _ => extra.push((name.into_owned(), raw)),
             }
@@ -103,23 +130,41 @@ impl RecordDecoder {
             }
         }
         let extra_at = self.columns.len() - 1;
-        cells[extra_at] = Some(if extra.is_empty() { Cell::Null } else { Cell::Str(Cow::Owned(extra_json(&extra))) });
+        cells[extra_at] = Some(if extra.is_empty() {
+            Cell::Null
+        } else {
+            Cell::Str(Cow::Owned(extra_json(&extra)))
+        });
         let cells: Vec<Cell<'a>> = cells.into_iter().map(|c| c.unwrap_or(Cell::Null)).collect();
         let dt = self.partition_date(&cells);
         Ok(DecodedRecord { cells, dt })
     }
 
     /// Lineage from the record; all of it from the raw object when the record has none.
-    fn fill_lineage<'a>(&self, cells: &mut [Option<Cell<'a>>], line: u64, origin: &RawOrigin) -> Result<(), DecodeError> {
+    fn fill_lineage<'a>(
+        &self,
+        cells: &mut [Option<Cell<'a>>],
+        line: u64,
+        origin: &RawOrigin,
+    ) -> Result<(), DecodeError> {
         let lineage = self.lineage_at..self.lineage_at + lineage::COLUMNS.len();
-        let present = cells[lineage.clone()].iter().filter(|c| c.is_some()).count();
+        let present = cells[lineage.clone()]
+            .iter()
+            .filter(|c| c.is_some())
+            .count();
         if present == lineage::COLUMNS.len() {
             return Ok(());
         }
         if present > 0 {
-            let missing: Vec<&str> =
-                lineage::COLUMNS.iter().zip(&cells[lineage]).filter(|(_, c)| c.is_none()).map(|(n, _)| *n).collect();
-            return Err(DecodeError { reason: format!("incomplete lineage: missing {}", missing.join(", ")) });
+            let missing: Vec<&str> = lineage::COLUMNS
+                .iter()
+                .zip(&cells[lineage])
+                .filter(|(_, c)| c.is_none())
+                .map(|(n, _)| *n)
+                .collect();
+            return Err(DecodeError {
+                reason: format!("incomplete lineage: missing {}", missing.join(", ")),
+            });
         }
         let s = &origin.source;
         let values = [
@@ -174,9 +219,18 @@ fn convert<'a>(
 ) -> Result<Cell<'a>, DecodeError> {
     let text = raw.get();
     if text == "null" {
-        return if nullable { Ok(Cell::Null) } else { fail(path, "is required but null") };
+        return if nullable {
+            Ok(Cell::Null)
+        } else {
+            fail(path, "is required but null")
+        };
     }
-    let expected = |what: &str| fail(path, format!("expected {what}, found {} `{}`", kind(text), shorten(text)));
+    let expected = |what: &str| {
+        fail(
+            path,
+            format!("expected {what}, found {} `{}`", kind(text), shorten(text)),
+        )
+    };
     match ty {
         ColumnType::String => match text.as_bytes()[0] {
             b'"' => Ok(Cell::Str(string(text, path)?)),
@@ -204,14 +258,19 @@ fn convert<'a>(
             }
             match text.parse::<f64>() {
                 Ok(v) if v.is_finite() => Ok(Cell::F64(v)),
-                _ => fail(path, format!("{} is out of the float64 range", shorten(text))),
+                _ => fail(
+                    path,
+                    format!("{} is out of the float64 range", shorten(text)),
+                ),
             }
         }
         ColumnType::Decimal { precision, scale } => {
             if kind(text) != "a number" {
                 return expected("a number");
             }
-            decimal(text, *precision, *scale).map(Cell::Dec).or_else(|why| fail(path, why))
+            decimal(text, *precision, *scale)
+                .map(Cell::Dec)
+                .or_else(|why| fail(path, why))
         }
         ColumnType::Date => {
             if kind(text) != "a string" {
@@ -230,18 +289,30 @@ fn convert<'a>(
             let s = string(text, path)?;
             match DateTime::parse_from_rfc3339(&s) {
                 Ok(t) => Ok(Cell::Ts(t.timestamp_micros())),
-                Err(e) => fail(path, format!("`{s}` is not an ISO-8601 timestamp with offset: {e}")),
+                Err(e) => fail(
+                    path,
+                    format!("`{s}` is not an ISO-8601 timestamp with offset: {e}"),
+                ),
             }
         }
         ColumnType::Timestamp(format) => {
             if kind(text) != "a number" {
                 return expected("a number of seconds or milliseconds since 1970");
             }
-            let unit = if *format == TimestampFormat::EpochSeconds { 1_000_000 } else { 1_000 };
+            let unit = if *format == TimestampFormat::EpochSeconds {
+                1_000_000
+            } else {
+                1_000
+            };
             match text.parse::<i64>() {
-                Ok(v) => v.checked_mul(unit).map(Cell::Ts).map_or_else(|| fail(path, "epoch value out of range"), Ok),
+                Ok(v) => v
+                    .checked_mul(unit)
+                    .map(Cell::Ts)
+                    .map_or_else(|| fail(path, "epoch value out of range"), Ok),
                 Err(_) => match text.parse::<f64>() {
-                    Ok(v) if v.is_finite() && (v * unit as f64).abs() < 9.0e18 => Ok(Cell::Ts((v * unit as f64).round() as i64)),
+                    Ok(v) if v.is_finite() && (v * unit as f64).abs() < 9.0e18 => {
+                        Ok(Cell::Ts((v * unit as f64).round() as i64))
+                    }
                     _ => fail(path, "epoch value out of range"),
                 },
             }
@@ -250,7 +321,9 @@ fn convert<'a>(
             if kind(text) != "an object" {
                 return expected("an object");
             }
-            let values = object_fields(text).map_err(|e| DecodeError { reason: format!("field `{path}`: {e}") })?;
+            let values = object_fields(text).map_err(|e| DecodeError {
+                reason: format!("field `{path}`: {e}"),
+            })?;
             let mut cells: Vec<Option<Cell<'a>>> = vec![None; fields.len()];
             for (name, value) in values {
                 match fields.iter().position(|f| f.name == name) {
@@ -259,7 +332,13 @@ fn convert<'a>(
                         if cells[i].is_some() {
                             return fail(&child, "appears twice in the record");
                         }
-                        cells[i] = Some(convert(&fields[i].ty, fields[i].nullable, value, &child, extra)?);
+                        cells[i] = Some(convert(
+                            &fields[i].ty,
+                            fields[i].nullable,
+                            value,
+                            &child,
+                            extra,
+                        )?);
                     }
                     None => extra.push((format!("{path}.{name}"), value)),
                 }
@@ -269,7 +348,9 @@ fn convert<'a>(
                 match cell {
                     Some(c) => out.push(c),
                     None if field.nullable => out.push(Cell::Null),
-                    None => return fail(&format!("{path}.{}", field.name), "is required but missing"),
+                    None => {
+                        return fail(&format!("{path}.{}", field.name), "is required but missing");
+                    }
                 }
             }
             Ok(Cell::Struct(out))
@@ -278,8 +359,9 @@ fn convert<'a>(
             if kind(text) != "an array" {
                 return expected("an array");
             }
-            let items: Vec<&'a RawValue> =
-                serde_json::from_str(text).map_err(|e| DecodeError { reason: format!("field `{path}`: {e}") })?;
+            let items: Vec<&'a RawValue> = serde_json::from_str(text).map_err(|e| DecodeError {
+                reason: format!("field `{path}`: {e}"),
+            })?;
             items
                 .into_iter()
                 .enumerate()
@@ -295,13 +377,19 @@ fn string<'a>(text: &'a str, path: &str) -> Result<Cow<'a, str>, DecodeError> {
     if !text[1..text.len() - 1].contains('\\') {
         return Ok(Cow::Borrowed(&text[1..text.len() - 1]));
     }
-    serde_json::from_str::<String>(text).map(Cow::Owned).map_err(|e| DecodeError { reason: format!("field `{path}`: {e}") })
+    serde_json::from_str::<String>(text)
+        .map(Cow::Owned)
+        .map_err(|e| DecodeError {
+            reason: format!("field `{path}`: {e}"),
+        })
 }
 
 /// The unscaled value of a JSON number as decimal(precision, scale), exactly.
 fn decimal(text: &str, precision: u8, scale: u8) -> Result<i128, String> {
     if text.contains(['e', 'E']) {
-        return Err(format!("{text} uses an exponent; decimal({precision},{scale}) needs plain digits"));
+        return Err(format!(
+            "{text} uses an exponent; decimal({precision},{scale}) needs plain digits"
+        ));
     }
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -310,14 +398,23 @@ fn decimal(text: &str, precision: u8, scale: u8) -> Result<i128, String> {
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
     let frac_kept = frac.trim_end_matches('0');
     if frac_kept.len() > scale as usize {
-        return Err(format!("{text} has {} decimal places; decimal({precision},{scale}) allows {scale}", frac_kept.len()));
+        return Err(format!(
+            "{text} has {} decimal places; decimal({precision},{scale}) allows {scale}",
+            frac_kept.len()
+        ));
     }
     let int = int.trim_start_matches('0');
     if int.len() + scale as usize > precision as usize {
-        return Err(format!("{text} has too many digits for decimal({precision},{scale})"));
+        return Err(format!(
+            "{text} has too many digits for decimal({precision},{scale})"
+        ));
     }
     let mut value: i128 = 0;
-    for b in int.bytes().chain(frac_kept.bytes()).chain(std::iter::repeat_n(b'0', scale as usize - frac_kept.len())) {
+    for b in int
+        .bytes()
+        .chain(frac_kept.bytes())
+        .chain(std::iter::repeat_n(b'0', scale as usize - frac_kept.len()))
+    {
         value = value * 10 + i128::from(b - b'0');
     }
     Ok(if negative { -value } else { value })
@@ -327,7 +424,10 @@ fn shorten(text: &str) -> Cow<'_, str> {
     if text.len() <= 60 {
         return Cow::Borrowed(text);
     }
-    let cut = (0..=60).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    let cut = (0..=60)
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
     Cow::Owned(format!("{}…", &text[..cut]))
 }
 

@@ -242,4 +242,3 @@ fn number(text: &str) -> Seen {
         Some(_) => Seen::Float,
     }
 }
-

@@ -31,7 +31,9 @@ use tokio::sync::mpsc;
 
 use feedpipe_shared::feed::{FeedError, FeedItem, FeedReader, open_feed};
 use feedpipe_shared::lineage::SourceObject;
-use feedpipe_shared::quarantine::{Quarantine, QuarantineBuffer, QuarantineEntry, QuarantineError, Stage};
+use feedpipe_shared::quarantine::{
+    Quarantine, QuarantineBuffer, QuarantineEntry, QuarantineError, Stage,
+};
 use feedpipe_shared::storage::{StorageLocation, object_version, open_object};
 
 use crate::columns::{ColumnBuf, arrow_schema};
@@ -132,7 +134,10 @@ pub struct Manifest {
 pub enum ConvertError {
     /// The raw object does not exist.
     #[error("raw object `{uri}` not found: {source}")]
-    NotFound { uri: String, source: object_store::Error },
+    NotFound {
+        uri: String,
+        source: object_store::Error,
+    },
     /// Reading it failed.
     #[error("cannot read raw object `{uri}`: {source}")]
     Read { uri: String, source: io::Error },
@@ -172,10 +177,22 @@ pub struct Converter {
 
 impl Converter {
     /// Writes Parquet under `curated` (the bucket or folder root) for `contract`.
-    pub fn new(contract: SchemaContract, curated: StorageLocation, quarantine: Arc<dyn Quarantine>, config: ConvertConfig) -> Self {
+    pub fn new(
+        contract: SchemaContract,
+        curated: StorageLocation,
+        quarantine: Arc<dyn Quarantine>,
+        config: ConvertConfig,
+    ) -> Self {
         let decoder = RecordDecoder::new(&contract);
         let schema = Arc::new(arrow_schema(decoder.columns()));
-        Self { contract: Arc::new(contract), decoder: Arc::new(decoder), schema, curated, quarantine, config }
+        Self {
+            contract: Arc::new(contract),
+            decoder: Arc::new(decoder),
+            schema,
+            curated,
+            quarantine,
+            config,
+        }
     }
 
     /// The Arrow schema of the Parquet written.
@@ -185,37 +202,73 @@ impl Converter {
 
     /// Where the manifest of `source` goes: `_manifests/<table>/<name>-<digest>.json`.
     pub fn manifest_path(&self, source: &SourceObject) -> Path {
-        self.curated.join(&format!("_manifests/{}/{}.json", self.contract.table, output_stem(source)))
+        self.curated.join(&format!(
+            "_manifests/{}/{}.json",
+            self.contract.table,
+            output_stem(source)
+        ))
     }
 
     /// The manifest of a finished conversion of `source`, if there is one.
     pub async fn manifest(&self, source: &SourceObject) -> Option<Manifest> {
-        let found = self.curated.store.get(&self.manifest_path(source)).await.ok()?;
+        let found = self
+            .curated
+            .store
+            .get(&self.manifest_path(source))
+            .await
+            .ok()?;
         serde_json::from_slice(&found.bytes().await.ok()?).ok()
     }
 
     /// Converts the raw object at `raw` (`version` pins an S3 version id).
-    pub async fn convert_object(&self, raw: &StorageLocation, version: Option<&str>) -> Result<Manifest, ConvertError> {
+    pub async fn convert_object(
+        &self,
+        raw: &StorageLocation,
+        version: Option<&str>,
+    ) -> Result<Manifest, ConvertError> {
         let started = Instant::now();
         let uri = raw.uri();
-        let (meta, body) = open_object(raw, version).await.map_err(|source| match source {
-            object_store::Error::NotFound { .. } => ConvertError::NotFound { uri: uri.clone(), source },
-            other => ConvertError::Read { uri: uri.clone(), source: io::Error::other(other) },
-        })?;
-        let source = SourceObject { uri: uri.clone(), version: object_version(&meta, version) };
-        let origin = RawOrigin { source: source.clone(), written_at_micros: meta.last_modified.timestamp_micros() };
+        let (meta, body) = open_object(raw, version)
+            .await
+            .map_err(|source| match source {
+                object_store::Error::NotFound { .. } => ConvertError::NotFound {
+                    uri: uri.clone(),
+                    source,
+                },
+                other => ConvertError::Read {
+                    uri: uri.clone(),
+                    source: io::Error::other(other),
+                },
+            })?;
+        let source = SourceObject {
+            uri: uri.clone(),
+            version: object_version(&meta, version),
+        };
+        let origin = RawOrigin {
+            source: source.clone(),
+            written_at_micros: meta.last_modified.timestamp_micros(),
+        };
 
         let (tx, mut rx) = mpsc::channel::<Message>(4);
-        let (decoder, schema, config) = (Arc::clone(&self.decoder), Arc::clone(&self.schema), self.config.clone());
-        let reader = tokio::task::spawn_blocking(move || read_object(body, &decoder, &schema, &config, &origin, &tx));
+        let (decoder, schema, config) = (
+            Arc::clone(&self.decoder),
+            Arc::clone(&self.schema),
+            self.config.clone(),
+        );
+        let reader = tokio::task::spawn_blocking(move || {
+            read_object(body, &decoder, &schema, &config, &origin, &tx)
+        });
 
         let stem = output_stem(&source);
-        let mut writers: BTreeMap<NaiveDate, (AsyncArrowWriter<BufWriter>, Path, u64)> = BTreeMap::new();
+        let mut writers: BTreeMap<NaiveDate, (AsyncArrowWriter<BufWriter>, Path, u64)> =
+            BTreeMap::new();
         let mut quarantine = QuarantineBuffer::new(
             Arc::clone(&self.quarantine),
             Stage::Convert,
             source.clone(),
-            chrono::DateTime::from_timestamp_micros(meta.last_modified.timestamp_micros()).unwrap_or_default().date_naive(),
+            chrono::DateTime::from_timestamp_micros(meta.last_modified.timestamp_micros())
+                .unwrap_or_default()
+                .date_naive(),
             "",
             self.config.quarantine_part_bytes,
         );
@@ -224,39 +277,70 @@ impl Converter {
             match message {
                 Message::Batch(dt, batch) => {
                     if !writers.contains_key(&dt) {
-                        let path = self.curated.join(&format!("{}/dt={}/{stem}.parquet", self.contract.table, dt.format("%Y-%m-%d")));
+                        let path = self.curated.join(&format!(
+                            "{}/dt={}/{stem}.parquet",
+                            self.contract.table,
+                            dt.format("%Y-%m-%d")
+                        ));
                         let sink = BufWriter::new(Arc::clone(&self.curated.store), path.clone());
-                        let writer = AsyncArrowWriter::try_new(sink, Arc::clone(&self.schema), Some(self.writer_properties()))
-                            .map_err(|e| self.write_error(&path, e))?;
+                        let writer = AsyncArrowWriter::try_new(
+                            sink,
+                            Arc::clone(&self.schema),
+                            Some(self.writer_properties()),
+                        )
+                        .map_err(|e| self.write_error(&path, e))?;
                         writers.insert(dt, (writer, path, 0));
                     }
                     if let Some((writer, path, rows)) = writers.get_mut(&dt) {
                         *rows += batch.num_rows() as u64;
                         let path = path.clone();
-                        writer.write(&batch).await.map_err(|e| self.write_error(&path, e))?;
+                        writer
+                            .write(&batch)
+                            .await
+                            .map_err(|e| self.write_error(&path, e))?;
                     }
                 }
                 Message::Rejected(entry) => {
-                    first_error.get_or_insert_with(|| format!("line {}: {}", entry.line, entry.error));
+                    first_error
+                        .get_or_insert_with(|| format!("line {}: {}", entry.line, entry.error));
                     quarantine.push(&entry).await?;
                 }
             }
         }
-        let read = reader.await.map_err(|e| ConvertError::Internal { uri: uri.clone(), reason: e.to_string() })?;
+        let read = reader.await.map_err(|e| ConvertError::Internal {
+            uri: uri.clone(),
+            reason: e.to_string(),
+        })?;
         let records_read = match read {
             Ok(n) => n,
             // Dropping the writers abandons their uploads: nothing partial becomes visible.
-            Err(e) => return Err(ConvertError::Read { uri, source: io::Error::new(e.source.kind(), e.to_string()) }),
+            Err(e) => {
+                return Err(ConvertError::Read {
+                    uri,
+                    source: io::Error::new(e.source.kind(), e.to_string()),
+                });
+            }
         };
         let mut outputs = Vec::new();
         for (dt, (writer, path, rows)) in writers {
-            writer.close().await.map_err(|e| self.write_error(&path, e))?;
-            outputs.push(OutputFile { uri: self.curated.uri_of(&path), dt, rows });
+            writer
+                .close()
+                .await
+                .map_err(|e| self.write_error(&path, e))?;
+            outputs.push(OutputFile {
+                uri: self.curated.uri_of(&path),
+                dt,
+                rows,
+            });
         }
         let records_quarantined = quarantine.records();
         let manifest = Manifest {
             table: self.contract.table.clone(),
-            inputs: vec![InputObject { uri: uri.clone(), version: source.version.clone(), bytes: meta.size }],
+            inputs: vec![InputObject {
+                uri: uri.clone(),
+                version: source.version.clone(),
+                bytes: meta.size,
+            }],
             records_read,
             rows_written: outputs.iter().map(|o| o.rows).sum(),
             records_quarantined,
@@ -296,7 +380,10 @@ impl Converter {
     }
 
     fn write_error(&self, path: &Path, e: impl std::fmt::Display) -> ConvertError {
-        ConvertError::Write { uri: self.curated.uri_of(path), reason: e.to_string() }
+        ConvertError::Write {
+            uri: self.curated.uri_of(path),
+            reason: e.to_string(),
+        }
     }
 }
 
@@ -305,7 +392,13 @@ fn output_stem(source: &SourceObject) -> String {
     let name: String = source
         .file_name()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(100)
         .collect();
     format!("{}-{}", name.trim_end_matches(".gz"), source.digest())
@@ -325,16 +418,37 @@ fn read_object(
     let mut buffers: BTreeMap<NaiveDate, Vec<ColumnBuf>> = BTreeMap::new();
     let mut records = 0u64;
     let reject = |line: u64, raw: &[u8], error: String| {
-        let entry = QuarantineEntry { error, line, raw: Bytes::copy_from_slice(raw), truncated: false };
+        let entry = QuarantineEntry {
+            error,
+            line,
+            raw: Bytes::copy_from_slice(raw),
+            truncated: false,
+        };
         tx.blocking_send(Message::Rejected(entry)).is_ok()
     };
-    let new_buffers = || decoder.columns().iter().map(|c| ColumnBuf::new(&c.ty)).collect::<Vec<_>>();
+    let new_buffers = || {
+        decoder
+            .columns()
+            .iter()
+            .map(|c| ColumnBuf::new(&c.ty))
+            .collect::<Vec<_>>()
+    };
     while let Some(item) = reader.next_item()? {
         let (line, bytes) = match item {
             FeedItem::Record { line, bytes } => (line, bytes),
-            FeedItem::Bad { line, bytes, truncated, reason } => {
+            FeedItem::Bad {
+                line,
+                bytes,
+                truncated,
+                reason,
+            } => {
                 records += 1;
-                let entry = QuarantineEntry { error: reason, line, raw: Bytes::copy_from_slice(bytes), truncated };
+                let entry = QuarantineEntry {
+                    error: reason,
+                    line,
+                    raw: Bytes::copy_from_slice(bytes),
+                    truncated,
+                };
                 if tx.blocking_send(Message::Rejected(entry)).is_err() {
                     break;
                 }
@@ -345,7 +459,11 @@ fn read_object(
             Ok(t) => t,
             Err(e) => {
                 records += 1;
-                reject(line, bytes, format!("invalid UTF-8 at byte {}", e.valid_up_to()));
+                reject(
+                    line,
+                    bytes,
+                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                );
                 continue;
             }
         };
@@ -376,7 +494,11 @@ fn read_object(
                 }
                 Some(Err(e)) => {
                     records += 1;
-                    reject(line, &text.as_bytes()[start..], format!("malformed JSON: {e}"));
+                    reject(
+                        line,
+                        &text.as_bytes()[start..],
+                        format!("malformed JSON: {e}"),
+                    );
                     break;
                 }
             }
@@ -402,7 +524,10 @@ fn send_batch(
         .map(ColumnBuf::finish)
         .collect::<Result<Vec<_>, _>>()
         .and_then(|arrays| RecordBatch::try_new(Arc::clone(schema), arrays))
-        .map_err(|e| FeedError { line, source: io::Error::other(format!("building an Arrow batch: {e}")) })?;
+        .map_err(|e| FeedError {
+            line,
+            source: io::Error::other(format!("building an Arrow batch: {e}")),
+        })?;
     Ok(tx.blocking_send(Message::Batch(dt, arrays)).is_ok())
 }
 

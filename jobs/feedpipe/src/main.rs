@@ -3,10 +3,12 @@
 //! - `feedpipe ingest FEED... --stream NAME`: the ingest core from the command line,
 //!   into a Kinesis stream (the standard AWS environment, `AWS_ENDPOINT_URL` included)
 //!   or, with `--in-process-shards N`, into an in-process stream (no AWS at all).
+//! - `feedpipe convert --input URL --output URL`: raw JSON to curated Parquet (backfill).
 //! - `feedpipe local`: the pipeline on this machine (folders as buckets, an in-process stream).
 //! - `feedpipe schema infer SAMPLE` / `feedpipe schema sql CONTRACT`: schema contracts.
 //! - `feedpipe gen --rows N --out FILE`: the sample feed of the README and benchmarks.
 
+mod convert_cmd;
 mod gen_cmd;
 mod ingest_cmd;
 mod local_cmd;
@@ -28,6 +30,8 @@ struct Cli {
 enum Command {
     /// Stream feed files (local paths or s3:// URLs) into a Kinesis data stream.
     Ingest(ingest_cmd::IngestArgs),
+    /// Convert raw JSON objects (one, or all under a prefix) to curated Parquet: manual backfill.
+    Convert(convert_cmd::ConvertArgs),
     /// Run the pipeline on this machine: folders as buckets, an in-process stream.
     Local(local_cmd::LocalArgs),
     /// Schema contracts: infer one from sample data, print its Snowflake table.
@@ -41,7 +45,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FEEDPIPE_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+                tracing_subscriber::EnvFilter::new(
+                    "info,feedpipe_convert=warn,aws_config=warn,aws_smithy_runtime=warn",
+                )
             }),
         )
         .with_writer(std::io::stderr)
@@ -61,6 +67,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Ingest(args) => ingest_cmd::run(args).await,
             Command::Gen(args) => gen_cmd::run(args),
+            Command::Convert(args) => convert_cmd::run(args).await,
             Command::Local(args) => local_cmd::run(args).await,
             Command::Schema(args) => schema_cmd::run(args),
         }

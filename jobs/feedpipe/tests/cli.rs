@@ -238,3 +238,88 @@ fn schema_infer_writes_a_contract_that_schema_sql_accepts() {
         "{err}"
     );
 }
+
+#[test]
+fn convert_backfills_a_prefix_resumes_and_filters_by_time() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        feedpipe(
+            &[
+                "gen",
+                "--rows",
+                "3000",
+                "--bad-rate",
+                "0.02",
+                "--out",
+                "feed.jsonl"
+            ],
+            dir.path()
+        )
+        .status
+        .success()
+    );
+    let (good, bad) = count(&dir.path().join("feed.jsonl"));
+    // Raw objects in Firehose's layout, two hours, written by a producer without lineage.
+    let text = std::fs::read(dir.path().join("feed.jsonl")).unwrap();
+    let lines: Vec<&[u8]> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    for (i, hour) in ["10", "11"].iter().enumerate() {
+        let folder = dir.path().join(format!("raw/2026/11/23/{hour}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        let part: Vec<&[u8]> = lines.iter().skip(i).step_by(2).copied().collect();
+        std::fs::write(
+            folder.join(format!("feed-{i}")),
+            [part.join(&b'\n'), b"\n".to_vec()].concat(),
+        )
+        .unwrap();
+    }
+    let args = [
+        "convert",
+        "--input",
+        "raw",
+        "--output",
+        "curated",
+        "--quarantine",
+        "q",
+    ];
+    let out = feedpipe(
+        &[&args[..], &["--since", "2026-11-23T11:00:00Z"]].concat(),
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout(&out).starts_with("converted 1 object(s), skipped 0, failed 0"),
+        "{}",
+        stdout(&out)
+    );
+    let out = feedpipe(&args, dir.path());
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("converted 1 object(s), skipped 1, failed 0"),
+        "{text}"
+    );
+    assert_eq!(quarantined_lines(&dir.path().join("q")), bad);
+    // Every good record is a row, counted from the manifests.
+    let mut rows = 0;
+    for e in std::fs::read_dir(dir.path().join("curated/_manifests/feed")).unwrap() {
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+        rows += m["rows_written"].as_u64().unwrap();
+    }
+    assert_eq!(rows, good);
+    let out = feedpipe(
+        &[
+            "convert",
+            "--input",
+            "raw",
+            "--output",
+            "curated",
+            "--schema",
+            "missing.json",
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("missing.json"));
+}

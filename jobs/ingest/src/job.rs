@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use futures::stream::FuturesUnordered;
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -191,11 +191,22 @@ impl IngestJob {
         let started = Instant::now();
         let uri = feed.uri();
         let ingested_at = Utc::now();
-        let (meta, body) = open_object(feed, version).await.map_err(|source| match source {
-            object_store::Error::NotFound { .. } => IngestError::NotFound { uri: uri.clone(), source },
-            other => IngestError::Read { uri: uri.clone(), source: io::Error::other(other) },
-        })?;
-        let source = SourceObject { uri: uri.clone(), version: object_version(&meta, version) };
+        let (meta, body) = open_object(feed, version)
+            .await
+            .map_err(|source| match source {
+                object_store::Error::NotFound { .. } => IngestError::NotFound {
+                    uri: uri.clone(),
+                    source,
+                },
+                other => IngestError::Read {
+                    uri: uri.clone(),
+                    source: io::Error::other(other),
+                },
+            })?;
+        let source = SourceObject {
+            uri: uri.clone(),
+            version: object_version(&meta, version),
+        };
         let bytes_stored = meta.size;
         let framer = RecordFramer::new(
             source.clone(),

@@ -19,8 +19,8 @@
 //! assert_ne!(a, record_id("s3://b/feed.jsonl", "etag-1", 8));
 //! ```
 
-pub mod lineage;
 pub mod feed;
+pub mod lineage;
 pub mod quarantine;
 pub mod s3_key;
 pub mod storage;

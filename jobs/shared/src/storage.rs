@@ -247,13 +247,18 @@ pub async fn open_object(
     version: Option<&str>,
 ) -> Result<(object_store::ObjectMeta, Box<dyn std::io::Read + Send>), object_store::Error> {
     use futures::TryStreamExt;
-    let options = object_store::GetOptions { version: version.map(str::to_owned), ..Default::default() };
+    let options = object_store::GetOptions {
+        version: version.map(str::to_owned),
+        ..Default::default()
+    };
     let object = location.store.get_opts(&location.path, options).await?;
     let reader: Box<dyn std::io::Read + Send> = match object.payload {
         object_store::GetResultPayload::File(file, _) => Box::new(file),
-        object_store::GetResultPayload::Stream(stream) => Box::new(tokio_util::io::SyncIoBridge::new(
-            tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other)),
-        )),
+        object_store::GetResultPayload::Stream(stream) => {
+            Box::new(tokio_util::io::SyncIoBridge::new(
+                tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other)),
+            ))
+        }
     };
     Ok((object.meta, reader))
 }

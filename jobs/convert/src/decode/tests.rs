@@ -22,14 +22,19 @@ fn contract() -> SchemaContract {
 
 fn origin() -> RawOrigin {
     RawOrigin {
-        source: SourceObject { uri: "s3://raw/raw/2026/11/23/10/f-1".into(), version: "e1".into() },
+        source: SourceObject {
+            uri: "s3://raw/raw/2026/11/23/10/f-1".into(),
+            version: "e1".into(),
+        },
         written_at_micros: 1_795_000_000_000_000,
     }
 }
 
 fn decode(text: &str) -> Result<Vec<Cell<'_>>, String> {
     let d = RecordDecoder::new(&contract());
-    d.decode(text, 3, &origin()).map(|r| r.cells).map_err(|e| e.reason)
+    d.decode(text, 3, &origin())
+        .map(|r| r.cells)
+        .map_err(|e| e.reason)
 }
 
 const LINEAGE: &str = r#""_source_uri":"s3://src/f.jsonl","_source_version":"v9","_source_line":7,"_record_id":"abc","_ingested_at":"2026-11-23T10:00:00.000000Z""#;
@@ -52,7 +57,10 @@ fn every_type_decodes_exactly() {
     assert_eq!(cells[8], Cell::Ts(1_700_000_000_500_000));
     assert_eq!(cells[9], Cell::Str(r#"{"k":[1,2]}"#.into()));
     assert_eq!(cells[10], Cell::Struct(vec![Cell::I64(1), Cell::Null]));
-    assert_eq!(cells[11], Cell::List(vec![Cell::I64(1), Cell::Null, Cell::I64(3)]));
+    assert_eq!(
+        cells[11],
+        Cell::List(vec![Cell::I64(1), Cell::Null, Cell::I64(3)])
+    );
     assert_eq!(cells[12], Cell::Str("s3://src/f.jsonl".into()));
     assert_eq!(cells[14], Cell::I64(7));
     assert_eq!(cells[16], Cell::Ts(1_795_428_000_000_000));
@@ -72,33 +80,78 @@ fn the_partition_is_the_event_time_in_utc_else_ingested_at() {
 
 #[test]
 fn unknown_fields_go_to_extra_with_their_raw_json() {
-    let text = format!(r#"{{{LINEAGE},"id":"a","coupon":"X1","c":{{"x":1,"loyalty":{{"tier":"gold"}}}},"price":1.50}}"#);
+    let text = format!(
+        r#"{{{LINEAGE},"id":"a","coupon":"X1","c":{{"x":1,"loyalty":{{"tier":"gold"}}}},"price":1.50}}"#
+    );
     let cells = decode(&text).unwrap();
-    assert_eq!(cells[17], Cell::Str(r#"{"coupon":"X1","c.loyalty":{"tier":"gold"},"price":1.50}"#.into()));
+    assert_eq!(
+        cells[17],
+        Cell::Str(r#"{"coupon":"X1","c.loyalty":{"tier":"gold"},"price":1.50}"#.into())
+    );
 }
 
 #[test]
 fn type_mismatches_are_refused_with_the_field_path() {
     let cases = [
-        (r#""n":"42""#, "field `n`: expected an integer, found a string `\"42\"`"),
-        (r#""n":1.5"#, "field `n`: expected an integer, found a number `1.5`"),
-        (r#""n":99999999999999999999"#, "field `n`: 99999999999999999999 does not fit in int64"),
-        (r#""id":42"#, "field `id`: expected a string, found a number `42`"),
-        (r#""ok":"yes""#, "field `ok`: expected a boolean, found a string `\"yes\"`"),
-        (r#""amount":1.234"#, "field `amount`: 1.234 has 3 decimal places; decimal(10,2) allows 2"),
-        (r#""amount":123456789.1"#, "field `amount`: 123456789.1 has too many digits for decimal(10,2)"),
-        (r#""amount":"1.00""#, "field `amount`: expected a number, found a string `\"1.00\"`"),
-        (r#""day":"2026-13-01""#, "field `day`: `2026-13-01` is not a date (YYYY-MM-DD)"),
-        (r#""at":"2026-11-01T10:00:00+25:00""#, "field `at`: `2026-11-01T10:00:00+25:00` is not an ISO-8601 timestamp with offset"),
-        (r#""at":"2026-11-01T10:00:00""#, "field `at`: `2026-11-01T10:00:00` is not an ISO-8601 timestamp with offset"),
+        (
+            r#""n":"42""#,
+            "field `n`: expected an integer, found a string `\"42\"`",
+        ),
+        (
+            r#""n":1.5"#,
+            "field `n`: expected an integer, found a number `1.5`",
+        ),
+        (
+            r#""n":99999999999999999999"#,
+            "field `n`: 99999999999999999999 does not fit in int64",
+        ),
+        (
+            r#""id":42"#,
+            "field `id`: expected a string, found a number `42`",
+        ),
+        (
+            r#""ok":"yes""#,
+            "field `ok`: expected a boolean, found a string `\"yes\"`",
+        ),
+        (
+            r#""amount":1.234"#,
+            "field `amount`: 1.234 has 3 decimal places; decimal(10,2) allows 2",
+        ),
+        (
+            r#""amount":123456789.1"#,
+            "field `amount`: 123456789.1 has too many digits for decimal(10,2)",
+        ),
+        (
+            r#""amount":"1.00""#,
+            "field `amount`: expected a number, found a string `\"1.00\"`",
+        ),
+        (
+            r#""day":"2026-13-01""#,
+            "field `day`: `2026-13-01` is not a date (YYYY-MM-DD)",
+        ),
+        (
+            r#""at":"2026-11-01T10:00:00+25:00""#,
+            "field `at`: `2026-11-01T10:00:00+25:00` is not an ISO-8601 timestamp with offset",
+        ),
+        (
+            r#""at":"2026-11-01T10:00:00""#,
+            "field `at`: `2026-11-01T10:00:00` is not an ISO-8601 timestamp with offset",
+        ),
         (r#""c":{"y":"s"}"#, "field `c.x`: is required but missing"),
         (r#""c":{"x":"1"}"#, "field `c.x`: expected an integer"),
         (r#""l":[1,"2"]"#, "field `l[1]`: expected an integer"),
-        (r#""l":{"a":1}"#, "field `l`: expected an array, found an object"),
+        (
+            r#""l":{"a":1}"#,
+            "field `l`: expected an array, found an object",
+        ),
         (r#""n":1,"n":2"#, "field `n`: appears twice in the record"),
     ];
     for (field, expected) in cases {
-        let id = if field.starts_with("\"id\"") { "" } else { r#""id":"a","# };
+        let id = if field.starts_with("\"id\"") {
+            ""
+        } else {
+            r#""id":"a","#
+        };
         let err = decode(&format!(r#"{{{LINEAGE},{id}{field}}}"#)).unwrap_err();
         assert!(err.starts_with(expected), "{field}: got {err}");
     }
@@ -106,14 +159,25 @@ fn type_mismatches_are_refused_with_the_field_path() {
     assert_eq!(err, "field `id`: is required but missing");
     let err = decode(&format!(r#"{{{LINEAGE},"id":null}}"#)).unwrap_err();
     assert_eq!(err, "field `id`: is required but null");
-    assert!(decode(r#"{"id":"a","_record_id":"x"}"#).unwrap_err().starts_with("incomplete lineage: missing _source_uri"));
-    assert!(decode("{\"id\":").unwrap_err().starts_with("malformed JSON"));
+    assert!(
+        decode(r#"{"id":"a","_record_id":"x"}"#)
+            .unwrap_err()
+            .starts_with("incomplete lineage: missing _source_uri")
+    );
+    assert!(
+        decode("{\"id\":")
+            .unwrap_err()
+            .starts_with("malformed JSON")
+    );
 }
 
 #[test]
 fn records_without_lineage_get_it_from_the_raw_object() {
     let cells = decode(r#"{"id":"a"}"#).unwrap();
-    assert_eq!(cells[12], Cell::Str("s3://raw/raw/2026/11/23/10/f-1".into()));
+    assert_eq!(
+        cells[12],
+        Cell::Str("s3://raw/raw/2026/11/23/10/f-1".into())
+    );
     assert_eq!(cells[13], Cell::Str("e1".into()));
     assert_eq!(cells[14], Cell::I64(3));
     assert_eq!(cells[15], Cell::Str(origin().source.record_id(3).into()));
@@ -125,7 +189,17 @@ fn decimals_are_exact() {
     assert_eq!(decimal("0.1", 18, 2), Ok(10));
     assert_eq!(decimal("-0.10", 18, 2), Ok(-10));
     assert_eq!(decimal("12", 4, 2), Ok(1200));
-    assert_eq!(decimal("123", 4, 2), Err("123 has too many digits for decimal(4,2)".into()));
-    assert_eq!(decimal("99999999999999999999999999999999999.999", 38, 3), Ok(99_999_999_999_999_999_999_999_999_999_999_999_999));
-    assert_eq!(decimal("1.2300", 4, 2), Ok(123), "trailing zeros beyond the scale are not lost digits");
+    assert_eq!(
+        decimal("123", 4, 2),
+        Err("123 has too many digits for decimal(4,2)".into())
+    );
+    assert_eq!(
+        decimal("99999999999999999999999999999999999.999", 38, 3),
+        Ok(99_999_999_999_999_999_999_999_999_999_999_999_999)
+    );
+    assert_eq!(
+        decimal("1.2300", 4, 2),
+        Ok(123),
+        "trailing zeros beyond the scale are not lost digits"
+    );
 }

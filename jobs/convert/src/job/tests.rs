@@ -20,7 +20,9 @@ struct Setup {
 
 impl Setup {
     fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
     fn path(&self, rel: &str) -> std::path::PathBuf {
         self.dir.path().join(rel)
@@ -29,7 +31,12 @@ impl Setup {
         let contract = SchemaContract::from_json(contract).unwrap();
         let curated = StorageLocation::parse(self.path("curated").to_str().unwrap()).unwrap();
         let quarantine = StorageLocation::parse(self.path("quarantine").to_str().unwrap()).unwrap();
-        Converter::new(contract, curated, Arc::new(ObjectStoreQuarantine::new(quarantine)), ConvertConfig::default())
+        Converter::new(
+            contract,
+            curated,
+            Arc::new(ObjectStoreQuarantine::new(quarantine)),
+            ConvertConfig::default(),
+        )
     }
     fn write_raw(&self, name: &str, bytes: &[u8]) -> StorageLocation {
         let path = self.path(&format!("raw/2026/11/23/10/{name}"));
@@ -41,11 +48,18 @@ impl Setup {
 
 /// Raw JSON lines as Firehose lands them: each feed line framed by the ingest core.
 fn raw_from_feed(feed: &[u8]) -> (Vec<u8>, Vec<Value>) {
-    let source = SourceObject { uri: "s3://source/orders.jsonl".into(), version: "v1".into() };
+    let source = SourceObject {
+        uri: "s3://source/orders.jsonl".into(),
+        version: "v1".into(),
+    };
     let framer = RecordFramer::new(source, None, "2026-11-23T09:00:00.000000Z", 1 << 20);
     let mut raw = Vec::new();
     let mut good = Vec::new();
-    for (i, line) in feed.split(|b| *b == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
+    for (i, line) in feed
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+    {
         if let Ok(record) = framer.frame(i as u64 + 1, line, &mut Vec::new()) {
             raw.extend_from_slice(&record.data);
             good.push(serde_json::from_slice::<Value>(&record.data).unwrap());
@@ -56,7 +70,12 @@ fn raw_from_feed(feed: &[u8]) -> (Vec<u8>, Vec<Value>) {
 
 fn read_parquet(path: &std::path::Path) -> Vec<RecordBatch> {
     let file = std::fs::File::open(path).unwrap();
-    ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().map(|b| b.unwrap()).collect()
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect()
 }
 
 fn local(uri: &str) -> std::path::PathBuf {
@@ -73,16 +92,29 @@ fn cents(v: &Value) -> i128 {
 async fn sample_orders_become_parquet_per_day_with_exact_values() {
     let s = Setup::new();
     let mut feed = Vec::new();
-    write_feed(&mut feed, &SampleOptions { rows: 3000, ..Default::default() }).unwrap();
+    write_feed(
+        &mut feed,
+        &SampleOptions {
+            rows: 3000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let (mut raw, good) = raw_from_feed(&feed);
     // Two records that do not fit the contract, in the middle.
-    raw.extend_from_slice(b"{\"order_id\":\"X1\",\"customer_id\":\"C\",\"order_ts\":\"yesterday\"}\n");
+    raw.extend_from_slice(
+        b"{\"order_id\":\"X1\",\"customer_id\":\"C\",\"order_ts\":\"yesterday\"}\n",
+    );
     raw.extend_from_slice(b"{\"order_id\":\"X2\",\"customer_id\":\"C\",\"order_ts\":\"2026-11-02T00:00:00Z\",\"total\":\"12.00\"}\n");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&raw).unwrap();
     let object = s.write_raw("feed-1-2026-11-23-10-00-00-abc.gz", &gz.finish().unwrap());
 
-    let manifest = s.converter(CONTRACT).convert_object(&object, None).await.unwrap();
+    let manifest = s
+        .converter(CONTRACT)
+        .convert_object(&object, None)
+        .await
+        .unwrap();
     assert_eq!(manifest.records_read, 3002);
     assert_eq!(manifest.rows_written, 3000);
     assert_eq!(manifest.records_quarantined, 2);
@@ -91,24 +123,41 @@ async fn sample_orders_become_parquet_per_day_with_exact_values() {
     let mut expected: BTreeMap<NaiveDate, (u64, i128)> = BTreeMap::new();
     for v in &good {
         let ts = chrono::DateTime::parse_from_rfc3339(v["order_ts"].as_str().unwrap()).unwrap();
-        let e = expected.entry(ts.with_timezone(&chrono::Utc).date_naive()).or_default();
+        let e = expected
+            .entry(ts.with_timezone(&chrono::Utc).date_naive())
+            .or_default();
         e.0 += 1;
         e.1 += cents(&v["total"]);
     }
     let mut seen: BTreeMap<NaiveDate, (u64, i128)> = BTreeMap::new();
     for output in &manifest.outputs {
-        assert!(output.uri.contains(&format!("/curated/feed/dt={}/", output.dt)));
+        assert!(
+            output
+                .uri
+                .contains(&format!("/curated/feed/dt={}/", output.dt))
+        );
         let batches = read_parquet(&local(&output.uri));
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         assert_eq!(rows as u64, output.rows);
         let e = seen.entry(output.dt).or_default();
         for b in &batches {
             e.0 += b.num_rows() as u64;
-            let total = b.column_by_name("total").unwrap().as_primitive::<Decimal128Type>();
+            let total = b
+                .column_by_name("total")
+                .unwrap()
+                .as_primitive::<Decimal128Type>();
             e.1 += total.iter().flatten().sum::<i128>();
             // Every row's order_ts is on its file's day, in UTC.
-            let ts = b.column_by_name("order_ts").unwrap().as_primitive::<TimestampMicrosecondType>();
-            assert!(ts.iter().flatten().all(|t| chrono::DateTime::from_timestamp_micros(t).unwrap().date_naive() == output.dt));
+            let ts = b
+                .column_by_name("order_ts")
+                .unwrap()
+                .as_primitive::<TimestampMicrosecondType>();
+            assert!(ts.iter().flatten().all(|t| {
+                chrono::DateTime::from_timestamp_micros(t)
+                    .unwrap()
+                    .date_naive()
+                    == output.dt
+            }));
         }
     }
     assert_eq!(seen, expected);
@@ -120,43 +169,91 @@ async fn sample_orders_become_parquet_per_day_with_exact_values() {
     let wanted = good.iter().find(|v| v["order_id"] == ids.value(0)).unwrap();
     let record_ids: &StringArray = batch.column_by_name("_record_id").unwrap().as_string();
     assert_eq!(record_ids.value(0), wanted["_record_id"].as_str().unwrap());
-    let line = batch.column_by_name("_source_line").unwrap().as_primitive::<Int64Type>();
+    let line = batch
+        .column_by_name("_source_line")
+        .unwrap()
+        .as_primitive::<Int64Type>();
     assert_eq!(line.value(0), wanted["_source_line"].as_i64().unwrap());
     let customer = batch.column_by_name("customer").unwrap().as_struct();
     let name: &StringArray = customer.column_by_name("name").unwrap().as_string();
     assert_eq!(name.value(0), wanted["customer"]["name"].as_str().unwrap());
     let items = batch.column_by_name("items").unwrap().as_list::<i32>();
-    assert_eq!(items.value(0).len(), wanted["items"].as_array().unwrap().len());
+    assert_eq!(
+        items.value(0).len(),
+        wanted["items"].as_array().unwrap().len()
+    );
 
     // The quarantine names the line and the reason.
     let q: Vec<Value> = manifest
         .quarantine_objects
         .iter()
-        .flat_map(|u| std::fs::read_to_string(local(u)).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<Value>>())
+        .flat_map(|u| {
+            std::fs::read_to_string(local(u))
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
         .collect();
     assert_eq!(q.len(), 2);
     assert_eq!(q[0]["line"], 3001);
     assert_eq!(q[0]["stage"], "convert");
-    assert!(q[0]["error"].as_str().unwrap().starts_with("field `order_ts`: `yesterday` is not an ISO-8601 timestamp"));
-    assert!(q[1]["error"].as_str().unwrap().starts_with("field `total`: expected a number, found a string"));
+    assert!(
+        q[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("field `order_ts`: `yesterday` is not an ISO-8601 timestamp")
+    );
+    assert!(
+        q[1]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("field `total`: expected a number, found a string")
+    );
 }
 
 #[tokio::test]
 async fn timestamps_are_utc_adjusted_micros_and_the_schema_matches_the_contract() {
     let s = Setup::new();
-    let (raw, _) = raw_from_feed(b"{\"order_id\":\"A\",\"customer_id\":\"C\",\"order_ts\":\"2026-11-01T10:00:00+02:00\"}\n");
-    let manifest = s.converter(CONTRACT).convert_object(&s.write_raw("r1", &raw), None).await.unwrap();
+    let (raw, _) = raw_from_feed(
+        b"{\"order_id\":\"A\",\"customer_id\":\"C\",\"order_ts\":\"2026-11-01T10:00:00+02:00\"}\n",
+    );
+    let manifest = s
+        .converter(CONTRACT)
+        .convert_object(&s.write_raw("r1", &raw), None)
+        .await
+        .unwrap();
     let file = std::fs::File::open(local(&manifest.outputs[0].uri)).unwrap();
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
     let parquet_schema = builder.parquet_schema();
-    let order_ts = parquet_schema.columns().iter().find(|c| c.name() == "order_ts").unwrap();
+    let order_ts = parquet_schema
+        .columns()
+        .iter()
+        .find(|c| c.name() == "order_ts")
+        .unwrap();
     let text = format!("{:?}", order_ts.logical_type_ref());
-    assert!(text.contains("is_adjusted_to_u_t_c: true") && text.contains("MICROS"), "{text}");
-    let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
-    let expected: Vec<String> = SchemaContract::from_json(CONTRACT).unwrap().full_columns().into_iter().map(|c| c.name).collect();
+    assert!(
+        text.contains("is_adjusted_to_u_t_c: true") && text.contains("MICROS"),
+        "{text}"
+    );
+    let names: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let expected: Vec<String> = SchemaContract::from_json(CONTRACT)
+        .unwrap()
+        .full_columns()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
     assert_eq!(names, expected);
     let batch = builder.build().unwrap().next().unwrap().unwrap();
-    let ts = batch.column_by_name("order_ts").unwrap().as_primitive::<TimestampMicrosecondType>();
+    let ts = batch
+        .column_by_name("order_ts")
+        .unwrap()
+        .as_primitive::<TimestampMicrosecondType>();
     assert_eq!(ts.value(0), 1_793_520_000_000_000); // python: datetime(2026,11,1,8,tzinfo=utc).timestamp()
 }
 
@@ -164,22 +261,57 @@ async fn timestamps_are_utc_adjusted_micros_and_the_schema_matches_the_contract(
 async fn converting_twice_gives_the_same_bytes() {
     let s = Setup::new();
     let mut feed = Vec::new();
-    write_feed(&mut feed, &SampleOptions { rows: 2000, ..Default::default() }).unwrap();
+    write_feed(
+        &mut feed,
+        &SampleOptions {
+            rows: 2000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let (raw, _) = raw_from_feed(&feed);
     let object = s.write_raw("r2", &raw);
     let converter = s.converter(CONTRACT);
     let first = converter.convert_object(&object, None).await.unwrap();
-    let bytes: Vec<Vec<u8>> = first.outputs.iter().map(|o| std::fs::read(local(&o.uri)).unwrap()).collect();
+    let bytes: Vec<Vec<u8>> = first
+        .outputs
+        .iter()
+        .map(|o| std::fs::read(local(&o.uri)).unwrap())
+        .collect();
     let manifest_path = s.path("curated/_manifests/feed");
-    let manifest_bytes = std::fs::read(std::fs::read_dir(&manifest_path).unwrap().next().unwrap().unwrap().path()).unwrap();
+    let manifest_bytes = std::fs::read(
+        std::fs::read_dir(&manifest_path)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
     let second = converter.convert_object(&object, None).await.unwrap();
     assert_eq!(first, second);
     for (o, b) in second.outputs.iter().zip(bytes) {
-        assert_eq!(std::fs::read(local(&o.uri)).unwrap(), b, "{} changed", o.uri);
+        assert_eq!(
+            std::fs::read(local(&o.uri)).unwrap(),
+            b,
+            "{} changed",
+            o.uri
+        );
     }
-    let again = std::fs::read(std::fs::read_dir(&manifest_path).unwrap().next().unwrap().unwrap().path()).unwrap();
+    let again = std::fs::read(
+        std::fs::read_dir(&manifest_path)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
     assert_eq!(again, manifest_bytes);
-    let source = SourceObject { uri: object.uri(), version: first.inputs[0].version.clone() };
+    let source = SourceObject {
+        uri: object.uri(),
+        version: first.inputs[0].version.clone(),
+    };
     assert_eq!(converter.manifest(&source).await, Some(first));
 }
 
@@ -190,14 +322,28 @@ async fn drift_goes_to_extra_and_odd_raw_layouts_are_read() {
     // No lineage (another producer), blank lines, two objects on one line, CRLF.
     let raw = b"{\"id\":1,\"new\":{\"a\":[1,2]}}\n\n{\"id\":2}{\"id\":3,\"z\":\"\xc3\xa9\"}\r\n{\"id\":4} {bad\n";
     let object = s.write_raw("r3", raw);
-    let manifest = s.converter(contract).convert_object(&object, None).await.unwrap();
-    assert_eq!((manifest.records_read, manifest.rows_written, manifest.records_quarantined), (5, 4, 1));
+    let manifest = s
+        .converter(contract)
+        .convert_object(&object, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            manifest.records_read,
+            manifest.rows_written,
+            manifest.records_quarantined
+        ),
+        (5, 4, 1)
+    );
     let batch = &read_parquet(&local(&manifest.outputs[0].uri))[0];
     let extra: &StringArray = batch.column_by_name("_extra").unwrap().as_string();
     assert_eq!(extra.value(0), r#"{"new":{"a":[1,2]}}"#);
     assert!(extra.is_null(1));
     assert_eq!(extra.value(2), "{\"z\":\"é\"}");
-    let lines = batch.column_by_name("_source_line").unwrap().as_primitive::<Int64Type>();
+    let lines = batch
+        .column_by_name("_source_line")
+        .unwrap()
+        .as_primitive::<Int64Type>();
     assert_eq!(lines.values().to_vec(), vec![1, 3, 3, 4]);
     let uri: &StringArray = batch.column_by_name("_source_uri").unwrap().as_string();
     assert_eq!(uri.value(0), object.uri());
@@ -206,9 +352,17 @@ async fn drift_goes_to_extra_and_odd_raw_layouts_are_read() {
 #[tokio::test]
 async fn an_empty_raw_object_converts_to_nothing_and_a_missing_one_is_an_error() {
     let s = Setup::new();
-    let manifest = s.converter(CONTRACT).convert_object(&s.write_raw("empty", b""), None).await.unwrap();
+    let manifest = s
+        .converter(CONTRACT)
+        .convert_object(&s.write_raw("empty", b""), None)
+        .await
+        .unwrap();
     assert_eq!((manifest.records_read, manifest.outputs.len()), (0, 0));
     let missing = StorageLocation::parse(s.path("raw/none").to_str().unwrap()).unwrap();
-    let err = s.converter(CONTRACT).convert_object(&missing, None).await.unwrap_err();
+    let err = s
+        .converter(CONTRACT)
+        .convert_object(&missing, None)
+        .await
+        .unwrap_err();
     assert!(!err.is_retryable() && err.to_string().contains("raw/none"));
 }
