@@ -3,6 +3,8 @@
 //! the S3 event the upload would produce, read every record back with GetRecords and
 //! compare with the input, computed independently.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::sync::Arc;

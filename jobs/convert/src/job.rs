@@ -276,29 +276,30 @@ impl Converter {
         while let Some(message) = rx.recv().await {
             match message {
                 Message::Batch(dt, batch) => {
-                    if !writers.contains_key(&dt) {
-                        let path = self.curated.join(&format!(
-                            "{}/dt={}/{stem}.parquet",
-                            self.contract.table,
-                            dt.format("%Y-%m-%d")
-                        ));
-                        let sink = BufWriter::new(Arc::clone(&self.curated.store), path.clone());
-                        let writer = AsyncArrowWriter::try_new(
-                            sink,
-                            Arc::clone(&self.schema),
-                            Some(self.writer_properties()),
-                        )
-                        .map_err(|e| self.write_error(&path, e))?;
-                        writers.insert(dt, (writer, path, 0));
-                    }
-                    if let Some((writer, path, rows)) = writers.get_mut(&dt) {
-                        *rows += batch.num_rows() as u64;
-                        let path = path.clone();
-                        writer
-                            .write(&batch)
-                            .await
+                    let (writer, path, rows) = match writers.entry(dt) {
+                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            let path = self.curated.join(&format!(
+                                "{}/dt={}/{stem}.parquet",
+                                self.contract.table,
+                                dt.format("%Y-%m-%d")
+                            ));
+                            let sink =
+                                BufWriter::new(Arc::clone(&self.curated.store), path.clone());
+                            let writer = AsyncArrowWriter::try_new(
+                                sink,
+                                Arc::clone(&self.schema),
+                                Some(self.writer_properties()),
+                            )
                             .map_err(|e| self.write_error(&path, e))?;
-                    }
+                            e.insert((writer, path, 0))
+                        }
+                    };
+                    *rows += batch.num_rows() as u64;
+                    writer
+                        .write(&batch)
+                        .await
+                        .map_err(|e| self.write_error(path, e))?;
                 }
                 Message::Rejected(entry) => {
                     first_error
@@ -481,10 +482,10 @@ fn read_object(
                             for (buf, cell) in buffers.iter_mut().zip(decoded.cells) {
                                 buf.push(cell);
                             }
-                            if buffers[0].len() >= config.batch_rows {
-                                if !send_batch(tx, schema, decoded.dt, buffers, line)? {
-                                    return Ok(records);
-                                }
+                            if buffers[0].len() >= config.batch_rows
+                                && !send_batch(tx, schema, decoded.dt, buffers, line)?
+                            {
+                                return Ok(records);
                             }
                         }
                         Err(e) => {

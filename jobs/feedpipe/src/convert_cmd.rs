@@ -229,10 +229,10 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
 
 /// The object at `input` if it is one, else every object under it.
 async fn list_objects(input: &StorageLocation) -> anyhow::Result<Vec<ObjectMeta>> {
-    if !input.path.as_ref().is_empty() {
-        if let Ok(meta) = input.store.head(&input.path).await {
-            return Ok(vec![meta]);
-        }
+    if !input.path.as_ref().is_empty()
+        && let Ok(meta) = input.store.head(&input.path).await
+    {
+        return Ok(vec![meta]);
     }
     let prefix = if input.path.as_ref().is_empty() {
         None

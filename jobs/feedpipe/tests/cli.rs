@@ -1,6 +1,8 @@
 //! The `feedpipe` binary as a user runs it: gen, ingest into an in-process stream,
 //! and local; figures checked against the generated file, read independently.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::path::Path;
 use std::process::{Command, Output};
 

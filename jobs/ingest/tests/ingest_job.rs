@@ -1,6 +1,8 @@
 //! The ingest job end to end on local files: feed in, in-process stream and
 //! quarantine out, with the counts and the bytes checked independently.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;

@@ -166,10 +166,11 @@ fn s3_store(bucket: &str) -> Result<Arc<dyn ObjectStore>, object_store::Error> {
             builder = builder.with_allow_http(true);
         }
     }
-    if std::env::var_os("AWS_REGION").is_none() {
-        if let Ok(region) = std::env::var("AWS_DEFAULT_REGION") {
-            builder = builder.with_region(region);
-        }
+    if let (None, Ok(region)) = (
+        std::env::var_os("AWS_REGION"),
+        std::env::var("AWS_DEFAULT_REGION"),
+    ) {
+        builder = builder.with_region(region);
     }
     Ok(Arc::new(builder.build()?))
 }

@@ -48,7 +48,7 @@ pub enum HandlerError {
     Storage {
         bucket: String,
         key: String,
-        source: StorageError,
+        source: Box<StorageError>,
     },
     /// The ingest run failed.
     #[error(transparent)]
@@ -160,10 +160,10 @@ pub async fn handle(event: LambdaEvent<S3Event>, app: &App) -> Result<IngestSumm
 }
 
 async fn ingest(app: &App, feed: &FeedRef) -> Result<IngestSummary, HandlerError> {
-    let storage = |source| HandlerError::Storage {
+    let storage = |source: StorageError| HandlerError::Storage {
         bucket: feed.bucket.clone(),
         key: feed.key.clone(),
-        source,
+        source: Box::new(source),
     };
     let bucket = app.buckets.bucket(&feed.bucket).map_err(storage)?;
     let path = Path::parse(&feed.key).map_err(|e| {

@@ -1,6 +1,8 @@
 //! The built Lambda binary refuses to start without its configuration, and says which
 //! variable is missing (a cold start that fails fast and clearly).
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::process::Command;
 
 #[test]

@@ -5,11 +5,11 @@ use flate2::write::GzEncoder;
 
 use super::*;
 
+/// What a reader yielded, owned: (line, bytes, the reason when bad).
+type Items = Vec<(u64, Vec<u8>, Option<String>)>;
+
 /// Everything a reader yields, owned: (line, bytes, Some(reason) when bad).
-fn read_all(
-    input: Vec<u8>,
-    keep_limit: usize,
-) -> (FeedFormat, bool, Vec<(u64, Vec<u8>, Option<String>)>) {
+fn read_all(input: Vec<u8>, keep_limit: usize) -> (FeedFormat, bool, Items) {
     let mut reader =
         FeedReader::new(open_feed(std::io::Cursor::new(input)).unwrap(), keep_limit).unwrap();
     let mut out = Vec::new();
