@@ -32,6 +32,10 @@ use serde::de::{self, Deserializer};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
+/// The contract of the sample feed (`sql/contracts/feed.json`), built in: the default
+/// of `feedpipe convert` and of the raw-to-parquet Lambda.
+pub const SAMPLE_CONTRACT: &str = include_str!("../../../sql/contracts/feed.json");
+
 /// Column of fields the contract does not know, kept as JSON text (VARIANT in Snowflake).
 pub const EXTRA: &str = "_extra";
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
-use feedpipe_convert::contract::SchemaContract;
+use feedpipe_convert::contract::{SAMPLE_CONTRACT, SchemaContract};
 use feedpipe_convert::job::Codec;
 use feedpipe_convert::{ConvertConfig, Converter, Manifest};
 use feedpipe_shared::lineage::SourceObject;
@@ -21,9 +21,6 @@ use feedpipe_shared::storage::{StorageLocation, object_version};
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use object_store::{ObjectMeta, ObjectStoreExt};
-
-/// The contract of the sample feed, built in (the same file as sql/contracts/feed.json).
-pub const SAMPLE_CONTRACT: &str = include_str!("../../../sql/contracts/feed.json");
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {

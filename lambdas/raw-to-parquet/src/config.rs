@@ -1,0 +1,127 @@
+//! The raw-to-parquet Lambda's settings, read from the environment once, at cold
+//! start. Terraform (`infra/`) sets exactly these variables.
+
+use feedpipe_convert::ConvertConfig;
+use feedpipe_convert::job::Codec;
+
+/// What is wrong with the environment.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required variable is not set (or empty).
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    /// A variable has a value that cannot be used.
+    #[error("environment variable {name}={value:?} is invalid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+/// The raw-to-parquet Lambda's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawToParquetConfig {
+    /// `FEEDPIPE_CURATED_URL`: the curated root, e.g. `s3://curated-bucket`. Required.
+    pub curated_url: String,
+    /// `FEEDPIPE_QUARANTINE_URL`: where rejected records go. Required.
+    pub quarantine_url: String,
+    /// `FEEDPIPE_TABLE`: the table (curated folder); overrides the contract's (default: the contract's).
+    pub table: Option<String>,
+    /// `FEEDPIPE_SCHEMA_URL`: the schema contract (`s3://…/feed.json`); the built-in sample contract when absent.
+    pub schema_url: Option<String>,
+    /// `FEEDPIPE_EVENT_TIME_COLUMN`: overrides the contract's `event_time`.
+    pub event_time_column: Option<String>,
+    /// `FEEDPIPE_COMPRESSION`: `zstd` (default) or `snappy`.
+    pub codec: Codec,
+}
+
+impl RawToParquetConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let codec = match get("FEEDPIPE_COMPRESSION") {
+            None => Codec::Zstd,
+            Some(value) => value.parse().map_err(|reason| ConfigError::Invalid {
+                name: "FEEDPIPE_COMPRESSION",
+                value,
+                reason,
+            })?,
+        };
+        Ok(Self {
+            curated_url: get("FEEDPIPE_CURATED_URL")
+                .ok_or(ConfigError::Missing("FEEDPIPE_CURATED_URL"))?,
+            quarantine_url: get("FEEDPIPE_QUARANTINE_URL")
+                .ok_or(ConfigError::Missing("FEEDPIPE_QUARANTINE_URL"))?,
+            table: get("FEEDPIPE_TABLE"),
+            schema_url: get("FEEDPIPE_SCHEMA_URL"),
+            event_time_column: get("FEEDPIPE_EVENT_TIME_COLUMN"),
+            codec,
+        })
+    }
+
+    /// The conversion core's settings.
+    pub fn convert_config(&self) -> ConvertConfig {
+        ConvertConfig {
+            codec: self.codec,
+            ..ConvertConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<RawToParquetConfig, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        RawToParquetConfig::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn required_variables_are_named_and_values_checked() {
+        assert_eq!(
+            config(&[]),
+            Err(ConfigError::Missing("FEEDPIPE_CURATED_URL"))
+        );
+        assert_eq!(
+            config(&[("FEEDPIPE_CURATED_URL", "s3://c")]),
+            Err(ConfigError::Missing("FEEDPIPE_QUARANTINE_URL"))
+        );
+        let err = config(&[
+            ("FEEDPIPE_CURATED_URL", "s3://c"),
+            ("FEEDPIPE_QUARANTINE_URL", "s3://r/q"),
+            ("FEEDPIPE_COMPRESSION", "lz4"),
+        ]);
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .contains("FEEDPIPE_COMPRESSION=\"lz4\" is invalid")
+        );
+        let ok = config(&[
+            ("FEEDPIPE_CURATED_URL", "s3://c"),
+            ("FEEDPIPE_QUARANTINE_URL", "s3://r/q"),
+            ("FEEDPIPE_TABLE", ""),
+        ])
+        .unwrap();
+        assert_eq!(
+            (ok.table, ok.codec),
+            (None, Codec::Zstd),
+            "an empty optional variable is unset"
+        );
+    }
+}
