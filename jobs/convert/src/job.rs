@@ -24,7 +24,7 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
@@ -39,6 +39,9 @@ use feedpipe_shared::storage::{StorageLocation, object_version, open_object};
 use crate::columns::{ColumnBuf, arrow_schema};
 use crate::contract::SchemaContract;
 use crate::decode::{RawOrigin, RecordDecoder};
+
+/// Upload buffer (and multipart part size) per open Parquet file.
+const UPLOAD_PART_BYTES: usize = 5 * 1024 * 1024;
 
 /// Parquet compression codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,8 +69,11 @@ impl std::str::FromStr for Codec {
 pub struct ConvertConfig {
     /// Parquet compression.
     pub codec: Codec,
-    /// Rows per Parquet row group.
+    /// Rows per Parquet row group (at most; see `row_group_budget`).
     pub row_group_rows: usize,
+    /// Bytes all row groups being built may hold together; past it, the largest is
+    /// written out early. Bounds memory when one raw object spans many `dt` days.
+    pub row_group_budget: usize,
     /// Rows per Arrow batch handed to the writer.
     pub batch_rows: usize,
     /// Largest record kept whole for the quarantine.
@@ -81,6 +87,7 @@ impl Default for ConvertConfig {
         Self {
             codec: Codec::Zstd,
             row_group_rows: 64 * 1024,
+            row_group_budget: 64 * 1024 * 1024,
             batch_rows: 8192,
             keep_limit: 16 * 1024 * 1024,
             quarantine_part_bytes: 8 * 1024 * 1024,
@@ -284,8 +291,11 @@ impl Converter {
                                 self.contract.table,
                                 dt.format("%Y-%m-%d")
                             ));
+                            // Small upload buffers: one file per `dt` may be open at once.
+                            let store = Arc::clone(&self.curated.store);
                             let sink =
-                                BufWriter::new(Arc::clone(&self.curated.store), path.clone());
+                                BufWriter::with_capacity(store, path.clone(), UPLOAD_PART_BYTES)
+                                    .with_max_concurrency(2);
                             let writer = AsyncArrowWriter::try_new(
                                 sink,
                                 Arc::clone(&self.schema),
@@ -300,6 +310,7 @@ impl Converter {
                         .write(&batch)
                         .await
                         .map_err(|e| self.write_error(path, e))?;
+                    self.keep_within_budget(&mut writers).await?;
                 }
                 Message::Rejected(entry) => {
                     first_error
@@ -368,6 +379,30 @@ impl Converter {
         Ok(manifest)
     }
 
+    /// Ends the largest row group in progress while all of them together hold more
+    /// than the budget. Deterministic: it depends only on the input's order.
+    async fn keep_within_budget(
+        &self,
+        writers: &mut BTreeMap<NaiveDate, (AsyncArrowWriter<BufWriter>, Path, u64)>,
+    ) -> Result<(), ConvertError> {
+        while writers.values().map(|w| w.0.memory_size()).sum::<usize>()
+            > self.config.row_group_budget
+        {
+            let Some((writer, path, _)) = writers.values_mut().max_by_key(|w| w.0.memory_size())
+            else {
+                break;
+            };
+            if writer.in_progress_rows() == 0 {
+                break;
+            }
+            writer
+                .flush()
+                .await
+                .map_err(|e| self.write_error(path, e))?;
+        }
+        Ok(())
+    }
+
     fn writer_properties(&self) -> WriterProperties {
         let compression = match self.config.codec {
             Codec::Zstd => Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()),
@@ -377,6 +412,12 @@ impl Converter {
             .set_compression(compression)
             .set_max_row_group_row_count(Some(self.config.row_group_rows.max(1)))
             .set_created_by(format!("feedpipe {}", env!("CARGO_PKG_VERSION")))
+            // Min/max per column chunk, not per page: the page index would be held in
+            // memory for every row group until the file closes, and the warehouse
+            // does not read it.
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_offset_index_disabled(true)
+            .set_statistics_truncate_length(Some(64))
             .build()
     }
 
