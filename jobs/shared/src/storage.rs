@@ -204,6 +204,15 @@ mod tests {
     }
 
     #[test]
+    fn event_keys_become_objects_or_clear_errors() {
+        let buckets = S3Buckets::default();
+        let found = buckets.object("raw", "raw/2026/x y ü.json").map(|l| l.uri()).ok();
+        assert_eq!(found.as_deref(), Some("s3://raw/raw/2026/x y ü.json"));
+        let err = buckets.object("raw", "a/../b").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("s3://raw/a/../b"), "{err}");
+    }
+
+    #[test]
     fn unknown_schemes_and_empty_buckets_are_rejected() {
         let err = StorageLocation::parse("gs://x/y")
             .err()
@@ -219,6 +228,15 @@ mod tests {
 pub trait BucketResolver: Send + Sync {
     /// The root of bucket `name`.
     fn bucket(&self, name: &str) -> Result<StorageLocation, StorageError>;
+
+    /// The object `key` (decoded) of bucket `bucket`.
+    fn object(&self, bucket: &str, key: &str) -> Result<StorageLocation, StorageError> {
+        let path = Path::parse(key).map_err(|e| StorageError::Unsupported {
+            url: format!("s3://{bucket}/{key}"),
+            reason: e.to_string(),
+        })?;
+        Ok(self.bucket(bucket)?.at(path))
+    }
 }
 
 /// S3 buckets configured from the standard AWS environment, built once per bucket.

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use object_store::path::Path;
 
 use feedpipe_ingest::{IngestError, IngestJob, IngestSummary};
 use feedpipe_shared::s3_key::{KeyError, decode_event_key};
@@ -160,22 +159,15 @@ pub async fn handle(event: LambdaEvent<S3Event>, app: &App) -> Result<IngestSumm
 }
 
 async fn ingest(app: &App, feed: &FeedRef) -> Result<IngestSummary, HandlerError> {
-    let storage = |source: StorageError| HandlerError::Storage {
-        bucket: feed.bucket.clone(),
-        key: feed.key.clone(),
-        source: Box::new(source),
-    };
-    let bucket = app.buckets.bucket(&feed.bucket).map_err(storage)?;
-    let path = Path::parse(&feed.key).map_err(|e| {
-        storage(StorageError::Unsupported {
-            url: format!("s3://{}/{}", feed.bucket, feed.key),
-            reason: e.to_string(),
-        })
-    })?;
-    Ok(app
-        .job
-        .run(&bucket.at(path), feed.version.as_deref())
-        .await?)
+    let location = app
+        .buckets
+        .object(&feed.bucket, &feed.key)
+        .map_err(|source| HandlerError::Storage {
+            bucket: feed.bucket.clone(),
+            key: feed.key.clone(),
+            source: Box::new(source),
+        })?;
+    Ok(app.job.run(&location, feed.version.as_deref()).await?)
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use object_store::path::Path;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -240,21 +239,17 @@ async fn convert_all(app: &App, refs: &[RawRef]) -> Result<Vec<Manifest>, Handle
 }
 
 async fn convert_one(app: &App, raw: &RawRef) -> Result<Manifest, HandlerError> {
-    let storage = |source: StorageError| HandlerError::Storage {
-        bucket: raw.bucket.clone(),
-        key: raw.key.clone(),
-        source: Box::new(source),
-    };
-    let bucket = app.buckets.bucket(&raw.bucket).map_err(storage)?;
-    let path = Path::parse(&raw.key).map_err(|e| {
-        storage(StorageError::Unsupported {
-            url: format!("s3://{}/{}", raw.bucket, raw.key),
-            reason: e.to_string(),
-        })
-    })?;
+    let location = app
+        .buckets
+        .object(&raw.bucket, &raw.key)
+        .map_err(|source| HandlerError::Storage {
+            bucket: raw.bucket.clone(),
+            key: raw.key.clone(),
+            source: Box::new(source),
+        })?;
     Ok(app
         .converter
-        .convert_object(&bucket.at(path), raw.version.as_deref())
+        .convert_object(&location, raw.version.as_deref())
         .await?)
 }
 

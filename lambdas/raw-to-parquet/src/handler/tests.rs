@@ -7,6 +7,7 @@ use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::StorageLocation;
 use lambda_runtime::Context;
 use object_store::memory::InMemory;
+use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::*;
