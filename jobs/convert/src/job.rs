@@ -273,9 +273,7 @@ impl Converter {
             Arc::clone(&self.quarantine),
             Stage::Convert,
             source.clone(),
-            chrono::DateTime::from_timestamp_micros(meta.last_modified.timestamp_micros())
-                .unwrap_or_default()
-                .date_naive(),
+            meta.last_modified.date_naive(),
             "",
             self.config.quarantine_part_bytes,
         );

@@ -206,9 +206,16 @@ mod tests {
     #[test]
     fn event_keys_become_objects_or_clear_errors() {
         let buckets = S3Buckets::default();
-        let found = buckets.object("raw", "raw/2026/x y ü.json").map(|l| l.uri()).ok();
+        let found = buckets
+            .object("raw", "raw/2026/x y ü.json")
+            .map(|l| l.uri())
+            .ok();
         assert_eq!(found.as_deref(), Some("s3://raw/raw/2026/x y ü.json"));
-        let err = buckets.object("raw", "a/../b").err().map(|e| e.to_string()).unwrap_or_default();
+        let err = buckets
+            .object("raw", "a/../b")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("s3://raw/a/../b"), "{err}");
     }
 
