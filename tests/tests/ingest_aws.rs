@@ -321,3 +321,103 @@ async fn a_json_array_feed_and_the_same_event_twice_give_the_same_ids_twice() {
     }
     assert_eq!(counts.values().copied().collect::<Vec<_>>(), vec![2, 2]);
 }
+
+#[tokio::test]
+async fn s3_all_the_way_firehose_stand_in_conversion_reconcile_and_query() {
+    use feedpipe_ingest::firehose::{Firehose, FirehoseConfig};
+    use feedpipe_ingest::kinesis::KinesisSource;
+    use futures::TryStreamExt;
+    use object_store::ObjectStoreExt;
+
+    let aws = Aws::new(2).await;
+    let mut feed = Vec::new();
+    write_feed(
+        &mut feed,
+        &SampleOptions {
+            rows: 1200,
+            bad_rate: 0.01,
+            seed: 5,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (good, _) = split_feed(&feed);
+    let event = aws.upload("feeds/orders.jsonl", feed).await;
+    handle(event, &aws.app(Some("customer_id"))).await.unwrap();
+
+    let source = Arc::new(KinesisSource::new(aws.kinesis.clone(), &aws.stream));
+    let raw = StorageLocation::parse(&format!("s3://{}", aws.raw)).unwrap();
+    let config = FirehoseConfig {
+        buffer_bytes: 256 * 1024,
+        gzip: true,
+        ..Default::default()
+    };
+    let mut firehose = Firehose::new(source, raw.clone(), config).await.unwrap();
+    let (mut written, _) = firehose.poll().await.unwrap();
+    written.extend(firehose.flush().await.unwrap());
+    assert!(written.len() >= 2, "256 KiB buffers over ~600 KB");
+    assert_eq!(firehose.summary().records, good.len() as u64);
+
+    // Read back through the S3 API: every good line once, in Firehose's layout.
+    let listed: Vec<_> = raw
+        .store
+        .list(Some(&"raw".into()))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), written.len());
+    let mut lines = HashSet::new();
+    for meta in listed {
+        let key = meta.location.to_string();
+        assert!(key.starts_with("raw/20") && key.ends_with(".gz"), "{key}");
+        let bytes = raw.store.get(&meta.location).await.unwrap().bytes().await.unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+            .unwrap();
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert!(lines.insert(v["_source_line"].as_u64().unwrap()), "twice: {line}");
+        }
+    }
+    assert_eq!(lines, good.keys().copied().collect::<HashSet<_>>());
+
+    // The raw-to-parquet core on each raw object, into a curated bucket.
+    let curated_bucket = unique("curated");
+    aws.s3.create_bucket().bucket(&curated_bucket).send().await.unwrap();
+    let curated = StorageLocation::parse(&format!("s3://{curated_bucket}")).unwrap();
+    let quarantine = StorageLocation::parse(&format!("s3://{}/quarantine", aws.raw)).unwrap();
+    let contract = feedpipe_convert::contract::SchemaContract::from_json(
+        feedpipe_convert::contract::SAMPLE_CONTRACT,
+    )
+    .unwrap();
+    let converter = feedpipe_convert::Converter::new(
+        contract,
+        curated.clone(),
+        Arc::new(ObjectStoreQuarantine::new(quarantine.clone())),
+        feedpipe_convert::ConvertConfig::default(),
+    );
+    for object in &written {
+        converter.convert_object(&object.location, None).await.unwrap();
+    }
+
+    // reconcile and query, on s3:// URLs.
+    let source = StorageLocation::parse(&format!("s3://{}/feeds/", aws.source)).unwrap();
+    let report = feedpipe_warehouse::reconcile(&source, &curated, Some(&quarantine))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{}", report.render());
+    assert_eq!(report.files.len(), 1);
+    let f = &report.files[0];
+    assert_eq!(f.read, good.len() as u64 + f.quarantined);
+    assert_eq!(f.loaded, good.len() as u64);
+    assert!(report.manifests as usize == written.len());
+
+    let warehouse = feedpipe_warehouse::Warehouse::open(&curated).await.unwrap();
+    assert_eq!(warehouse.tables(), ["feed"]);
+    let batches = warehouse
+        .sql("SELECT count(*) AS n, count(DISTINCT _record_id) AS ids FROM feed")
+        .await
+        .unwrap();
+    let text = feedpipe_warehouse::render(&batches, feedpipe_warehouse::OutputFormat::Csv).unwrap();
+    assert_eq!(text, format!("n,ids\n{0},{0}\n", good.len()));
+}

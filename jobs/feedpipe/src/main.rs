@@ -4,7 +4,11 @@
 //!   into a Kinesis stream (the standard AWS environment, `AWS_ENDPOINT_URL` included)
 //!   or, with `--in-process-shards N`, into an in-process stream (no AWS at all).
 //! - `feedpipe convert --input URL --output URL`: raw JSON to curated Parquet (backfill).
-//! - `feedpipe local`: the pipeline on this machine (folders as buckets, an in-process stream).
+//! - `feedpipe local`: the whole pipeline on this machine (folders as buckets, an
+//!   in-process stream, a Firehose stand-in, DataFusion as the warehouse).
+//! - `feedpipe query --data URL SQL`: SQL over the curated Parquet.
+//! - `feedpipe reconcile --source URL --curated URL --quarantine URL`: proves every
+//!   source record is loaded once or quarantined.
 //! - `feedpipe schema infer SAMPLE` / `feedpipe schema sql CONTRACT`: schema contracts.
 //! - `feedpipe gen --rows N --out FILE`: the sample feed of the README and benchmarks.
 
@@ -12,6 +16,8 @@ mod convert_cmd;
 mod gen_cmd;
 mod ingest_cmd;
 mod local_cmd;
+mod query_cmd;
+mod reconcile_cmd;
 mod schema_cmd;
 
 use std::process::ExitCode;
@@ -32,8 +38,12 @@ enum Command {
     Ingest(ingest_cmd::IngestArgs),
     /// Convert raw JSON objects (one, or all under a prefix) to curated Parquet: manual backfill.
     Convert(convert_cmd::ConvertArgs),
-    /// Run the pipeline on this machine: folders as buckets, an in-process stream.
+    /// Run the whole pipeline on this machine: folders as buckets, an in-process stream, DataFusion as the warehouse.
     Local(local_cmd::LocalArgs),
+    /// SQL over the curated Parquet (each table folder is a table, `dt` a partition column).
+    Query(query_cmd::QueryArgs),
+    /// Prove that every source record is in the curated Parquet once or in the quarantine.
+    Reconcile(reconcile_cmd::ReconcileArgs),
     /// Schema contracts: infer one from sample data, print its Snowflake table.
     Schema(schema_cmd::SchemaArgs),
     /// Write a realistic, deterministic sample feed.
@@ -69,6 +79,8 @@ fn main() -> ExitCode {
             Command::Gen(args) => gen_cmd::run(args),
             Command::Convert(args) => convert_cmd::run(args).await,
             Command::Local(args) => local_cmd::run(args).await,
+            Command::Query(args) => query_cmd::run(args).await,
+            Command::Reconcile(args) => reconcile_cmd::run(args).await,
             Command::Schema(args) => schema_cmd::run(args),
         }
     });

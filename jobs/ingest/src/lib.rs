@@ -7,6 +7,9 @@
 //! records go to the quarantine with their reason; the good ones around them go on.
 //! [`job::IngestJob`] ties it together for one object.
 //!
+//! Downstream of the stream, [`firehose::Firehose`] is the local stand-in for Kinesis
+//! Data Firehose: shards in, buffered JSON-lines objects in Firehose's key layout out.
+//!
 //! Sinks: [`kinesis::KinesisSink`] (the real API, client built by the caller) and
 //! [`stream::InProcessStream`] (Kinesis semantics in memory, for the local pipeline
 //! and tests). No AWS client is built here and no environment variable is read.
@@ -26,6 +29,7 @@
 //! ```
 
 pub mod batch;
+pub mod firehose;
 pub mod frame;
 pub mod job;
 pub mod kinesis;

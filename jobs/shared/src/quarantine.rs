@@ -298,6 +298,31 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Decodes the `raw_base64` of an entry (standard alphabet, padded); `None` when it is not base64.
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +335,14 @@ mod tests {
             uri: "s3://src/in/my feed.jsonl".into(),
             version: "v1".into(),
         }
+    }
+
+    #[test]
+    fn base64_round_trips() {
+        for input in [&b""[..], b"f", b"fo", b"foo", b"foob", b"\xff\x00\xfe{\"a\":1}"] {
+            assert_eq!(decode_base64(&base64(input)).as_deref(), Some(input));
+        }
+        assert_eq!(decode_base64("not base64!"), None);
     }
 
     #[test]

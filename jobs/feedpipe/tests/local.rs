@@ -1,0 +1,328 @@
+//! End-to-end tests of the embedded pipeline, through the `feedpipe` binary: `local`
+//! on generated data with malformed lines and schema drift mixed in, then `reconcile`
+//! and a `query` whose answer is computed here from the input, independently of the
+//! pipeline; a second run into the same workdir; and `--watch`.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn feedpipe() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_feedpipe"));
+    cmd.env("FEEDPIPE_LOG", "warn");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = feedpipe().args(args).output().unwrap();
+    eprintln!(
+        "$ feedpipe {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Writes a generated feed plus hand-made drift: a record with a field the contract
+/// does not know (kept in `_extra`) and one whose `total` is not a number (quarantined
+/// by the conversion).
+fn feed(dir: &Path, name: &str, rows: u64, seed: u64) -> PathBuf {
+    let path = dir.join(name);
+    let out = run(&[
+        "gen",
+        "--rows",
+        &rows.to_string(),
+        "--bad-rate",
+        "0.02",
+        "--seed",
+        &seed.to_string(),
+        "--out",
+        s(&path),
+    ]);
+    assert!(out.status.success());
+    let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    writeln!(
+        file,
+        r#"{{"order_id":"ORD-DRIFT-{seed}","customer_id":"C-00001","order_ts":"2026-11-02T23:30:00-02:00","status":"paid","currency":"EUR","total":10.50,"loyalty":{{"points":7}}}}"#
+    )
+    .unwrap();
+    writeln!(
+        file,
+        r#"{{"order_id":"ORD-TYPE-{seed}","customer_id":"C-00002","order_ts":"2026-11-02T10:00:00Z","status":"paid","currency":"EUR","total":"ten"}}"#
+    )
+    .unwrap();
+    path
+}
+
+/// Orders and total cents per UTC day, from the feed files themselves: every line that
+/// is a JSON object with a numeric `total` (the contract's rule for this column).
+fn expected(files: &[&Path]) -> BTreeMap<String, (u64, i64)> {
+    let mut days = BTreeMap::new();
+    for path in files {
+        let bytes = std::fs::read(path).unwrap();
+        for line in bytes.split(|b| *b == b'\n') {
+            let Ok(serde_json::Value::Object(record)) = serde_json::from_slice(line) else {
+                continue;
+            };
+            let Some(total) = record.get("total").and_then(|t| t.as_f64()) else {
+                continue;
+            };
+            let at = chrono::DateTime::parse_from_rfc3339(record["order_ts"].as_str().unwrap())
+                .unwrap()
+                .with_timezone(&chrono::Utc);
+            let day = days.entry(at.format("%Y-%m-%d").to_string()).or_insert((0, 0));
+            day.0 += 1;
+            day.1 += (total * 100.0).round() as i64;
+        }
+    }
+    days
+}
+
+/// `dt,orders,total` CSV from `feedpipe query` as the same map.
+fn queried(curated: &Path) -> BTreeMap<String, (u64, i64)> {
+    let out = run(&[
+        "query",
+        "--data",
+        s(curated),
+        "--format",
+        "csv",
+        "SELECT dt, count(*) AS orders, sum(total) AS total FROM feed GROUP BY dt ORDER BY dt",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("dt,orders,total"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let (units, cents) = f[2].split_once('.').unwrap();
+            let cents = units.parse::<i64>().unwrap() * 100 + cents.parse::<i64>().unwrap();
+            (f[0].to_owned(), (f[1].parse().unwrap(), cents))
+        })
+        .collect()
+}
+
+fn scalar(curated: &Path, sql: &str) -> String {
+    let out = run(&["query", "--data", s(curated), "--format", "csv", sql]);
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().lines().nth(1).unwrap().to_owned()
+}
+
+#[test]
+fn local_pipeline_reconciles_and_the_table_matches_the_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = feed(tmp.path(), "orders-a.jsonl", 2_500, 1);
+    let b = feed(tmp.path(), "orders b ü.jsonl", 1_500, 2);
+    let work = tmp.path().join("work");
+    let out = run(&[
+        "local",
+        "--workdir",
+        s(&work),
+        "--buffer-mib",
+        "1",
+        "--gzip",
+        s(&a),
+        s(&b),
+    ]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("the built-in sample contract"), "{stdout}");
+    assert!(stdout.contains("reconcile: OK"), "{stdout}");
+
+    // Firehose's layout: YYYY/MM/DD/HH/<stream>-1-<time>-<uuid>.gz, several objects
+    // (1 MiB buffers over ~2 MB).
+    let raw: Vec<PathBuf> = walk(&work.join("raw"));
+    assert!(raw.len() >= 2, "{raw:?}");
+    for path in &raw {
+        let rel = path.strip_prefix(work.join("raw")).unwrap().to_str().unwrap().to_owned();
+        let parts: Vec<&str> = rel.split('/').collect();
+        assert_eq!(parts.len(), 5, "{rel}");
+        assert!(parts[4].starts_with("feedpipe-local-1-") && parts[4].ends_with(".gz"), "{rel}");
+    }
+
+    // reconcile as its own command, on the same folders.
+    let out = run(&[
+        "reconcile",
+        "--source",
+        s(&work.join("source")),
+        "--curated",
+        s(&work.join("curated")),
+        "--quarantine",
+        s(&work.join("quarantine")),
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("orders b ü.jsonl"), "{text}");
+
+    // The table, computed independently from the input files.
+    let want = expected(&[&a, &b]);
+    assert_eq!(want.values().map(|d| d.0).sum::<u64>(), 4_002);
+    assert_eq!(queried(&work.join("curated")), want);
+
+    // Drift: the unknown field is kept in _extra; the type error is in the quarantine.
+    assert_eq!(
+        scalar(&work.join("curated"), "SELECT _extra FROM feed WHERE order_id = 'ORD-DRIFT-1'"),
+        r#""{""loyalty"":{""points"":7}}""#
+    );
+    let quarantined: String = walk(&work.join("quarantine").join("convert"))
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert_eq!(quarantined.matches("ORD-TYPE-").count(), 2, "{quarantined}");
+
+    // Without the quarantine, the quarantined records are missing: reconcile fails.
+    let out = run(&[
+        "reconcile",
+        "--source",
+        s(&work.join("source")),
+        "--curated",
+        s(&work.join("curated")),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8(out.stdout).unwrap().contains("missing at line(s)"));
+
+    // A second run into the same workdir: nothing ingested twice, no duplicates.
+    let rows = scalar(&work.join("curated"), "SELECT count(*) FROM feed");
+    let out = run(&["local", "--workdir", s(&work), s(&a), s(&b)]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.matches("already ingested").count(), 2, "{stdout}");
+    assert_eq!(scalar(&work.join("curated"), "SELECT count(*) FROM feed"), rows);
+    assert_eq!(
+        scalar(&work.join("curated"), "SELECT count(DISTINCT _record_id) FROM feed"),
+        rows
+    );
+}
+
+#[test]
+fn a_duplicated_row_fails_reconcile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = feed(tmp.path(), "orders.jsonl", 300, 3);
+    let work = tmp.path().join("work");
+    assert!(run(&["local", "--workdir", s(&work), s(&a)]).status.success());
+    // The same raw object converted a second time under another name: every row twice.
+    let raw = walk(&work.join("raw"));
+    let copy = raw[0].with_file_name("feedpipe-local-1-copy");
+    std::fs::copy(&raw[0], &copy).unwrap();
+    let out = run(&[
+        "convert",
+        "--input",
+        s(&copy),
+        "--output",
+        s(&work.join("curated")),
+        "--quarantine",
+        s(&work.join("quarantine")),
+    ]);
+    assert!(out.status.success());
+    let out = run(&[
+        "reconcile",
+        "--source",
+        s(&work.join("source")),
+        "--curated",
+        s(&work.join("curated")),
+        "--quarantine",
+        s(&work.join("quarantine")),
+    ]);
+    assert!(!out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("duplicated at line(s): "), "{text}");
+    assert!(text.contains("MISMATCH"), "{text}");
+    assert!(text.contains("reconcile: FAILED"), "{text}");
+}
+
+#[test]
+fn user_feeds_of_another_shape_get_an_inferred_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("events.jsonl");
+    let mut file = std::fs::File::create(&path).unwrap();
+    for i in 0..200 {
+        writeln!(file, r#"{{"event":"click","n":{i},"score":{}.5,"at":"2026-11-0{}T12:00:00+01:00"}}"#, i % 7, 1 + i % 3).unwrap();
+    }
+    writeln!(file, "{{broken").unwrap();
+    drop(file);
+    let work = tmp.path().join("work");
+    let out = run(&["local", "--workdir", s(&work), "--table", "events", s(&path)]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("contract inferred from 200 record(s)"), "{stdout}");
+    let contract: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("schema.json")).unwrap()).unwrap();
+    assert_eq!(contract["table"], "events");
+    assert_eq!(scalar(&work.join("curated"), "SELECT count(*), sum(n) FROM events"), "200,19900");
+}
+
+#[test]
+fn watch_takes_files_dropped_into_the_source_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    let first = feed(tmp.path(), "first.jsonl", 200, 4);
+    let child = feedpipe()
+        .args(["local", "--watch", "--buffer-seconds", "1", "--workdir", s(&work), s(&first)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let curated = work.join("curated");
+    let count = || {
+        let out = feedpipe()
+            .args(["query", "--data", s(&curated), "--format", "csv", "SELECT count(*) FROM feed"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .and_then(|l| l.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let wait_for = |rows: u64| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while count() != rows {
+            assert!(Instant::now() < deadline, "the table never reached {rows} rows");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    wait_for(201);
+    for (i, rows) in [(5, 301), (6, 451)] {
+        let extra = feed(tmp.path(), &format!("drop-{i}.jsonl"), if i == 5 { 99 } else { 149 }, i);
+        // Dropped as a user would: written elsewhere, moved in.
+        std::fs::rename(&extra, work.join("source").join(extra.file_name().unwrap())).unwrap();
+        wait_for(rows);
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    eprintln!("{stdout}");
+    assert!(out.status.success());
+    assert!(stdout.contains("ingest   drop-5.jsonl"), "{stdout}");
+    assert!(stdout.contains("ingest   drop-6.jsonl"), "{stdout}");
+    assert!(stdout.contains("reconcile: OK"), "{stdout}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,423 @@
+//! `Firehose`: a local delivery loop that behaves like Kinesis Data Firehose with a
+//! Kinesis source and an S3 destination.
+//!
+//! It reads every shard of a stream ([`StreamSource`]: the in-process stream here, a
+//! real Kinesis stream through GetRecords in the end-to-end tests), concatenates the
+//! records' bytes as Firehose does (no separator added: the ingest framer already ends
+//! each record with a newline, so objects are JSON lines), and writes an object when
+//! the buffer reaches its size hint or its oldest record has waited the buffering
+//! interval, whichever comes first. Keys follow Firehose's layout,
+//! `<prefix>YYYY/MM/DD/HH/<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>` (UTC, from
+//! the arrival time of the buffer's first record), with `.gz` added when gzip is on.
+//!
+//! Like Firehose it delivers at least once: a failed write is retried with the same
+//! buffer (a retry after a write that did land but reported failure writes the
+//! records again, under another name), and a shard's checkpoint
+//! ([`Firehose::checkpoints`]) only moves past a record once the object holding it is
+//! written. It is not a byte-for-byte model of Firehose's
+//! scaling (Firehose splits buffers into more, smaller objects when it scales out);
+//! `feedpipe convert` compacts either way.
+
+use std::io::Write;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use object_store::{ObjectStoreExt, PutPayload};
+use tokio::sync::{mpsc, watch};
+
+use feedpipe_shared::storage::StorageLocation;
+
+use crate::stream::{InProcessStream, StoredRecord};
+
+/// Records read from one shard per call.
+const READ_LIMIT: usize = 10_000;
+
+/// Why records could not be read from the stream.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read stream shard {shard}: {message}")]
+pub struct SourceError {
+    /// The shard.
+    pub shard: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// What the delivery loop reads from: the shards of a stream, by sequence number.
+#[async_trait]
+pub trait StreamSource: Send + Sync {
+    /// The stream's name (it appears in the object keys).
+    fn stream_name(&self) -> &str;
+    /// The shard ids.
+    async fn shards(&self) -> Result<Vec<String>, SourceError>;
+    /// Up to `limit` records of `shard` after sequence number `after` (from the
+    /// oldest record when `None`), in order.
+    async fn get_records(
+        &self,
+        shard: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>, SourceError>;
+    /// Waits until records may have arrived, or `at_most`.
+    async fn wait(&self, at_most: Duration) {
+        tokio::time::sleep(at_most).await;
+    }
+}
+
+#[async_trait]
+impl StreamSource for InProcessStream {
+    fn stream_name(&self) -> &str {
+        self.name()
+    }
+
+    async fn shards(&self) -> Result<Vec<String>, SourceError> {
+        Ok(self.shard_ids())
+    }
+
+    async fn get_records(
+        &self,
+        shard: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>, SourceError> {
+        let error = |message: String| SourceError {
+            shard: shard.to_owned(),
+            message,
+        };
+        let index = self
+            .shard_ids()
+            .iter()
+            .position(|id| id == shard)
+            .ok_or_else(|| error("no such shard".into()))?;
+        // Sequence numbers are the 1-based position in the shard.
+        let from = match after {
+            None => 0,
+            Some(seq) => seq
+                .parse::<usize>()
+                .map_err(|_| error(format!("bad sequence number `{seq}`")))?,
+        };
+        Ok(self.read(index, from, limit))
+    }
+
+    async fn wait(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.arrivals()).await;
+    }
+}
+
+/// How the delivery stream buffers and names objects; plain data.
+#[derive(Debug, Clone)]
+pub struct FirehoseConfig {
+    /// Delivery stream name, the first part of each object name.
+    pub delivery_stream: String,
+    /// Delivery stream version, the second part (Firehose starts at 1).
+    pub version: u32,
+    /// Key prefix before `YYYY/MM/DD/HH/` (Firehose's default layout in this project is `raw/`).
+    pub prefix: String,
+    /// Buffering hint, size: an object is written once this many bytes are buffered.
+    pub buffer_bytes: usize,
+    /// Buffering hint, interval: an object is written once its first record has waited this long.
+    pub buffer_interval: Duration,
+    /// Gzip the objects (Firehose's `GZIP` compression; keys get `.gz`).
+    pub gzip: bool,
+    /// Attempts to write one object before the loop gives up.
+    pub max_attempts: u32,
+}
+
+impl Default for FirehoseConfig {
+    fn default() -> Self {
+        Self {
+            delivery_stream: "feedpipe-raw".into(),
+            version: 1,
+            prefix: "raw/".into(),
+            buffer_bytes: 5 * 1024 * 1024,
+            buffer_interval: Duration::from_secs(300),
+            gzip: false,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// One object written to the raw bucket.
+#[derive(Debug, Clone)]
+pub struct DeliveredObject {
+    /// Where it is.
+    pub location: StorageLocation,
+    /// Records in it.
+    pub records: u64,
+    /// Bytes of the records (before gzip).
+    pub bytes: u64,
+}
+
+/// Why delivery stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FirehoseError {
+    /// The stream could not be read.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// An object could not be written after every attempt.
+    #[error("cannot write {uri} after {attempts} attempt(s): {message}")]
+    Write {
+        /// The object.
+        uri: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        message: String,
+    },
+}
+
+/// Totals of a delivery loop.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirehoseSummary {
+    /// Objects written.
+    pub objects: u64,
+    /// Records written.
+    pub records: u64,
+    /// Bytes of records written (before gzip).
+    pub bytes: u64,
+}
+
+#[derive(Debug, Default)]
+struct Buffer {
+    data: Vec<u8>,
+    records: u64,
+    first_arrival: Option<DateTime<Utc>>,
+    /// When the buffer's first record was taken from the stream (the interval runs from here).
+    opened: Option<tokio::time::Instant>,
+    /// Per shard index: the last sequence number in the buffer.
+    positions: Vec<(usize, String)>,
+}
+
+/// See the module docs.
+pub struct Firehose<S: ?Sized> {
+    source: std::sync::Arc<S>,
+    raw: StorageLocation,
+    config: FirehoseConfig,
+    shards: Vec<String>,
+    /// Per shard: the last sequence number written to the raw bucket (a checkpoint).
+    checkpoints: watch::Sender<Vec<Option<String>>>,
+    /// Per shard: the last sequence number taken into the buffer.
+    read: Vec<Option<String>>,
+    buffer: Buffer,
+    summary: FirehoseSummary,
+}
+
+impl<S: StreamSource + ?Sized> Firehose<S> {
+    /// A delivery loop from `source` into `raw` (the raw bucket's root; keys start with `config.prefix`).
+    pub async fn new(
+        source: std::sync::Arc<S>,
+        raw: StorageLocation,
+        config: FirehoseConfig,
+    ) -> Result<Self, FirehoseError> {
+        let shards = source.shards().await?;
+        Ok(Self {
+            checkpoints: watch::Sender::new(vec![None; shards.len()]),
+            read: vec![None; shards.len()],
+            source,
+            raw,
+            config,
+            shards,
+            buffer: Buffer::default(),
+            summary: FirehoseSummary::default(),
+        })
+    }
+
+    /// What has been written so far.
+    pub fn summary(&self) -> &FirehoseSummary {
+        &self.summary
+    }
+
+    /// Per shard (in the order of [`StreamSource::shards`]), the last sequence number
+    /// whose record is in an object written to the raw bucket: everything up to it is
+    /// durable. Changes after each object written.
+    pub fn checkpoints(&self) -> watch::Receiver<Vec<Option<String>>> {
+        self.checkpoints.subscribe()
+    }
+
+    /// Records buffered and not yet written.
+    pub fn buffered_records(&self) -> u64 {
+        self.buffer.records
+    }
+
+    /// Takes what the stream holds now into the buffer, writing an object each time the
+    /// buffer reaches its size hint, and once more if the interval has passed. Returns
+    /// the objects written and whether any record was read.
+    pub async fn poll(&mut self) -> Result<(Vec<DeliveredObject>, bool), FirehoseError> {
+        let mut written = Vec::new();
+        let mut any = false;
+        for i in 0..self.shards.len() {
+            loop {
+                let records = self
+                    .source
+                    .get_records(&self.shards[i], self.read[i].as_deref(), READ_LIMIT)
+                    .await?;
+                let Some(last) = records.last() else { break };
+                self.read[i] = Some(last.sequence_number.clone());
+                any = true;
+                let full = records.len() == READ_LIMIT;
+                for record in records {
+                    self.take(i, record);
+                    if self.buffer.data.len() >= self.config.buffer_bytes {
+                        written.extend(self.flush().await?);
+                    }
+                }
+                if !full {
+                    break;
+                }
+            }
+        }
+        if self
+            .buffer
+            .opened
+            .is_some_and(|t| t.elapsed() >= self.config.buffer_interval)
+        {
+            written.extend(self.flush().await?);
+        }
+        Ok((written, any))
+    }
+
+    fn take(&mut self, shard: usize, record: StoredRecord) {
+        let b = &mut self.buffer;
+        if b.records == 0 {
+            b.first_arrival = Some(record.arrived_at);
+            b.opened = Some(tokio::time::Instant::now());
+        }
+        b.data.extend_from_slice(&record.data);
+        b.records += 1;
+        match b.positions.iter_mut().find(|(s, _)| *s == shard) {
+            Some((_, seq)) => *seq = record.sequence_number,
+            None => b.positions.push((shard, record.sequence_number)),
+        }
+    }
+
+    /// Writes the buffer as one object now (nothing when it is empty).
+    pub async fn flush(&mut self) -> Result<Option<DeliveredObject>, FirehoseError> {
+        if self.buffer.records == 0 {
+            return Ok(None);
+        }
+        let at = self.buffer.first_arrival.unwrap_or_else(Utc::now);
+        let key = format!(
+            "{}{}/{}-{}-{}-{}{}",
+            self.config.prefix,
+            at.format("%Y/%m/%d/%H"),
+            self.config.delivery_stream,
+            self.config.version,
+            at.format("%Y-%m-%d-%H-%M-%S"),
+            uuid4(),
+            if self.config.gzip { ".gz" } else { "" }
+        );
+        let path = self.raw.join(&key);
+        let uri = self.raw.uri_of(&path);
+        let body = if self.config.gzip {
+            let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+            gz.write_all(&self.buffer.data)
+                .and_then(|_| gz.finish())
+                .map_err(|e| FirehoseError::Write {
+                    uri: uri.clone(),
+                    attempts: 0,
+                    message: format!("gzip: {e}"),
+                })?
+        } else {
+            self.buffer.data.clone()
+        };
+        let payload = PutPayload::from(Bytes::from(body));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.raw.store.put(&path, payload.clone()).await {
+                Ok(_) => break,
+                Err(e) if attempt >= self.config.max_attempts.max(1) => {
+                    return Err(FirehoseError::Write {
+                        uri,
+                        attempts: attempt,
+                        message: e.to_string(),
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(%uri, attempt, error = %e, "raw object write failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 << attempt.min(6))).await;
+                }
+            }
+        }
+        let buffer = std::mem::take(&mut self.buffer);
+        self.checkpoints.send_modify(|acked| {
+            for (shard, seq) in &buffer.positions {
+                if let Some(slot) = acked.get_mut(*shard) {
+                    *slot = Some(seq.clone());
+                }
+            }
+        });
+        let delivered = DeliveredObject {
+            location: self.raw.at(path),
+            records: buffer.records,
+            bytes: buffer.data.len() as u64,
+        };
+        self.summary.objects += 1;
+        self.summary.records += delivered.records;
+        self.summary.bytes += delivered.bytes;
+        Ok(Some(delivered))
+    }
+
+    /// Runs until `stop` turns true: polls the stream, waits for records or the
+    /// interval, and sends each written object to `delivered` (as an S3 event would).
+    /// On stop it reads what is left, writes the buffer, and returns the totals.
+    pub async fn run(
+        mut self,
+        mut stop: watch::Receiver<bool>,
+        delivered: mpsc::Sender<DeliveredObject>,
+    ) -> Result<FirehoseSummary, FirehoseError> {
+        let tick = (self.config.buffer_interval / 4).clamp(
+            Duration::from_millis(20),
+            Duration::from_millis(500),
+        );
+        loop {
+            let stopping = *stop.borrow();
+            let (objects, any) = self.poll().await?;
+            for object in objects {
+                let _ = delivered.send(object).await;
+            }
+            if stopping {
+                if let Some(object) = self.flush().await? {
+                    let _ = delivered.send(object).await;
+                }
+                return Ok(self.summary);
+            }
+            if !any {
+                tokio::select! {
+                    _ = self.source.wait(tick) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+}
+
+/// Whether sequence number `a` is at or after `b` (both decimal strings, as Kinesis
+/// and the in-process stream write them; compared as numbers).
+pub fn sequence_at_or_after(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    (a.len(), a) >= (b.len(), b)
+}
+
+/// A random UUID (version 4) as Firehose puts at the end of its object names.
+fn uuid4() -> String {
+    let mut b = [0u8; 16];
+    fastrand::fill(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = feedpipe_shared::lineage::hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests;
