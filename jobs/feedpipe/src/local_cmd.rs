@@ -213,9 +213,18 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
     let verbose = args.watch;
     let convert_task = tokio::spawn({
         let converter = converter.clone();
+        let raw_root = format!("{}/", raw.uri().trim_end_matches('/'));
         async move {
             let mut stats = convert_stats;
             while let Some(object) = raw_rx.recv().await {
+                if verbose {
+                    let uri = object.location.uri();
+                    println!(
+                        "  firehose {} record(s) → raw/{}",
+                        object.records,
+                        uri.strip_prefix(&raw_root).unwrap_or(&uri)
+                    );
+                }
                 convert_one(&converter, &object.location, &mut stats, verbose).await;
             }
             stats
