@@ -90,8 +90,9 @@ struct Dirs {
 
 impl Dirs {
     fn new(root: &Path) -> anyhow::Result<Self> {
-        let root = std::path::absolute(root)
-            .with_context(|| format!("bad workdir {}", root.display()))?;
+        // Kept as given (relative paths stay relative in what is printed); storage
+        // locations are made absolute where they are parsed.
+        let root = root.to_path_buf();
         let dirs = Self {
             source: root.join("source"),
             raw: root.join("raw"),
@@ -750,7 +751,7 @@ async fn report(
     let warehouse = Warehouse::open(curated).await?;
     let batches = warehouse.sql(&sql).await?;
     println!(
-        "\nquery ({:.2} s): feedpipe query --data {} \"{sql}\"",
+        "\nquery ({:.2} s): feedpipe query --data {} '{sql}'",
         t.elapsed().as_secs_f64(),
         dirs.curated.display()
     );
@@ -771,7 +772,14 @@ async fn report(
 
 /// Rows (and order value, for the sample contract) per day.
 fn sample_query(table: &str, contract: &SchemaContract) -> String {
-    let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+    let simple = table
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let quoted = if simple {
+        table.to_owned()
+    } else {
+        format!("\"{}\"", table.replace('"', "\"\""))
+    };
     if contract.columns.iter().any(|c| c.name == "total") {
         format!(
             "SELECT dt, count(*) AS orders, sum(total) AS total FROM {quoted} GROUP BY dt ORDER BY dt"
