@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone, with nothing installed by hand:
-#   1. installs the local AWS stand-in (moto's server, from PyPI) into .tools/
+#   1. installs the local AWS stand-in (moto's server, from PyPI) and DuckDB (an
+#      independent Parquet reader) into .tools/
 #   2. starts it on 127.0.0.1 on a free port, and stops it on exit (even on failure)
 #   3. checks infra/ offline (terraform fmt, checkov, HCL wiring test)
 #   4. runs every Rust test (unit, integration, end-to-end) in the dev profile
@@ -12,6 +13,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${FEEDPIPE_TOOLS:-$repo/.tools}"
 venv="$tools/servers-venv"
 MOTO_VERSION="5.2.5"
+DUCKDB_VERSION="2.0.0" # an independent Parquet reader for the conversion's read-back test
 cd "$repo"
 mkdir -p "$tools"
 
@@ -22,6 +24,10 @@ fi
 if [ "$("$venv/bin/python" -m pip show moto 2>/dev/null | sed -n 's/^Version: //p')" != "$MOTO_VERSION" ]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
+if [ "$("$venv/bin/python" -m pip show duckdb 2>/dev/null | sed -n 's/^Version: //p')" != "$DUCKDB_VERSION" ]; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "duckdb==$DUCKDB_VERSION"
+fi
+export FEEDPIPE_TEST_PYTHON="$venv/bin/python"
 
 free_port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 pids=()

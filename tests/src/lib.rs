@@ -20,6 +20,37 @@ pub fn endpoint() -> String {
     }
 }
 
+/// The Python with DuckDB that `tests/run.sh` installs (an independent Parquet
+/// reader); panics with instructions when the suite was not started by it.
+pub fn python() -> String {
+    match std::env::var("FEEDPIPE_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => p,
+        _ => panic!(
+            "FEEDPIPE_TEST_PYTHON is not set: this test reads Parquet with DuckDB from the venv tests/run.sh installs; run it with ./tests/run.sh"
+        ),
+    }
+}
+
+/// Runs `sql` in DuckDB (through `tests/py/duckdb_query.py`) and returns one JSON
+/// object per row.
+pub fn duckdb(sql: &str) -> Vec<serde_json::Value> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/duckdb_query.py");
+    let out = std::process::Command::new(python())
+        .arg(script)
+        .arg(sql)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "duckdb failed on {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
 /// SDK configuration for the local server (the `AWS_*` environment set by run.sh).
 pub async fn aws_config() -> aws_config::SdkConfig {
     let endpoint = endpoint();

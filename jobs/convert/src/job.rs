@@ -167,8 +167,24 @@ impl ConvertError {
 }
 
 enum Message {
+    /// The next input object is being read (its rejects follow).
+    Start(SourceObject, object_store::ObjectMeta),
     Batch(NaiveDate, RecordBatch),
     Rejected(QuarantineEntry),
+}
+
+/// One raw object of a conversion.
+#[derive(Debug, Clone)]
+pub struct RawInput {
+    /// Where it is.
+    pub location: StorageLocation,
+    /// The S3 version id to read, if the bucket is versioned (pins the version).
+    pub version_id: Option<String>,
+    /// The version (as lineage writes it: version id, else ETag) seen when it was
+    /// listed. Required when several objects are converted together: their output
+    /// name comes from it, and an object that changed since is an error, not a
+    /// silent change of content under the same name.
+    pub listed_version: Option<String>,
 }
 
 /// Converts raw objects under one contract; see the module docs.
@@ -233,27 +249,51 @@ impl Converter {
         raw: &StorageLocation,
         version: Option<&str>,
     ) -> Result<Manifest, ConvertError> {
+        self.convert_group(&[RawInput {
+            location: raw.clone(),
+            version_id: version.map(str::to_owned),
+            listed_version: None,
+        }])
+        .await
+    }
+
+    /// Converts several raw objects into one set of Parquet files (one per `dt`):
+    /// compaction of small Firehose objects. The files are named after the whole
+    /// group (`<first name>-<digest of every URI and version>-x<count>`), so the same
+    /// group gives the same names and bytes; the manifest lists every input and is
+    /// written at each input's manifest path, so each counts as done. A single input
+    /// is named as [`Converter::convert_object`] names it.
+    pub async fn convert_group(&self, inputs: &[RawInput]) -> Result<Manifest, ConvertError> {
         let started = Instant::now();
-        let uri = raw.uri();
-        let (meta, body) = open_object(raw, version)
-            .await
-            .map_err(|source| match source {
-                object_store::Error::NotFound { .. } => ConvertError::NotFound {
-                    uri: uri.clone(),
-                    source,
-                },
-                other => ConvertError::Read {
-                    uri: uri.clone(),
-                    source: io::Error::other(other),
-                },
-            })?;
-        let source = SourceObject {
-            uri: uri.clone(),
-            version: object_version(&meta, version),
+        let Some(first) = inputs.first() else {
+            return Ok(Manifest {
+                table: self.contract.table.clone(),
+                ..Manifest::default()
+            });
         };
-        let origin = RawOrigin {
-            source: source.clone(),
-            written_at_micros: meta.last_modified.timestamp_micros(),
+        let uri = if inputs.len() == 1 {
+            first.location.uri()
+        } else {
+            format!("{} (+{} more)", first.location.uri(), inputs.len() - 1)
+        };
+        // A group's name is known before reading: from the versions listed.
+        let mut stem = if inputs.len() == 1 {
+            None
+        } else {
+            let listed = inputs
+                .iter()
+                .map(|i| {
+                    i.listed_version.clone().map(|v| SourceObject {
+                        uri: i.location.uri(),
+                        version: v,
+                    })
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ConvertError::Internal {
+                    uri: uri.clone(),
+                    reason: "a group of raw objects needs each object's listed version".into(),
+                })?;
+            Some(group_stem(&listed))
         };
 
         let (tx, mut rx) = mpsc::channel::<Message>(4);
@@ -262,32 +302,52 @@ impl Converter {
             Arc::clone(&self.schema),
             self.config.clone(),
         );
+        let handle = tokio::runtime::Handle::current();
+        let owned: Vec<RawInput> = inputs.to_vec();
         let reader = tokio::task::spawn_blocking(move || {
-            read_object(body, &decoder, &schema, &config, &origin, &tx)
+            read_objects(&handle, &owned, &decoder, &schema, &config, &tx)
         });
 
-        let stem = output_stem(&source);
         let mut writers: BTreeMap<NaiveDate, (AsyncArrowWriter<BufWriter>, Path, u64)> =
             BTreeMap::new();
-        let mut quarantine = QuarantineBuffer::new(
-            Arc::clone(&self.quarantine),
-            Stage::Convert,
-            source.clone(),
-            meta.last_modified.date_naive(),
-            "",
-            self.config.quarantine_part_bytes,
-        );
+        let mut quarantine: Option<QuarantineBuffer> = None;
+        let mut quarantine_objects = Vec::new();
+        let mut records_quarantined = 0;
+        let mut sources: Vec<SourceObject> = Vec::new();
+        let mut manifest_inputs: Vec<InputObject> = Vec::new();
         let mut first_error = None;
         while let Some(message) = rx.recv().await {
             match message {
+                Message::Start(source, meta) => {
+                    if let Some(done) = quarantine.take() {
+                        records_quarantined += done.records();
+                        quarantine_objects.extend(done.finish().await?);
+                    }
+                    stem.get_or_insert_with(|| output_stem(&source));
+                    manifest_inputs.push(InputObject {
+                        uri: source.uri.clone(),
+                        version: source.version.clone(),
+                        bytes: meta.size,
+                    });
+                    quarantine = Some(QuarantineBuffer::new(
+                        Arc::clone(&self.quarantine),
+                        Stage::Convert,
+                        source.clone(),
+                        meta.last_modified.date_naive(),
+                        "",
+                        self.config.quarantine_part_bytes,
+                    ));
+                    sources.push(source);
+                }
                 Message::Batch(dt, batch) => {
                     let (writer, path, rows) = match writers.entry(dt) {
                         std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                         std::collections::btree_map::Entry::Vacant(e) => {
                             let path = self.curated.join(&format!(
-                                "{}/dt={}/{stem}.parquet",
+                                "{}/dt={}/{}.parquet",
                                 self.contract.table,
-                                dt.format("%Y-%m-%d")
+                                dt.format("%Y-%m-%d"),
+                                stem.as_deref().unwrap_or("unnamed")
                             ));
                             // Small upload buffers: one file per `dt` may be open at once.
                             let store = Arc::clone(&self.curated.store);
@@ -313,24 +373,22 @@ impl Converter {
                 Message::Rejected(entry) => {
                     first_error
                         .get_or_insert_with(|| format!("line {}: {}", entry.line, entry.error));
-                    quarantine.push(&entry).await?;
+                    if let Some(q) = quarantine.as_mut() {
+                        q.push(&entry).await?;
+                    }
                 }
             }
         }
-        let read = reader.await.map_err(|e| ConvertError::Internal {
+        // Dropping the writers on an error abandons their uploads: nothing partial
+        // becomes visible.
+        let records_read = reader.await.map_err(|e| ConvertError::Internal {
             uri: uri.clone(),
             reason: e.to_string(),
-        })?;
-        let records_read = match read {
-            Ok(n) => n,
-            // Dropping the writers abandons their uploads: nothing partial becomes visible.
-            Err(e) => {
-                return Err(ConvertError::Read {
-                    uri,
-                    source: io::Error::new(e.source.kind(), e.to_string()),
-                });
-            }
-        };
+        })??;
+        if let Some(done) = quarantine.take() {
+            records_quarantined += done.records();
+            quarantine_objects.extend(done.finish().await?);
+        }
         let mut outputs = Vec::new();
         for (dt, (writer, path, rows)) in writers {
             writer
@@ -343,29 +401,27 @@ impl Converter {
                 rows,
             });
         }
-        let records_quarantined = quarantine.records();
         let manifest = Manifest {
             table: self.contract.table.clone(),
-            inputs: vec![InputObject {
-                uri: uri.clone(),
-                version: source.version.clone(),
-                bytes: meta.size,
-            }],
+            inputs: manifest_inputs,
             records_read,
             rows_written: outputs.iter().map(|o| o.rows).sum(),
             records_quarantined,
             outputs,
-            quarantine_objects: quarantine.finish().await?,
+            quarantine_objects,
         };
-        let manifest_path = self.manifest_path(&source);
-        let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-        self.curated
-            .store
-            .put(&manifest_path, PutPayload::from_bytes(Bytes::from(body)))
-            .await
-            .map_err(|e| self.write_error(&manifest_path, e))?;
+        let body = Bytes::from(serde_json::to_vec_pretty(&manifest).unwrap_or_default());
+        for source in &sources {
+            let manifest_path = self.manifest_path(source);
+            self.curated
+                .store
+                .put(&manifest_path, PutPayload::from_bytes(body.clone()))
+                .await
+                .map_err(|e| self.write_error(&manifest_path, e))?;
+        }
         tracing::info!(
             source = %uri,
+            objects = manifest.inputs.len(),
             records_read = manifest.records_read,
             rows_written = manifest.rows_written,
             records_quarantined = manifest.records_quarantined,
@@ -444,7 +500,100 @@ fn output_stem(source: &SourceObject) -> String {
     format!("{}-{}", name.trim_end_matches(".gz"), source.digest())
 }
 
-/// The blocking half: records → decoded rows → batches per `dt`; returns records read.
+/// `<first object's stem>-<digest of every URI and version>-x<count>`.
+fn group_stem(sources: &[SourceObject]) -> String {
+    let mut all = String::new();
+    for source in sources {
+        all.push_str(&source.uri);
+        all.push('\0');
+        all.push_str(&source.version);
+        all.push('\n');
+    }
+    format!(
+        "{}-{}-x{}",
+        output_stem(&sources[0]),
+        feedpipe_shared::lineage::source_digest(&all, "group"),
+        sources.len()
+    )
+}
+
+/// The blocking half over a group: opens each object in turn, announces it, and
+/// reads it; batches are shared across objects (fuller row groups). Returns records read.
+fn read_objects(
+    handle: &tokio::runtime::Handle,
+    inputs: &[RawInput],
+    decoder: &RecordDecoder,
+    schema: &SchemaRef,
+    config: &ConvertConfig,
+    tx: &mpsc::Sender<Message>,
+) -> Result<u64, ConvertError> {
+    let mut buffers: BTreeMap<NaiveDate, Vec<ColumnBuf>> = BTreeMap::new();
+    let mut records = 0;
+    for input in inputs {
+        let uri = input.location.uri();
+        let (meta, body) = handle
+            .block_on(open_object(&input.location, input.version_id.as_deref()))
+            .map_err(|source| match source {
+                object_store::Error::NotFound { .. } => ConvertError::NotFound {
+                    uri: uri.clone(),
+                    source,
+                },
+                other => ConvertError::Read {
+                    uri: uri.clone(),
+                    source: io::Error::other(other),
+                },
+            })?;
+        let source = SourceObject {
+            uri: uri.clone(),
+            version: object_version(&meta, input.version_id.as_deref()),
+        };
+        if let Some(listed) = &input.listed_version
+            && *listed != source.version
+        {
+            return Err(ConvertError::Read {
+                uri,
+                source: io::Error::other(format!(
+                    "changed since it was listed (version {listed} listed, {} now); list again",
+                    source.version
+                )),
+            });
+        }
+        let origin = RawOrigin {
+            source: source.clone(),
+            written_at_micros: meta.last_modified.timestamp_micros(),
+        };
+        if tx.blocking_send(Message::Start(source, meta)).is_err() {
+            return Ok(records);
+        }
+        match read_object(body, decoder, schema, config, &origin, tx, &mut buffers) {
+            Ok(Some(n)) => records += n,
+            Ok(None) => return Ok(records),
+            Err(e) => {
+                return Err(ConvertError::Read {
+                    uri,
+                    source: io::Error::new(e.source.kind(), e.to_string()),
+                });
+            }
+        }
+    }
+    for (dt, buffers) in buffers.iter_mut() {
+        if buffers[0].is_empty() {
+            continue;
+        }
+        let sent = send_batch(tx, schema, *dt, buffers, 0).map_err(|e| ConvertError::Internal {
+            uri: inputs.last().map(|i| i.location.uri()).unwrap_or_default(),
+            reason: e.to_string(),
+        })?;
+        if !sent {
+            break;
+        }
+    }
+    Ok(records)
+}
+
+/// The blocking half for one object: records → decoded rows → batches per `dt` (a
+/// partial batch stays in `buffers` for the next object). Returns records read, or
+/// `None` when the receiving side has gone.
 fn read_object(
     body: Box<dyn io::Read + Send>,
     decoder: &RecordDecoder,
@@ -452,10 +601,10 @@ fn read_object(
     config: &ConvertConfig,
     origin: &RawOrigin,
     tx: &mpsc::Sender<Message>,
-) -> Result<u64, FeedError> {
+    buffers: &mut BTreeMap<NaiveDate, Vec<ColumnBuf>>,
+) -> Result<Option<u64>, FeedError> {
     let feed = open_feed(body).map_err(|source| FeedError { line: 0, source })?;
     let mut reader = FeedReader::new(feed, config.keep_limit)?;
-    let mut buffers: BTreeMap<NaiveDate, Vec<ColumnBuf>> = BTreeMap::new();
     let mut records = 0u64;
     let reject = |line: u64, raw: &[u8], error: String| {
         let entry = QuarantineEntry {
@@ -490,7 +639,7 @@ fn read_object(
                     truncated,
                 };
                 if tx.blocking_send(Message::Rejected(entry)).is_err() {
-                    break;
+                    return Ok(None);
                 }
                 continue;
             }
@@ -524,7 +673,7 @@ fn read_object(
                             if buffers[0].len() >= config.batch_rows
                                 && !send_batch(tx, schema, decoded.dt, buffers, line)?
                             {
-                                return Ok(records);
+                                return Ok(None);
                             }
                         }
                         Err(e) => {
@@ -544,12 +693,7 @@ fn read_object(
             }
         }
     }
-    for (dt, buffers) in buffers.iter_mut() {
-        if !buffers[0].is_empty() && !send_batch(tx, schema, *dt, buffers, 0)? {
-            break;
-        }
-    }
-    Ok(records)
+    Ok(Some(records))
 }
 
 fn send_batch(

@@ -22,4 +22,4 @@ mod infer;
 pub mod job;
 mod raw_json;
 
-pub use job::{ConvertConfig, ConvertError, Converter, Manifest};
+pub use job::{ConvertConfig, ConvertError, Converter, Manifest, RawInput};

@@ -323,3 +323,71 @@ fn convert_backfills_a_prefix_resumes_and_filters_by_time() {
     );
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("missing.json"));
 }
+
+#[test]
+fn convert_compacts_small_raw_objects_into_fewer_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // Twelve small raw objects, as Firehose writes them under load, all one day.
+    for i in 0..12 {
+        let folder = dir.path().join("raw/2026/11/23/10");
+        std::fs::create_dir_all(&folder).unwrap();
+        let out = feedpipe(
+            &[
+                "gen",
+                "--rows",
+                "400",
+                "--seed",
+                &i.to_string(),
+                "--days",
+                "1",
+                "--framed",
+                "--out",
+                &format!("raw/2026/11/23/10/feedpipe-raw-1-2026-11-23-10-00-{i:02}-x"),
+            ],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
+    let files = |root: &str| -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.path().join(root)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "parquet") {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    };
+    // ~3.6 MB of raw JSON; 100 kB of Parquet per file is ~800 kB of raw per group.
+    let args = ["convert", "--input", "raw", "--output", "a", "--quarantine", "q"];
+    let out = feedpipe(&[&args[..], &["--target-file-size", "100kB"]].concat(), dir.path());
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).starts_with("converted 12 object(s), skipped 0, failed 0: 4800 records read, 4800 rows written"), "{}", stdout(&out));
+    let compacted = files("a");
+    assert!((2..12).contains(&compacted.len()), "{compacted:?}");
+    assert!(compacted.iter().all(|p| p.to_string_lossy().contains("/feed/dt=2026-11-01/")));
+    // Every object is done: a second run skips all of them.
+    let out = feedpipe(&[&args[..], &["--target-file-size", "100kB"]].concat(), dir.path());
+    assert!(stdout(&out).starts_with("converted 0 object(s), skipped 12, failed 0"), "{}", stdout(&out));
+    // --force converts each group again under the same names, whatever the target now.
+    let names: Vec<_> = { let mut v = compacted.clone(); v.sort(); v };
+    let out = feedpipe(&[&args[..], &["--force", "--target-file-size", "0"]].concat(), dir.path());
+    assert!(stdout(&out).starts_with("converted 12 object(s), skipped 0, failed 0"), "{}", stdout(&out));
+    let mut again = files("a");
+    again.sort();
+    assert_eq!(again, names);
+    // Without compaction, one file per raw object (as the Lambda writes them).
+    let out = feedpipe(
+        &["convert", "--input", "raw", "--output", "b", "--quarantine", "q", "--target-file-size", "0"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(files("b").len(), 12);
+    let out = feedpipe(&["convert", "--input", "raw", "--output", "c", "--target-file-size", "lots"], dir.path());
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("is not a size"));
+}

@@ -366,3 +366,87 @@ async fn an_empty_raw_object_converts_to_nothing_and_a_missing_one_is_an_error()
         .unwrap_err();
     assert!(!err.is_retryable() && err.to_string().contains("raw/none"));
 }
+
+#[tokio::test]
+async fn a_group_of_raw_objects_compacts_into_one_file_per_day() {
+    let s = Setup::new();
+    let mut feed = Vec::new();
+    write_feed(
+        &mut feed,
+        &SampleOptions {
+            rows: 3000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (raw, good) = raw_from_feed(&feed);
+    // Three Firehose-sized pieces, split at record boundaries.
+    let lines: Vec<&[u8]> = raw.split_inclusive(|b| *b == b'\n').collect();
+    let pieces: Vec<Vec<u8>> = lines.chunks(1000).map(|c| c.concat()).collect();
+    assert_eq!(pieces.len(), 3);
+    let converter = s.converter(CONTRACT);
+    let mut inputs = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        let location = s.write_raw(&format!("part-{i}"), piece);
+        let meta = location.store.head(&location.path).await.unwrap();
+        inputs.push(RawInput {
+            location,
+            version_id: None,
+            listed_version: Some(object_version(&meta, None)),
+        });
+    }
+    let manifest = converter.convert_group(&inputs).await.unwrap();
+    assert_eq!(manifest.inputs.len(), 3);
+    assert_eq!(manifest.records_read, good.len() as u64);
+    assert_eq!(manifest.rows_written, good.len() as u64);
+    // One file per day for the whole group (7 days in the sample), named after it.
+    assert_eq!(manifest.outputs.len(), 7);
+    let mut days: Vec<NaiveDate> = manifest.outputs.iter().map(|o| o.dt).collect();
+    days.dedup();
+    assert_eq!(days.len(), 7);
+    for o in &manifest.outputs {
+        assert!(o.uri.ends_with("-x3.parquet"), "{}", o.uri);
+        assert!(o.uri.contains("/part-0-"), "{}", o.uri);
+        let rows: usize = read_parquet(&local(&o.uri)).iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows as u64, o.rows);
+    }
+    // Each input counts as done, with the group's manifest.
+    for input in &inputs {
+        let source = SourceObject {
+            uri: input.location.uri(),
+            version: input.listed_version.clone().unwrap(),
+        };
+        assert_eq!(converter.manifest(&source).await.as_ref(), Some(&manifest));
+    }
+    // Every record once, and the same bytes when the group is converted again.
+    let ids: std::collections::BTreeSet<String> = manifest
+        .outputs
+        .iter()
+        .flat_map(|o| read_parquet(&local(&o.uri)))
+        .flat_map(|b| {
+            let col = b.column_by_name("_record_id").unwrap().as_string::<i32>().clone();
+            (0..col.len()).map(move |i| col.value(i).to_owned())
+        })
+        .collect();
+    assert_eq!(ids.len(), good.len());
+    let before: Vec<Vec<u8>> = manifest.outputs.iter().map(|o| std::fs::read(local(&o.uri)).unwrap()).collect();
+    let again = converter.convert_group(&inputs).await.unwrap();
+    assert_eq!(again, manifest);
+    for (o, b) in again.outputs.iter().zip(before) {
+        assert_eq!(std::fs::read(local(&o.uri)).unwrap(), b);
+    }
+
+    // An object that changed since it was listed is an error, and no file appears.
+    std::fs::write(local(&inputs[1].location.uri()), &pieces[0]).unwrap();
+    let err = converter.convert_group(&inputs).await.unwrap_err();
+    assert!(err.to_string().contains("changed since it was listed"), "{err}");
+    // Without listed versions a group cannot be named.
+    let unlisted: Vec<RawInput> = inputs
+        .iter()
+        .map(|i| RawInput {
+            listed_version: None,
+            ..i.clone()
+        })
+        .collect();
+    assert!(converter.convert_group(&unlisted).await.is_err());
+}
