@@ -346,15 +346,7 @@ pub async fn reconcile(
             if !meta.location.as_ref().ends_with(".jsonl") {
                 continue;
             }
-            let uri = quarantine.uri_of(&meta.location);
-            let bytes = quarantine
-                .store
-                .get(&meta.location)
-                .await
-                .map_err(|e| read_error(&uri, e))?
-                .bytes()
-                .await
-                .map_err(|e| read_error(&uri, e))?;
+            let (uri, bytes) = read_whole(quarantine, &meta.location).await?;
             for (n, text) in bytes.split(|b| *b == b'\n').enumerate() {
                 if text.iter().all(u8::is_ascii_whitespace) {
                     continue;
@@ -463,6 +455,17 @@ fn read_error(uri: &str, e: impl std::fmt::Display) -> ReconcileError {
     }
 }
 
+/// The URI and whole content of a small object (a quarantine part, a manifest).
+async fn read_whole(
+    location: &StorageLocation,
+    path: &object_store::path::Path,
+) -> Result<(String, bytes::Bytes), ReconcileError> {
+    let uri = location.uri_of(path);
+    let got = location.store.get(path).await.map_err(|e| read_error(&uri, e));
+    let bytes = got?.bytes().await.map_err(|e| read_error(&uri, e))?;
+    Ok((uri, bytes))
+}
+
 async fn list(location: &StorageLocation) -> Result<Vec<object_store::ObjectMeta>, ReconcileError> {
     if !location.path.as_ref().is_empty()
         && let Ok(meta) = location.store.head(&location.path).await
@@ -536,15 +539,7 @@ async fn check_manifests(curated: &StorageLocation, report: &mut Report) -> Resu
         if !meta.location.as_ref().ends_with(".json") {
             continue;
         }
-        let uri = curated.uri_of(&meta.location);
-        let bytes = curated
-            .store
-            .get(&meta.location)
-            .await
-            .map_err(|e| read_error(&uri, e))?
-            .bytes()
-            .await
-            .map_err(|e| read_error(&uri, e))?;
+        let (uri, bytes) = read_whole(curated, &meta.location).await?;
         report.manifests += 1;
         let manifest: Manifest = match serde_json::from_slice(&bytes) {
             Ok(m) => m,
