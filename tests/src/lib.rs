@@ -6,6 +6,8 @@
 //! standard `AWS_*` variables pointing every client at the local server). Without it
 //! they fail with a message saying how to run them, rather than pass without testing.
 
+pub mod chain;
+
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 
@@ -29,6 +31,58 @@ pub fn python() -> String {
             "FEEDPIPE_TEST_PYTHON is not set: this test reads Parquet with DuckDB from the venv tests/run.sh installs; run it with ./tests/run.sh"
         ),
     }
+}
+
+/// The Python with fakesnow that `tests/run.sh` installs (the Snowflake stand-in).
+pub fn snowflake_python() -> String {
+    match std::env::var("FEEDPIPE_TEST_SNOWFLAKE_PYTHON") {
+        Ok(p) if !p.is_empty() => p,
+        _ => panic!(
+            "FEEDPIPE_TEST_SNOWFLAKE_PYTHON is not set: this test loads into the Snowflake stand-in (fakesnow) that tests/run.sh installs; run it with ./tests/run.sh"
+        ),
+    }
+}
+
+/// Runs the project's `sql/` (rendered with `vars`) against the Snowflake stand-in,
+/// loads every curated file under the stage as the pipe would (twice: the second
+/// pass must load nothing, by the load history), then runs `queries`; returns the
+/// rows of each (through `tests/py/snowflake_load.py`).
+pub fn snowflake(vars: &serde_json::Value, queries: &[&str]) -> Vec<Vec<serde_json::Value>> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/snowflake_load.py");
+    let sql = concat!(env!("CARGO_MANIFEST_DIR"), "/../sql");
+    let mut command = std::process::Command::new(snowflake_python());
+    command
+        .arg(script)
+        .args([
+            "--sql-dir",
+            sql,
+            "--s3-endpoint",
+            &endpoint(),
+            "--passes",
+            "2",
+        ])
+        .arg("--vars")
+        .arg(vars.to_string());
+    for q in queries {
+        command.arg("--query").arg(q);
+    }
+    let out = command.output().expect("run python");
+    assert!(
+        out.status.success(),
+        "the Snowflake stand-in failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut results = vec![Vec::new()];
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if line.is_empty() {
+            results.push(Vec::new());
+        } else if let Some(rows) = results.last_mut() {
+            rows.push(serde_json::from_str(line).expect("a JSON line"));
+        }
+    }
+    results.pop(); // after the last query's empty line
+    assert_eq!(results.len(), queries.len(), "one result per query");
+    results
 }
 
 /// Runs `sql` in DuckDB (through `tests/py/duckdb_query.py`) and returns one JSON
@@ -72,6 +126,20 @@ pub async fn s3_client() -> aws_sdk_s3::Client {
 /// A Kinesis client.
 pub async fn kinesis_client() -> aws_sdk_kinesis::Client {
     aws_sdk_kinesis::Client::new(&aws_config().await)
+}
+
+/// A Kinesis client of another endpoint (a fault-injecting proxy), retries off as
+/// for the others: the code under test must do its own.
+pub async fn kinesis_client_at(endpoint: &str) -> aws_sdk_kinesis::Client {
+    let config = aws_sdk_kinesis::config::Builder::from(&aws_config().await)
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_kinesis::Client::from_conf(config)
+}
+
+/// An SQS client (reads the S3 notifications the local server sends).
+pub async fn sqs_client() -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&aws_config().await)
 }
 
 /// A name no other test uses: `prefix-<random>`, valid for buckets and streams.

@@ -370,20 +370,35 @@ async fn s3_all_the_way_firehose_stand_in_conversion_reconcile_and_query() {
     for meta in listed {
         let key = meta.location.to_string();
         assert!(key.starts_with("raw/20") && key.ends_with(".gz"), "{key}");
-        let bytes = raw.store.get(&meta.location).await.unwrap().bytes().await.unwrap();
+        let bytes = raw
+            .store
+            .get(&meta.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
         let mut text = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
             .unwrap();
         for line in text.lines() {
             let v: Value = serde_json::from_str(line).unwrap();
-            assert!(lines.insert(v["_source_line"].as_u64().unwrap()), "twice: {line}");
+            assert!(
+                lines.insert(v["_source_line"].as_u64().unwrap()),
+                "twice: {line}"
+            );
         }
     }
     assert_eq!(lines, good.keys().copied().collect::<HashSet<_>>());
 
     // The raw-to-parquet core on each raw object, into a curated bucket.
     let curated_bucket = unique("curated");
-    aws.s3.create_bucket().bucket(&curated_bucket).send().await.unwrap();
+    aws.s3
+        .create_bucket()
+        .bucket(&curated_bucket)
+        .send()
+        .await
+        .unwrap();
     let curated = StorageLocation::parse(&format!("s3://{curated_bucket}")).unwrap();
     let quarantine = StorageLocation::parse(&format!("s3://{}/quarantine", aws.raw)).unwrap();
     let contract = feedpipe_convert::contract::SchemaContract::from_json(
@@ -397,7 +412,10 @@ async fn s3_all_the_way_firehose_stand_in_conversion_reconcile_and_query() {
         feedpipe_convert::ConvertConfig::default(),
     );
     for object in &written {
-        converter.convert_object(&object.location, None).await.unwrap();
+        converter
+            .convert_object(&object.location, None)
+            .await
+            .unwrap();
     }
 
     // reconcile and query, on s3:// URLs.

@@ -63,7 +63,9 @@ async fn duckdb_reads_the_curated_parquet_with_the_values_of_the_input() {
             );
         }
     }
-    let raw_path = dir.path().join("raw/2026/11/23/09/feedpipe-raw-1-2026-11-23-09-00-00-x");
+    let raw_path = dir
+        .path()
+        .join("raw/2026/11/23/09/feedpipe-raw-1-2026-11-23-09-00-00-x");
     std::fs::create_dir_all(raw_path.parent().unwrap()).unwrap();
     std::fs::write(&raw_path, &raw).unwrap();
 
@@ -77,7 +79,10 @@ async fn duckdb_reads_the_curated_parquet_with_the_values_of_the_input() {
         ConvertConfig::default(),
     );
     let manifest = converter
-        .convert_object(&StorageLocation::parse(raw_path.to_str().unwrap()).unwrap(), None)
+        .convert_object(
+            &StorageLocation::parse(raw_path.to_str().unwrap()).unwrap(),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(manifest.rows_written, expected.len() as u64);
@@ -97,12 +102,21 @@ async fn duckdb_reads_the_curated_parquet_with_the_values_of_the_input() {
         let order_id = row["order_id"].as_str().unwrap();
         let (line, want) = &expected[order_id];
         let at = chrono::DateTime::parse_from_rfc3339(want["order_ts"].as_str().unwrap()).unwrap();
-        assert_eq!(row["ts_us"].as_i64().unwrap(), at.timestamp_micros(), "{order_id}");
+        assert_eq!(
+            row["ts_us"].as_i64().unwrap(),
+            at.timestamp_micros(),
+            "{order_id}"
+        );
         assert_eq!(
             row["dt"].as_str().unwrap(),
-            at.with_timezone(&chrono::Utc).format("%Y-%m-%d").to_string()
+            at.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d")
+                .to_string()
         );
-        assert_eq!(cents_of_text(row["total"].as_str().unwrap()), cents_of_number(&want["total"]));
+        assert_eq!(
+            cents_of_text(row["total"].as_str().unwrap()),
+            cents_of_number(&want["total"])
+        );
         assert_eq!(row["name"], want["customer"]["name"], "unicode names");
         assert_eq!(row["email"], want["customer"]["email"], "nulls stay null");
         assert_eq!(row["city"], want["customer"]["address"]["city"]);
@@ -115,7 +129,10 @@ async fn duckdb_reads_the_curated_parquet_with_the_values_of_the_input() {
         assert_eq!(row["qty1"], items[0]["qty"]);
         assert_eq!(row["disc1"], items[0]["discount_pct"]);
         assert_eq!(row["notes"], want["notes"]);
-        assert_eq!(row["coupon_code"], want.get("coupon_code").cloned().unwrap_or(Value::Null));
+        assert_eq!(
+            row["coupon_code"],
+            want.get("coupon_code").cloned().unwrap_or(Value::Null)
+        );
         assert_eq!(row["_source_uri"].as_str().unwrap(), source.uri);
         assert_eq!(row["_source_line"].as_u64().unwrap(), *line);
         assert_eq!(
@@ -141,6 +158,10 @@ async fn duckdb_reads_the_curated_parquet_with_the_values_of_the_input() {
         "{ts}"
     );
     let total = column("total");
-    assert_eq!((total["precision"].as_i64(), total["scale"].as_i64()), (Some(18), Some(2)), "{total}");
+    assert_eq!(
+        (total["precision"].as_i64(), total["scale"].as_i64()),
+        (Some(18), Some(2)),
+        "{total}"
+    );
     assert!(schema.iter().all(|c| c["type"] != "INT96"));
 }

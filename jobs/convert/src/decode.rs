@@ -30,7 +30,26 @@ pub struct DecodeError {
     pub reason: String,
 }
 
-fn fail<T>(path: &str, what: impl std::fmt::Display) -> Result<T, DecodeError> {
+/// Where a value is in its record, for messages: built as the decoder descends and
+/// written out only when a message needs it (`customer.address.city`, `items[2].qty`).
+#[derive(Debug, Clone, Copy)]
+enum FieldPath<'p> {
+    Top(&'p str),
+    Field(&'p FieldPath<'p>, &'p str),
+    Item(&'p FieldPath<'p>, usize),
+}
+
+impl std::fmt::Display for FieldPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FieldPath::Top(name) => f.write_str(name),
+            FieldPath::Field(parent, name) => write!(f, "{parent}.{name}"),
+            FieldPath::Item(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+fn fail<T>(path: impl std::fmt::Display, what: impl std::fmt::Display) -> Result<T, DecodeError> {
     Err(DecodeError {
         reason: format!("field `{path}`: {what}"),
     })
@@ -100,11 +119,41 @@ impl RecordDecoder {
         let fields = object_fields(text).map_err(|e| DecodeError {
             reason: format!("malformed JSON: {e}"),
         })?;
+        self.decode_fields(fields, line, origin)
+    }
+
+    /// Like [`RecordDecoder::decode`] for a whole line that holds exactly one JSON
+    /// object, which is the common case, parsed once; `None` when the line is not
+    /// that (several objects back to back, or malformed), for the caller to split.
+    pub fn decode_line<'a>(
+        &self,
+        text: &'a str,
+        line: u64,
+        origin: &RawOrigin,
+    ) -> Option<Result<DecodedRecord<'a>, DecodeError>> {
+        let fields = object_fields(text).ok()?;
+        Some(self.decode_fields(fields, line, origin))
+    }
+
+    fn decode_fields<'a>(
+        &self,
+        fields: Vec<(Cow<'a, str>, &'a RawValue)>,
+        line: u64,
+        origin: &RawOrigin,
+    ) -> Result<DecodedRecord<'a>, DecodeError> {
         let mut cells: Vec<Option<Cell<'a>>> = vec![None; self.columns.len()];
         let mut extra: Vec<(String, &'a RawValue)> = Vec::new();
+        // Records of one producer write their fields in one order: try the column
+        // after the last one found before looking the name up.
+        let mut next = 0;
         for (name, raw) in fields {
-            match self.index.get(name.as_ref()) {
-                Some(&i) if i < self.columns.len() - 1 => {
+            let at = match self.columns.get(next) {
+                Some(c) if c.name == name => Some(next),
+                _ => self.index.get(name.as_ref()).copied(),
+            };
+            match at {
+                Some(i) if i < self.columns.len() - 1 => {
+                    next = i + 1;
                     if cells[i].is_some() {
                         return fail(&name, "appears twice in the record");
                     }
@@ -113,7 +162,7 @@ impl RecordDecoder {
                         &column.ty,
                         column.nullable,
                         raw,
-                        &name,
+                        &FieldPath::Top(&name),
                         &mut extra,
                     )?);
                 }
@@ -214,7 +263,7 @@ fn convert<'a>(
     ty: &ColumnType,
     nullable: bool,
     raw: &'a RawValue,
-    path: &str,
+    path: &FieldPath<'_>,
     extra: &mut Vec<(String, &'a RawValue)>,
 ) -> Result<Cell<'a>, DecodeError> {
     let text = raw.get();
@@ -325,12 +374,18 @@ fn convert<'a>(
                 reason: format!("field `{path}`: {e}"),
             })?;
             let mut cells: Vec<Option<Cell<'a>>> = vec![None; fields.len()];
+            let mut next = 0;
             for (name, value) in values {
-                match fields.iter().position(|f| f.name == name) {
+                let at = match fields.get(next) {
+                    Some(f) if f.name == name => Some(next),
+                    _ => fields.iter().position(|f| f.name == name),
+                };
+                match at {
                     Some(i) => {
-                        let child = format!("{path}.{name}");
+                        next = i + 1;
+                        let child = FieldPath::Field(path, &name);
                         if cells[i].is_some() {
-                            return fail(&child, "appears twice in the record");
+                            return fail(child, "appears twice in the record");
                         }
                         cells[i] = Some(convert(
                             &fields[i].ty,
@@ -349,7 +404,10 @@ fn convert<'a>(
                     Some(c) => out.push(c),
                     None if field.nullable => out.push(Cell::Null),
                     None => {
-                        return fail(&format!("{path}.{}", field.name), "is required but missing");
+                        return fail(
+                            FieldPath::Field(path, &field.name),
+                            "is required but missing",
+                        );
                     }
                 }
             }
@@ -365,14 +423,14 @@ fn convert<'a>(
             items
                 .into_iter()
                 .enumerate()
-                .map(|(i, item)| convert(inner, true, item, &format!("{path}[{i}]"), extra))
+                .map(|(i, item)| convert(inner, true, item, &FieldPath::Item(path, i), extra))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Cell::List)
         }
     }
 }
 
-fn string<'a>(text: &'a str, path: &str) -> Result<Cow<'a, str>, DecodeError> {
+fn string<'a>(text: &'a str, path: &FieldPath<'_>) -> Result<Cow<'a, str>, DecodeError> {
     // Borrowed when the string has no escapes.
     if !text[1..text.len() - 1].contains('\\') {
         return Ok(Cow::Borrowed(&text[1..text.len() - 1]));

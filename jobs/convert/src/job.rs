@@ -1,8 +1,9 @@
 //! `Converter`: one raw object → Parquet files in the curated bucket (one per `dt`),
 //! its rejects in the quarantine, and a manifest that says it is done.
 //!
-//! Reading and decoding run on a blocking thread and hand Arrow record batches (of
-//! `batch_rows` rows, per `dt`) over a small bounded channel; the async side streams
+//! Reading runs on a blocking thread that cuts objects into chunks of records;
+//! `decode_threads` threads decode chunks into Arrow record batches (per `dt`), which
+//! come back in input order over a small bounded channel; the async side streams
 //! them into Parquet writers that upload as they go (multipart on S3), so memory stays
 //! bounded by the batches in flight and the row groups being built, whatever the
 //! object's size. An object becomes visible only when its upload completes, never
@@ -25,6 +26,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
@@ -74,8 +76,13 @@ pub struct ConvertConfig {
     /// Bytes all row groups being built may hold together; past it, the largest is
     /// written out early. Bounds memory when one raw object spans many `dt` days.
     pub row_group_budget: usize,
-    /// Rows per Arrow batch handed to the writer.
+    /// Records per chunk a decoder thread takes (so at most the rows of one Arrow
+    /// batch handed to the writer; a chunk spanning several `dt` days gives a
+    /// batch per day).
     pub batch_rows: usize,
+    /// Threads decoding one conversion's records; the reading and the Parquet
+    /// writing have a thread each besides.
+    pub decode_threads: usize,
     /// Largest record kept whole for the quarantine.
     pub keep_limit: usize,
     /// Size of one quarantine object.
@@ -89,6 +96,7 @@ impl Default for ConvertConfig {
             row_group_rows: 64 * 1024,
             row_group_budget: 64 * 1024 * 1024,
             batch_rows: 8192,
+            decode_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             keep_limit: 16 * 1024 * 1024,
             quarantine_part_bytes: 8 * 1024 * 1024,
         }
@@ -216,6 +224,13 @@ impl Converter {
             quarantine,
             config,
         }
+    }
+
+    /// The same converter, with `threads` decoder threads per conversion (when
+    /// several conversions run at once, the cores are theirs to share).
+    pub fn with_decode_threads(mut self, threads: usize) -> Self {
+        self.config.decode_threads = threads.max(1);
+        self
     }
 
     /// The Arrow schema of the Parquet written.
@@ -357,7 +372,7 @@ impl Converter {
                             let writer = AsyncArrowWriter::try_new(
                                 sink,
                                 Arc::clone(&self.schema),
-                                Some(self.writer_properties()),
+                                Some(self.writer_properties(&batch)),
                             )
                             .map_err(|e| self.write_error(&path, e))?;
                             e.insert((writer, path, 0))
@@ -457,12 +472,29 @@ impl Converter {
         Ok(())
     }
 
-    fn writer_properties(&self) -> WriterProperties {
+    /// The writer's settings, given the file's first batch: dictionary encoding is
+    /// turned off for the top-level columns whose values there are mostly distinct
+    /// (ids, line numbers, timestamps, free text). For those a dictionary only costs
+    /// time: it fills up and the writer falls back to plain encoding anyway. Decided
+    /// from the input alone, so the same input still gives the same bytes.
+    fn writer_properties(&self, first: &RecordBatch) -> WriterProperties {
         let compression = match self.config.codec {
             Codec::Zstd => Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()),
             Codec::Snappy => Compression::SNAPPY,
         };
-        WriterProperties::builder()
+        let mut builder = WriterProperties::builder();
+        let mut distinct = Vec::new();
+        for (field, column) in first.schema().fields().iter().zip(first.columns()) {
+            distinct_leaves(
+                &mut vec![field.name().clone()],
+                column.as_ref(),
+                &mut distinct,
+            );
+        }
+        for path in distinct {
+            builder = builder.set_column_dictionary_enabled(path, false);
+        }
+        builder
             .set_compression(compression)
             .set_max_row_group_row_count(Some(self.config.row_group_rows.max(1)))
             .set_created_by(format!("feedpipe {}", env!("CARGO_PKG_VERSION")))
@@ -481,6 +513,61 @@ impl Converter {
             reason: e.to_string(),
         }
     }
+}
+
+/// The Parquet leaf columns under `column` (at `path`) whose values are mostly
+/// distinct. Leaves are named as the Arrow writer names them: a struct's children
+/// under its name, a list's items under `<name>.list.element`.
+fn distinct_leaves(
+    path: &mut Vec<String>,
+    column: &dyn arrow_array::Array,
+    out: &mut Vec<ColumnPath>,
+) {
+    use arrow_array::cast::AsArray;
+    use arrow_schema::DataType;
+    match column.data_type() {
+        DataType::Struct(_) => {
+            let column = column.as_struct();
+            for (field, child) in column.fields().iter().zip(column.columns()) {
+                path.push(field.name().clone());
+                distinct_leaves(path, child.as_ref(), out);
+                path.pop();
+            }
+        }
+        DataType::List(item) => {
+            path.push("list".into());
+            path.push(item.name().clone());
+            distinct_leaves(path, column.as_list::<i32>().values().as_ref(), out);
+            path.truncate(path.len() - 2);
+        }
+        _ => {
+            if mostly_distinct(column) {
+                out.push(ColumnPath::new(path.clone()));
+            }
+        }
+    }
+}
+
+/// Whether more than half of the non-null values of a string or 64-bit integer
+/// column are distinct (at least 64 values to judge from).
+fn mostly_distinct(column: &dyn arrow_array::Array) -> bool {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int64Type, TimestampMicrosecondType};
+    use std::collections::HashSet;
+    let values = column.len() - column.null_count();
+    if values < 64 {
+        return false;
+    }
+    let distinct = if let Some(strings) = column.as_string_opt::<i32>() {
+        strings.iter().flatten().collect::<HashSet<_>>().len()
+    } else if let Some(ints) = column.as_primitive_opt::<Int64Type>() {
+        ints.iter().flatten().collect::<HashSet<_>>().len()
+    } else if let Some(times) = column.as_primitive_opt::<TimestampMicrosecondType>() {
+        times.iter().flatten().collect::<HashSet<_>>().len()
+    } else {
+        return false;
+    };
+    distinct * 2 > values
 }
 
 /// `<raw file name, made safe>-<digest of URI and version>`.
@@ -517,8 +604,46 @@ fn group_stem(sources: &[SourceObject]) -> String {
     )
 }
 
-/// The blocking half over a group: opens each object in turn, announces it, and
-/// reads it; batches are shared across objects (fuller row groups). Returns records read.
+/// Bytes of raw records in one [`Chunk`] (at most, past the record that crosses it).
+const CHUNK_BYTES: usize = 4 * 1024 * 1024;
+
+/// Work for the decoder threads, handed out round-robin in input order.
+enum Work {
+    /// The next input object starts: passed through as [`Message::Start`].
+    Start(SourceObject, object_store::ObjectMeta),
+    /// Consecutive records of one object.
+    Chunk(Chunk),
+}
+
+/// Consecutive records of one raw object, copied out of the reader's buffer.
+struct Chunk {
+    origin: Arc<RawOrigin>,
+    /// The records' bytes, back to back.
+    text: Vec<u8>,
+    /// One per record, in order; each ends where the next starts.
+    items: Vec<ChunkItem>,
+}
+
+struct ChunkItem {
+    line: u64,
+    end: usize,
+    /// For what the framing refused: whether it is cut short, and why.
+    bad: Option<(bool, String)>,
+}
+
+/// What a decoder made of one piece of work.
+struct Decoded {
+    messages: Vec<Message>,
+    records: u64,
+}
+
+/// The blocking half over a group, returning the records read. Three kinds of
+/// thread: this one opens each object in turn and cuts it into chunks of records
+/// (framing only); `decode_threads` decoders turn chunks into Arrow batches per
+/// `dt` and quarantine entries; a collector takes their results back in chunk
+/// order and hands them to the writers. Work goes round-robin and comes back the
+/// same way, so the output's order, and so its bytes, do not depend on timing.
+/// Channels of one slot bound the chunks in flight.
 fn read_objects(
     handle: &tokio::runtime::Handle,
     inputs: &[RawInput],
@@ -527,8 +652,75 @@ fn read_objects(
     config: &ConvertConfig,
     tx: &mpsc::Sender<Message>,
 ) -> Result<u64, ConvertError> {
-    let mut buffers: BTreeMap<NaiveDate, Vec<ColumnBuf>> = BTreeMap::new();
-    let mut records = 0;
+    let threads = config.decode_threads.max(1);
+    let group_uri = || inputs.first().map(|i| i.location.uri()).unwrap_or_default();
+    std::thread::scope(|scope| {
+        let mut work_txs = Vec::with_capacity(threads);
+        let mut done_rxs = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Work>(1);
+            let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+            scope.spawn(move || {
+                for work in work_rx {
+                    let done = match work {
+                        Work::Start(source, meta) => Ok(Decoded {
+                            messages: vec![Message::Start(source, meta)],
+                            records: 0,
+                        }),
+                        Work::Chunk(chunk) => decode_chunk(&chunk, decoder, schema),
+                    };
+                    let failed = done.is_err();
+                    if done_tx.send(done).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            work_txs.push(work_tx);
+            done_rxs.push(done_rx);
+        }
+        let collector = scope.spawn(move || -> Result<u64, ConvertError> {
+            let mut records = 0;
+            // A decoder's channel closes only after its last work, and work went
+            // round-robin: the first closed channel in turn is the end.
+            for turn in 0.. {
+                let Ok(done) = done_rxs[turn % done_rxs.len()].recv() else {
+                    break;
+                };
+                let done = done?;
+                records += done.records;
+                for message in done.messages {
+                    if tx.blocking_send(message).is_err() {
+                        return Ok(records);
+                    }
+                }
+            }
+            Ok(records)
+        });
+        let read = read_into(handle, inputs, config, &work_txs);
+        drop(work_txs);
+        let collected = collector.join().map_err(|_| ConvertError::Internal {
+            uri: group_uri(),
+            reason: "the collector thread panicked".into(),
+        })?;
+        read.and(collected)
+    })
+}
+
+/// Opens each input in turn and hands its records to the decoders, chunk by chunk.
+/// Returns early (`Ok`) when the decoders have gone (an error they report, or the
+/// writers gone).
+fn read_into(
+    handle: &tokio::runtime::Handle,
+    inputs: &[RawInput],
+    config: &ConvertConfig,
+    work: &[std::sync::mpsc::SyncSender<Work>],
+) -> Result<(), ConvertError> {
+    let mut turn = 0usize;
+    let mut send = |w: Work| {
+        let sent = work[turn % work.len()].send(w).is_ok();
+        turn += 1;
+        sent
+    };
     for input in inputs {
         let uri = input.location.uri();
         let (meta, body) = handle
@@ -558,16 +750,16 @@ fn read_objects(
                 )),
             });
         }
-        let origin = RawOrigin {
+        let origin = Arc::new(RawOrigin {
             source: source.clone(),
             written_at_micros: meta.last_modified.timestamp_micros(),
-        };
-        if tx.blocking_send(Message::Start(source, meta)).is_err() {
-            return Ok(records);
+        });
+        if !send(Work::Start(source, meta)) {
+            return Ok(());
         }
-        match read_object(body, decoder, schema, config, &origin, tx, &mut buffers) {
-            Ok(Some(n)) => records += n,
-            Ok(None) => return Ok(records),
+        match chunk_object(body, config, &origin, &mut send) {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
             Err(e) => {
                 return Err(ConvertError::Read {
                     uri,
@@ -576,143 +768,180 @@ fn read_objects(
             }
         }
     }
-    for (dt, buffers) in buffers.iter_mut() {
-        if buffers[0].is_empty() {
-            continue;
-        }
-        let sent = send_batch(tx, schema, *dt, buffers, 0).map_err(|e| ConvertError::Internal {
-            uri: inputs.last().map(|i| i.location.uri()).unwrap_or_default(),
-            reason: e.to_string(),
-        })?;
-        if !sent {
-            break;
-        }
-    }
-    Ok(records)
+    Ok(())
 }
 
-/// The blocking half for one object: records → decoded rows → batches per `dt` (a
-/// partial batch stays in `buffers` for the next object). Returns records read, or
-/// `None` when the receiving side has gone.
-fn read_object(
+/// Frames one object's records into chunks of at most `batch_rows` records (or
+/// about [`CHUNK_BYTES`]) and sends them. `Ok(false)` when the decoders have gone.
+fn chunk_object(
     body: Box<dyn io::Read + Send>,
-    decoder: &RecordDecoder,
-    schema: &SchemaRef,
     config: &ConvertConfig,
-    origin: &RawOrigin,
-    tx: &mpsc::Sender<Message>,
-    buffers: &mut BTreeMap<NaiveDate, Vec<ColumnBuf>>,
-) -> Result<Option<u64>, FeedError> {
+    origin: &Arc<RawOrigin>,
+    send: &mut impl FnMut(Work) -> bool,
+) -> Result<bool, FeedError> {
     let feed = open_feed(body).map_err(|source| FeedError { line: 0, source })?;
     let mut reader = FeedReader::new(feed, config.keep_limit)?;
-    let mut records = 0u64;
-    let reject = |line: u64, raw: &[u8], error: String| {
-        let entry = QuarantineEntry {
-            error,
-            line,
-            raw: Bytes::copy_from_slice(raw),
-            truncated: false,
-        };
-        tx.blocking_send(Message::Rejected(entry)).is_ok()
+    let rows = config.batch_rows.max(1);
+    let new_chunk = || Chunk {
+        origin: Arc::clone(origin),
+        text: Vec::new(),
+        items: Vec::with_capacity(rows.min(8192)),
     };
-    let new_buffers = || {
-        decoder
-            .columns()
-            .iter()
-            .map(|c| ColumnBuf::new(&c.ty))
-            .collect::<Vec<_>>()
-    };
+    let mut chunk = new_chunk();
     while let Some(item) = reader.next_item()? {
-        let (line, bytes) = match item {
-            FeedItem::Record { line, bytes } => (line, bytes),
+        let (line, bytes, bad) = match item {
+            FeedItem::Record { line, bytes } => (line, bytes, None),
             FeedItem::Bad {
                 line,
                 bytes,
                 truncated,
                 reason,
-            } => {
-                records += 1;
-                let entry = QuarantineEntry {
-                    error: reason,
-                    line,
-                    raw: Bytes::copy_from_slice(bytes),
-                    truncated,
-                };
-                if tx.blocking_send(Message::Rejected(entry)).is_err() {
-                    return Ok(None);
-                }
-                continue;
-            }
+            } => (line, bytes, Some((truncated, reason))),
         };
+        chunk.text.extend_from_slice(bytes);
+        chunk.items.push(ChunkItem {
+            line,
+            end: chunk.text.len(),
+            bad,
+        });
+        if (chunk.items.len() >= rows || chunk.text.len() >= CHUNK_BYTES)
+            && !send(Work::Chunk(std::mem::replace(&mut chunk, new_chunk())))
+        {
+            return Ok(false);
+        }
+    }
+    Ok(chunk.items.is_empty() || send(Work::Chunk(chunk)))
+}
+
+/// `reason`, naming the customer's file and line when the raw record carries
+/// lineage (ingest frames every record with it): a convert quarantine entry's own
+/// `source` and `line` are the raw object's.
+fn with_origin(reason: String, record: &str) -> String {
+    #[derive(Deserialize)]
+    struct Lineage {
+        #[serde(rename = "_source_uri")]
+        uri: Option<String>,
+        #[serde(rename = "_source_line")]
+        line: Option<u64>,
+    }
+    match serde_json::from_str::<Lineage>(record) {
+        Ok(Lineage {
+            uri: Some(uri),
+            line: Some(line),
+        }) => format!("{reason} (source {uri}, line {line})"),
+        _ => reason,
+    }
+}
+
+/// Decodes one chunk: a batch per `dt` (in date order), then its rejects (in line
+/// order), and the records counted (a line may hold several, `{..}{..}`).
+fn decode_chunk(
+    chunk: &Chunk,
+    decoder: &RecordDecoder,
+    schema: &SchemaRef,
+) -> Result<Decoded, ConvertError> {
+    let mut buffers: BTreeMap<NaiveDate, Vec<ColumnBuf>> = BTreeMap::new();
+    let mut rejected = Vec::new();
+    let mut records = 0u64;
+    let mut start = 0;
+    for item in &chunk.items {
+        let bytes = &chunk.text[start..item.end];
+        start = item.end;
+        let line = item.line;
+        let mut reject = |raw: &[u8], error: String, truncated: bool| {
+            rejected.push(Message::Rejected(QuarantineEntry {
+                error,
+                line,
+                raw: Bytes::copy_from_slice(raw),
+                truncated,
+            }));
+        };
+        if let Some((truncated, reason)) = &item.bad {
+            records += 1;
+            reject(bytes, reason.clone(), *truncated);
+            continue;
+        }
         let text = match std::str::from_utf8(bytes) {
             Ok(t) => t,
             Err(e) => {
                 records += 1;
                 reject(
-                    line,
                     bytes,
                     format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                    false,
                 );
                 continue;
             }
         };
+        let mut keep = |decoded: crate::decode::DecodedRecord<'_>| {
+            let buffers = buffers.entry(decoded.dt).or_insert_with(|| {
+                decoder
+                    .columns()
+                    .iter()
+                    .map(|c| ColumnBuf::new(&c.ty))
+                    .collect()
+            });
+            for (buf, cell) in buffers.iter_mut().zip(decoded.cells) {
+                buf.push(cell);
+            }
+        };
+        // Most lines hold one object: parsed once. The others are split below.
+        if let Some(decoded) = decoder.decode_line(text, line, &chunk.origin) {
+            records += 1;
+            match decoded {
+                Ok(decoded) => keep(decoded),
+                Err(e) => reject(text.as_bytes(), with_origin(e.reason, text), false),
+            }
+            continue;
+        }
         // One line may hold several objects written back to back (`{..}{..}`).
         let mut values = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
         loop {
-            let start = values.byte_offset();
+            let at = values.byte_offset();
             match values.next() {
                 None => break,
                 Some(Ok(value)) => {
                     records += 1;
-                    match decoder.decode(value.get(), line, origin) {
-                        Ok(decoded) => {
-                            let buffers = buffers.entry(decoded.dt).or_insert_with(new_buffers);
-                            for (buf, cell) in buffers.iter_mut().zip(decoded.cells) {
-                                buf.push(cell);
-                            }
-                            if buffers[0].len() >= config.batch_rows
-                                && !send_batch(tx, schema, decoded.dt, buffers, line)?
-                            {
-                                return Ok(None);
-                            }
-                        }
-                        Err(e) => {
-                            reject(line, value.get().as_bytes(), e.reason);
-                        }
+                    match decoder.decode(value.get(), line, &chunk.origin) {
+                        Ok(decoded) => keep(decoded),
+                        Err(e) => reject(
+                            value.get().as_bytes(),
+                            with_origin(e.reason, value.get()),
+                            false,
+                        ),
                     }
                 }
                 Some(Err(e)) => {
                     records += 1;
                     reject(
-                        line,
-                        &text.as_bytes()[start..],
+                        &text.as_bytes()[at..],
                         format!("malformed JSON: {e}"),
+                        false,
                     );
                     break;
                 }
             }
         }
     }
-    Ok(Some(records))
-}
-
-fn send_batch(
-    tx: &mpsc::Sender<Message>,
-    schema: &SchemaRef,
-    dt: NaiveDate,
-    buffers: &mut [ColumnBuf],
-    line: u64,
-) -> Result<bool, FeedError> {
-    let arrays = buffers
-        .iter_mut()
-        .map(ColumnBuf::finish)
-        .collect::<Result<Vec<_>, _>>()
-        .and_then(|arrays| RecordBatch::try_new(Arc::clone(schema), arrays))
-        .map_err(|e| FeedError {
-            line,
-            source: io::Error::other(format!("building an Arrow batch: {e}")),
-        })?;
-    Ok(tx.blocking_send(Message::Batch(dt, arrays)).is_ok())
+    let mut messages = Vec::with_capacity(buffers.len() + rejected.len());
+    for (dt, mut buffers) in buffers {
+        let batch = buffers
+            .iter_mut()
+            .map(ColumnBuf::finish)
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|arrays| RecordBatch::try_new(Arc::clone(schema), arrays))
+            .map_err(|e| ConvertError::Read {
+                uri: chunk.origin.source.uri.clone(),
+                source: io::Error::other(format!(
+                    "building an Arrow batch (lines {}..={}): {e}",
+                    chunk.items.first().map_or(0, |i| i.line),
+                    chunk.items.last().map_or(0, |i| i.line)
+                )),
+            })?;
+        messages.push(Message::Batch(dt, batch));
+    }
+    messages.extend(rejected);
+    Ok(Decoded { messages, records })
 }
 
 #[cfg(test)]

@@ -66,7 +66,9 @@ pub struct ConvertArgs {
 /// `128MiB`, `100MB`, `1GiB`, `5000000`, `0`.
 fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let number: f64 = number
         .parse()
@@ -79,7 +81,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
         "kib" => 1024.0,
         "mib" => 1024.0 * 1024.0,
         "gib" => 1024.0 * 1024.0 * 1024.0,
-        other => return Err(format!("unknown unit `{other}` in `{s}` (B, KB, MB, GB, KiB, MiB, GiB)")),
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{s}` (B, KB, MB, GB, KiB, MiB, GiB)"
+            ));
+        }
     };
     Ok((number * scale) as u64)
 }
@@ -218,14 +224,21 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
                 uris.len() - 1
             );
         }
-        let order: BTreeMap<String, usize> =
-            uris.iter().enumerate().map(|(i, u)| (u.clone(), i)).collect();
+        let order: BTreeMap<String, usize> = uris
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.clone(), i))
+            .collect();
         members.sort_by_key(|m| order.get(&input.at(m.location.clone()).uri()).copied());
         groups_to_run.push(members);
     }
     let skipped = listed - fresh.len() - groups_to_run.iter().map(Vec::len).sum::<usize>();
     groups_to_run.extend(groups(fresh, args.target_file_size));
     let groups = groups_to_run;
+    // The cores go to the groups running at once: each decodes on its share.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let converter =
+        converter.with_decode_threads(cores.div_ceil(parallel.min(groups.len()).max(1)));
 
     let total_bytes: u64 = groups.iter().flatten().map(|o| o.size).sum();
     let bar = if std::io::stderr().is_terminal() {

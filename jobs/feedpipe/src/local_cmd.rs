@@ -258,7 +258,9 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
         dirs.raw.display()
     );
     for file in &files {
-        if let Some(done) = ingest_file(&job, &stream, &mut ledger, file, &mut seen, verbose).await? {
+        if let Some(done) =
+            ingest_file(&job, &stream, &mut ledger, file, &mut seen, verbose).await?
+        {
             ingested.push(done);
         }
     }
@@ -267,7 +269,15 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
             "watching {} (drop feed files there; Ctrl-C to stop)",
             dirs.source.display()
         );
-        watch_source(&job, &stream, &mut ledger, &dirs.source, &mut seen, &mut ingested).await?;
+        watch_source(
+            &job,
+            &stream,
+            &mut ledger,
+            &dirs.source,
+            &mut seen,
+            &mut ingested,
+        )
+        .await?;
         println!("stopping: writing what is buffered");
     }
 
@@ -349,9 +359,9 @@ fn source_files(source: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
         .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| !n.starts_with('.') && !n.ends_with(".tmp") && !n.ends_with(".part"))
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                !n.starts_with('.') && !n.ends_with(".tmp") && !n.ends_with(".part")
+            })
         })
         .collect();
     files.sort();
@@ -362,10 +372,12 @@ fn source_files(source: &Path) -> anyhow::Result<Vec<PathBuf>> {
 fn sample_records(files: &[PathBuf], per_file: usize) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut records = Vec::new();
     for path in files {
-        let file = std::fs::File::open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let Ok(feed) = open_feed(file) else { continue };
-        let Ok(mut reader) = FeedReader::new(feed, 16 << 20) else { continue };
+        let Ok(mut reader) = FeedReader::new(feed, 16 << 20) else {
+            continue;
+        };
         let mut taken = 0;
         while taken < per_file {
             match reader.next_item() {
@@ -413,8 +425,7 @@ fn choose_contract(
         let fits = records
             .iter()
             .filter(|r| {
-                std::str::from_utf8(r)
-                    .is_ok_and(|text| decoder.decode(text, 1, &origin).is_ok())
+                std::str::from_utf8(r).is_ok_and(|text| decoder.decode(text, 1, &origin).is_ok())
             })
             .count();
         if records.is_empty() || fits * 10 >= records.len() * 9 {
@@ -700,16 +711,15 @@ async fn report(
     }
 
     println!(
-        "\n{:<12} {:>8} {:>9} {:>9}  {}",
-        "stage", "objects", "records", "seconds", "written to"
+        "\n{:<12} {:>8} {:>9} {:>9}  written to",
+        "stage", "objects", "records", "seconds"
     );
     println!(
-        "{:<12} {:>8} {:>9} {:>9.2}  {} ({} quarantine object(s))",
+        "{:<12} {:>8} {:>9} {:>9.2}  in-process stream ({} quarantine object(s))",
         "ingest",
         ingest.files,
         ingest.records_sent,
         ingest_ms as f64 / 1000.0,
-        "in-process stream",
         ingest.quarantine_objects.len()
     );
     println!(
@@ -749,13 +759,21 @@ async fn report(
     let t = Instant::now();
     let sql = sample_query(table, contract);
     let warehouse = Warehouse::open(curated).await?;
-    let batches = warehouse.sql(&sql).await?;
-    println!(
-        "\nquery ({:.2} s): feedpipe query --data {} '{sql}'",
-        t.elapsed().as_secs_f64(),
-        dirs.curated.display()
-    );
-    println!("{}", render(&batches, OutputFormat::Table)?);
+    if warehouse.tables().iter().any(|t| t == table) {
+        let batches = warehouse.sql(&sql).await?;
+        println!(
+            "\nquery ({:.2} s): feedpipe query --data {} '{sql}'",
+            t.elapsed().as_secs_f64(),
+            dirs.curated.display()
+        );
+        println!("{}", render(&batches, OutputFormat::Table)?);
+    } else {
+        // Empty feeds, or only bad records: nothing was loaded, which is no error.
+        println!(
+            "\nquery: no rows loaded, so no table `{table}` under {} yet",
+            dirs.curated.display()
+        );
+    }
     println!("done in {:.2} s", started.elapsed().as_secs_f64());
 
     let ok = report.ok() && failed == 0 && convert.failures.is_empty();

@@ -50,6 +50,11 @@ enum Command {
     Gen(gen_cmd::GenArgs),
 }
 
+/// mimalloc: the conversion allocates per record (cells, field lists); about 10%
+/// faster than the system allocator (jobs/convert/examples/convert_dir.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

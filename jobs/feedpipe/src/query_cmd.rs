@@ -12,7 +12,11 @@ use feedpipe_warehouse::{OutputFormat, Warehouse, render};
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     /// Curated root (local folder or s3:// URL); after `feedpipe local` it is feedpipe-local/curated.
-    #[arg(long, env = "FEEDPIPE_CURATED_URL", default_value = "feedpipe-local/curated")]
+    #[arg(
+        long,
+        env = "FEEDPIPE_CURATED_URL",
+        default_value = "feedpipe-local/curated"
+    )]
     data: String,
     /// Output: table (aligned), csv or json.
     #[arg(long, default_value = "table")]
@@ -32,7 +36,11 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let batches = warehouse.sql(&args.sql).await.with_context(|| {
-        format!("tables under {}: {}", curated.uri(), warehouse.tables().join(", "))
+        format!(
+            "tables under {}: {}",
+            curated.uri(),
+            warehouse.tables().join(", ")
+        )
     })?;
     let text = render(&batches, args.format)?;
     print!("{text}");

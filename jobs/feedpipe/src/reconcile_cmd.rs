@@ -19,6 +19,11 @@ pub struct ReconcileArgs {
     /// Quarantine root; without it, quarantined records count as missing.
     #[arg(long, env = "FEEDPIPE_QUARANTINE_URL")]
     quarantine: Option<String>,
+    /// The table is read through its `<table>_dedup` view (Snowflake, sql/R__dedup_view.sql),
+    /// so records loaded more than once by at-least-once hops pass: they are counted
+    /// and listed, not failures. Records both loaded and quarantined still fail.
+    #[arg(long)]
+    dedup: bool,
 }
 
 pub async fn run(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
@@ -32,7 +37,8 @@ pub async fn run(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|q| parse(q, "quarantine"))
         .transpose()?;
-    let report = feedpipe_warehouse::reconcile(&source, &curated, quarantine.as_ref()).await?;
+    let mut report = feedpipe_warehouse::reconcile(&source, &curated, quarantine.as_ref()).await?;
+    report.dedup = args.dedup;
     print!("{}", report.render());
     Ok(if report.ok() {
         ExitCode::SUCCESS

@@ -364,30 +364,217 @@ fn convert_compacts_small_raw_objects_into_fewer_files() {
         out
     };
     // ~3.6 MB of raw JSON; 100 kB of Parquet per file is ~800 kB of raw per group.
-    let args = ["convert", "--input", "raw", "--output", "a", "--quarantine", "q"];
-    let out = feedpipe(&[&args[..], &["--target-file-size", "100kB"]].concat(), dir.path());
+    let args = [
+        "convert",
+        "--input",
+        "raw",
+        "--output",
+        "a",
+        "--quarantine",
+        "q",
+    ];
+    let out = feedpipe(
+        &[&args[..], &["--target-file-size", "100kB"]].concat(),
+        dir.path(),
+    );
     assert!(out.status.success(), "{out:?}");
-    assert!(stdout(&out).starts_with("converted 12 object(s), skipped 0, failed 0: 4800 records read, 4800 rows written"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with(
+            "converted 12 object(s), skipped 0, failed 0: 4800 records read, 4800 rows written"
+        ),
+        "{}",
+        stdout(&out)
+    );
     let compacted = files("a");
     assert!((2..12).contains(&compacted.len()), "{compacted:?}");
-    assert!(compacted.iter().all(|p| p.to_string_lossy().contains("/feed/dt=2026-11-01/")));
+    assert!(
+        compacted
+            .iter()
+            .all(|p| p.to_string_lossy().contains("/feed/dt=2026-11-01/"))
+    );
     // Every object is done: a second run skips all of them.
-    let out = feedpipe(&[&args[..], &["--target-file-size", "100kB"]].concat(), dir.path());
-    assert!(stdout(&out).starts_with("converted 0 object(s), skipped 12, failed 0"), "{}", stdout(&out));
+    let out = feedpipe(
+        &[&args[..], &["--target-file-size", "100kB"]].concat(),
+        dir.path(),
+    );
+    assert!(
+        stdout(&out).starts_with("converted 0 object(s), skipped 12, failed 0"),
+        "{}",
+        stdout(&out)
+    );
     // --force converts each group again under the same names, whatever the target now.
-    let names: Vec<_> = { let mut v = compacted.clone(); v.sort(); v };
-    let out = feedpipe(&[&args[..], &["--force", "--target-file-size", "0"]].concat(), dir.path());
-    assert!(stdout(&out).starts_with("converted 12 object(s), skipped 0, failed 0"), "{}", stdout(&out));
+    let names: Vec<_> = {
+        let mut v = compacted.clone();
+        v.sort();
+        v
+    };
+    let out = feedpipe(
+        &[&args[..], &["--force", "--target-file-size", "0"]].concat(),
+        dir.path(),
+    );
+    assert!(
+        stdout(&out).starts_with("converted 12 object(s), skipped 0, failed 0"),
+        "{}",
+        stdout(&out)
+    );
     let mut again = files("a");
     again.sort();
     assert_eq!(again, names);
     // Without compaction, one file per raw object (as the Lambda writes them).
     let out = feedpipe(
-        &["convert", "--input", "raw", "--output", "b", "--quarantine", "q", "--target-file-size", "0"],
+        &[
+            "convert",
+            "--input",
+            "raw",
+            "--output",
+            "b",
+            "--quarantine",
+            "q",
+            "--target-file-size",
+            "0",
+        ],
         dir.path(),
     );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(files("b").len(), 12);
-    let out = feedpipe(&["convert", "--input", "raw", "--output", "c", "--target-file-size", "lots"], dir.path());
-    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("is not a size"));
+    let out = feedpipe(
+        &[
+            "convert",
+            "--input",
+            "raw",
+            "--output",
+            "c",
+            "--target-file-size",
+            "lots",
+        ],
+        dir.path(),
+    );
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("is not a size")
+    );
+}
+
+#[test]
+fn a_conversion_killed_half_way_shows_no_partial_file_and_a_rerun_gives_the_clean_result() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..6 {
+        let out = feedpipe(
+            &[
+                "gen",
+                "--rows",
+                "5000",
+                "--seed",
+                &i.to_string(),
+                "--framed",
+                "--out",
+                &format!("raw/2026/11/23/10/feedpipe-raw-1-2026-11-23-10-00-{i:02}-x"),
+            ],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
+    let args = |output: &str| -> Vec<String> {
+        [
+            "convert",
+            "--input",
+            "raw",
+            "--output",
+            output,
+            "--quarantine",
+            "q",
+            "--target-file-size",
+            "0",
+            "--parallel",
+            "1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    // Every regular file under `root`, by path relative to it.
+    let tree = |root: &str| -> std::collections::BTreeMap<String, Vec<u8>> {
+        let base = dir.path().join(root);
+        let mut out = std::collections::BTreeMap::new();
+        let mut stack = vec![base.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p
+                        .strip_prefix(&base)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    out.insert(rel, std::fs::read(&p).unwrap());
+                }
+            }
+        }
+        out
+    };
+    let parquet = |t: &std::collections::BTreeMap<String, Vec<u8>>| -> Vec<String> {
+        t.keys()
+            .filter(|k| k.ends_with(".parquet"))
+            .cloned()
+            .collect()
+    };
+    let clean = feedpipe(
+        &args("clean").iter().map(String::as_str).collect::<Vec<_>>(),
+        dir.path(),
+    );
+    assert!(clean.status.success(), "{clean:?}");
+    let clean = tree("clean");
+
+    // Killed (SIGKILL: no clean-up) once the first object is done, with the second
+    // under way.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_feedpipe"))
+        .args(args("killed"))
+        .current_dir(dir.path())
+        .env("FEEDPIPE_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    for line in std::io::BufRead::lines(stderr) {
+        if line.unwrap().contains("rows written") {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+    let killed = tree("killed");
+    let done = parquet(&killed);
+    assert!(
+        !done.is_empty() && done.len() < parquet(&clean).len(),
+        "{done:?}"
+    );
+    // Whatever is visible under a Parquet name is whole: the clean run's bytes.
+    for name in &done {
+        assert!(
+            killed[name] == clean[name],
+            "{name} differs from the clean run's"
+        );
+    }
+
+    // The rerun skips what is done and ends with the clean run's files, byte for byte.
+    let out = feedpipe(
+        &args("killed")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(!stdout(&out).contains("skipped 0,"), "{}", stdout(&out));
+    let rerun = tree("killed");
+    assert_eq!(parquet(&rerun), parquet(&clean));
+    for name in parquet(&clean) {
+        assert!(
+            rerun[&name] == clean[&name],
+            "{name} differs from the clean run's"
+        );
+    }
 }

@@ -48,7 +48,10 @@ fn feed(dir: &Path, name: &str, rows: u64, seed: u64) -> PathBuf {
         s(&path),
     ]);
     assert!(out.status.success());
-    let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     writeln!(
         file,
         r#"{{"order_id":"ORD-DRIFT-{seed}","customer_id":"C-00001","order_ts":"2026-11-02T23:30:00-02:00","status":"paid","currency":"EUR","total":10.50,"loyalty":{{"points":7}}}}"#
@@ -78,7 +81,9 @@ fn expected(files: &[&Path]) -> BTreeMap<String, (u64, i64)> {
             let at = chrono::DateTime::parse_from_rfc3339(record["order_ts"].as_str().unwrap())
                 .unwrap()
                 .with_timezone(&chrono::Utc);
-            let day = days.entry(at.format("%Y-%m-%d").to_string()).or_insert((0, 0));
+            let day = days
+                .entry(at.format("%Y-%m-%d").to_string())
+                .or_insert((0, 0));
             day.0 += 1;
             day.1 += (total * 100.0).round() as i64;
         }
@@ -113,7 +118,12 @@ fn queried(curated: &Path) -> BTreeMap<String, (u64, i64)> {
 fn scalar(curated: &Path, sql: &str) -> String {
     let out = run(&["query", "--data", s(curated), "--format", "csv", sql]);
     assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().lines().nth(1).unwrap().to_owned()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_owned()
 }
 
 #[test]
@@ -142,10 +152,18 @@ fn local_pipeline_reconciles_and_the_table_matches_the_input() {
     let raw: Vec<PathBuf> = walk(&work.join("raw"));
     assert!(raw.len() >= 2, "{raw:?}");
     for path in &raw {
-        let rel = path.strip_prefix(work.join("raw")).unwrap().to_str().unwrap().to_owned();
+        let rel = path
+            .strip_prefix(work.join("raw"))
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
         let parts: Vec<&str> = rel.split('/').collect();
         assert_eq!(parts.len(), 5, "{rel}");
-        assert!(parts[4].starts_with("feedpipe-local-1-") && parts[4].ends_with(".gz"), "{rel}");
+        assert!(
+            parts[4].starts_with("feedpipe-local-1-") && parts[4].ends_with(".gz"),
+            "{rel}"
+        );
     }
 
     // reconcile as its own command, on the same folders.
@@ -169,7 +187,10 @@ fn local_pipeline_reconciles_and_the_table_matches_the_input() {
 
     // Drift: the unknown field is kept in _extra; the type error is in the quarantine.
     assert_eq!(
-        scalar(&work.join("curated"), "SELECT _extra FROM feed WHERE order_id = 'ORD-DRIFT-1'"),
+        scalar(
+            &work.join("curated"),
+            "SELECT _extra FROM feed WHERE order_id = 'ORD-DRIFT-1'"
+        ),
         r#""{""loyalty"":{""points"":7}}""#
     );
     let quarantined: String = walk(&work.join("quarantine").join("convert"))
@@ -187,7 +208,11 @@ fn local_pipeline_reconciles_and_the_table_matches_the_input() {
         s(&work.join("curated")),
     ]);
     assert!(!out.status.success());
-    assert!(String::from_utf8(out.stdout).unwrap().contains("missing at line(s)"));
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("missing at line(s)")
+    );
 
     // A second run into the same workdir: nothing ingested twice, no duplicates.
     let rows = scalar(&work.join("curated"), "SELECT count(*) FROM feed");
@@ -195,9 +220,15 @@ fn local_pipeline_reconciles_and_the_table_matches_the_input() {
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.matches("already ingested").count(), 2, "{stdout}");
-    assert_eq!(scalar(&work.join("curated"), "SELECT count(*) FROM feed"), rows);
     assert_eq!(
-        scalar(&work.join("curated"), "SELECT count(DISTINCT _record_id) FROM feed"),
+        scalar(&work.join("curated"), "SELECT count(*) FROM feed"),
+        rows
+    );
+    assert_eq!(
+        scalar(
+            &work.join("curated"),
+            "SELECT count(DISTINCT _record_id) FROM feed"
+        ),
         rows
     );
 }
@@ -207,7 +238,11 @@ fn a_duplicated_row_fails_reconcile() {
     let tmp = tempfile::tempdir().unwrap();
     let a = feed(tmp.path(), "orders.jsonl", 300, 3);
     let work = tmp.path().join("work");
-    assert!(run(&["local", "--workdir", s(&work), s(&a)]).status.success());
+    assert!(
+        run(&["local", "--workdir", s(&work), s(&a)])
+            .status
+            .success()
+    );
     // The same raw object converted a second time under another name: every row twice.
     let raw = walk(&work.join("raw"));
     let copy = raw[0].with_file_name("feedpipe-local-1-copy");
@@ -244,19 +279,38 @@ fn user_feeds_of_another_shape_get_an_inferred_contract() {
     let path = tmp.path().join("events.jsonl");
     let mut file = std::fs::File::create(&path).unwrap();
     for i in 0..200 {
-        writeln!(file, r#"{{"event":"click","n":{i},"score":{}.5,"at":"2026-11-0{}T12:00:00+01:00"}}"#, i % 7, 1 + i % 3).unwrap();
+        writeln!(
+            file,
+            r#"{{"event":"click","n":{i},"score":{}.5,"at":"2026-11-0{}T12:00:00+01:00"}}"#,
+            i % 7,
+            1 + i % 3
+        )
+        .unwrap();
     }
     writeln!(file, "{{broken").unwrap();
     drop(file);
     let work = tmp.path().join("work");
-    let out = run(&["local", "--workdir", s(&work), "--table", "events", s(&path)]);
+    let out = run(&[
+        "local",
+        "--workdir",
+        s(&work),
+        "--table",
+        "events",
+        s(&path),
+    ]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.contains("contract inferred from 200 record(s)"), "{stdout}");
+    assert!(
+        stdout.contains("contract inferred from 200 record(s)"),
+        "{stdout}"
+    );
     let contract: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(work.join("schema.json")).unwrap()).unwrap();
     assert_eq!(contract["table"], "events");
-    assert_eq!(scalar(&work.join("curated"), "SELECT count(*), sum(n) FROM events"), "200,19900");
+    assert_eq!(
+        scalar(&work.join("curated"), "SELECT count(*), sum(n) FROM events"),
+        "200,19900"
+    );
 }
 
 #[test]
@@ -265,7 +319,15 @@ fn watch_takes_files_dropped_into_the_source_folder() {
     let work = tmp.path().join("work");
     let first = feed(tmp.path(), "first.jsonl", 200, 4);
     let child = feedpipe()
-        .args(["local", "--watch", "--buffer-seconds", "1", "--workdir", s(&work), s(&first)])
+        .args([
+            "local",
+            "--watch",
+            "--buffer-seconds",
+            "1",
+            "--workdir",
+            s(&work),
+            s(&first),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -273,7 +335,14 @@ fn watch_takes_files_dropped_into_the_source_folder() {
     let curated = work.join("curated");
     let count = || {
         let out = feedpipe()
-            .args(["query", "--data", s(&curated), "--format", "csv", "SELECT count(*) FROM feed"])
+            .args([
+                "query",
+                "--data",
+                s(&curated),
+                "--format",
+                "csv",
+                "SELECT count(*) FROM feed",
+            ])
             .output()
             .unwrap();
         String::from_utf8(out.stdout)
@@ -286,13 +355,21 @@ fn watch_takes_files_dropped_into_the_source_folder() {
     let wait_for = |rows: u64| {
         let deadline = Instant::now() + Duration::from_secs(60);
         while count() != rows {
-            assert!(Instant::now() < deadline, "the table never reached {rows} rows");
+            assert!(
+                Instant::now() < deadline,
+                "the table never reached {rows} rows"
+            );
             std::thread::sleep(Duration::from_millis(300));
         }
     };
     wait_for(201);
     for (i, rows) in [(5, 301), (6, 451)] {
-        let extra = feed(tmp.path(), &format!("drop-{i}.jsonl"), if i == 5 { 99 } else { 149 }, i);
+        let extra = feed(
+            tmp.path(),
+            &format!("drop-{i}.jsonl"),
+            if i == 5 { 99 } else { 149 },
+            i,
+        );
         // Dropped as a user would: written elsewhere, moved in.
         std::fs::rename(&extra, work.join("source").join(extra.file_name().unwrap())).unwrap();
         wait_for(rows);

@@ -369,10 +369,8 @@ impl<S: StreamSource + ?Sized> Firehose<S> {
         mut stop: watch::Receiver<bool>,
         delivered: mpsc::Sender<DeliveredObject>,
     ) -> Result<FirehoseSummary, FirehoseError> {
-        let tick = (self.config.buffer_interval / 4).clamp(
-            Duration::from_millis(20),
-            Duration::from_millis(500),
-        );
+        let tick = (self.config.buffer_interval / 4)
+            .clamp(Duration::from_millis(20), Duration::from_millis(500));
         loop {
             let stopping = *stop.borrow();
             let (objects, any) = self.poll().await?;

@@ -339,7 +339,14 @@ mod tests {
 
     #[test]
     fn base64_round_trips() {
-        for input in [&b""[..], b"f", b"fo", b"foo", b"foob", b"\xff\x00\xfe{\"a\":1}"] {
+        for input in [
+            &b""[..],
+            b"f",
+            b"fo",
+            b"foo",
+            b"foob",
+            b"\xff\x00\xfe{\"a\":1}",
+        ] {
             assert_eq!(decode_base64(&base64(input)).as_deref(), Some(input));
         }
         assert_eq!(decode_base64("not base64!"), None);

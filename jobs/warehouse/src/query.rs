@@ -85,10 +85,7 @@ impl Warehouse {
         {
             ctx.register_object_store(&bucket_url, Arc::clone(&curated.store));
         }
-        let listing = curated
-            .store
-            .list_with_delimiter(Some(&curated.path))
-            .await;
+        let listing = curated.store.list_with_delimiter(Some(&curated.path)).await;
         let listing = match listing {
             Ok(l) => l,
             // A local root that does not exist yet holds no tables.
@@ -102,7 +99,9 @@ impl Warehouse {
         };
         let mut tables = Vec::new();
         for prefix in listing.common_prefixes {
-            let Some(name) = prefix.filename() else { continue };
+            let Some(name) = prefix.filename() else {
+                continue;
+            };
             if name.starts_with('_') || name.starts_with('.') {
                 continue;
             }

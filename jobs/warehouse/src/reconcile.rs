@@ -11,9 +11,15 @@
 //!   by source, version and line; convert entries by the lineage inside the raw record);
 //!   `undelivered` entries (the stream refused the record for good) count here unless a
 //!   later run delivered the record, in which case it is loaded and not counted twice;
-//! - missing: neither; duplicated: loaded more than once, or loaded and also rejected
-//!   as bad data; unexpected: curated rows whose id belongs to no source record (for
-//!   example rows of an older version of a file).
+//! - missing: neither; duplicated: loaded more than once; conflicting: loaded and also
+//!   rejected as bad data; unexpected: curated rows whose id belongs to no source
+//!   record (for example rows of an older version of a file).
+//!
+//! Duplicates fail the check, unless the report is told they are removed downstream
+//! ([`Report::dedup`]): on AWS every hop is at-least-once (a retried ingest
+//! invocation, a Firehose redelivery), and the warehouse reads the table through the
+//! `<table>_dedup` view, which keeps one row per `_record_id`. They are still counted
+//! and listed. A conflict always fails.
 //!
 //! The manifests are checked too: every Parquet file a manifest lists exists with the
 //! number of rows the manifest says.
@@ -72,20 +78,26 @@ pub struct FileReport {
     pub missing: Vec<u64>,
     /// How many records are missing.
     pub missing_count: u64,
-    /// Lines of records loaded more than once, or loaded and quarantined as bad (the first few).
+    /// Lines of records loaded more than once (the first few).
     pub duplicated: Vec<u64>,
     /// How many records are duplicated.
     pub duplicated_count: u64,
+    /// Lines of records both loaded and quarantined as bad data (the first few).
+    pub conflicting: Vec<u64>,
+    /// How many records are both loaded and quarantined as bad data.
+    pub conflicting_count: u64,
     /// Why the file could not be read again, if it could not.
     pub error: Option<String>,
 }
 
 impl FileReport {
-    /// True when every record is accounted for exactly once.
-    pub fn ok(&self) -> bool {
+    /// True when every record is accounted for exactly once (with `dedup`: at least
+    /// once in the curated data, duplicates being removed downstream).
+    pub fn ok(&self, dedup: bool) -> bool {
         self.error.is_none()
             && self.missing_count == 0
-            && self.duplicated_count == 0
+            && (dedup || self.duplicated_count == 0)
+            && self.conflicting_count == 0
             && self.read == self.loaded + self.quarantined
     }
 }
@@ -108,6 +120,10 @@ pub struct Report {
     pub unattributed: Vec<(String, u64, String)>,
     /// Manifests read.
     pub manifests: u64,
+    /// Whether records loaded more than once pass: the table is read through its
+    /// `<table>_dedup` view (sql/R__dedup_view.sql), which keeps one row per
+    /// `_record_id`. Off by default: locally nothing should be loaded twice.
+    pub dedup: bool,
     /// Manifest problems: a listed Parquet file missing or holding another row count.
     pub manifest_problems: Vec<String>,
 }
@@ -115,7 +131,7 @@ pub struct Report {
 impl Report {
     /// True when everything matches.
     pub fn ok(&self) -> bool {
-        self.files.iter().all(FileReport::ok)
+        self.files.iter().all(|f| f.ok(self.dedup))
             && self.unexpected.is_empty()
             && self.manifest_problems.is_empty()
     }
@@ -144,7 +160,7 @@ impl Report {
             "file", "read", "loaded", "quarantined", "missing", "duplicated"
         );
         for f in &self.files {
-            let status = match (&f.error, f.ok()) {
+            let status = match (&f.error, f.ok(self.dedup)) {
                 (Some(e), _) => format!("ERROR: {e}"),
                 (None, true) => "ok".into(),
                 (None, false) => "MISMATCH".into(),
@@ -167,13 +183,29 @@ impl Report {
                 );
             }
             if !f.missing.is_empty() {
-                let _ = writeln!(out, "  missing at line(s): {}", lines(&f.missing, f.missing_count));
+                let _ = writeln!(
+                    out,
+                    "  missing at line(s): {}",
+                    lines(&f.missing, f.missing_count)
+                );
             }
             if !f.duplicated.is_empty() {
                 let _ = writeln!(
                     out,
-                    "  duplicated at line(s): {}",
-                    lines(&f.duplicated, f.duplicated_count)
+                    "  duplicated at line(s): {}{}",
+                    lines(&f.duplicated, f.duplicated_count),
+                    if self.dedup {
+                        " (removed by the `_dedup` view)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            if !f.conflicting.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  both loaded and quarantined as bad at line(s): {}",
+                    lines(&f.conflicting, f.conflicting_count)
                 );
             }
         }
@@ -182,7 +214,11 @@ impl Report {
             out,
             "{} file(s): {read} read = {loaded} loaded + {quarantined} quarantined{}; {} curated row(s) in {} table(s) [{}], {} quarantine entries, {} manifest(s)",
             self.files.len(),
-            if read == loaded + quarantined { "" } else { " (does NOT add up)" },
+            if read == loaded + quarantined {
+                ""
+            } else {
+                " (does NOT add up)"
+            },
             self.curated_rows,
             self.tables.len(),
             self.tables.join(", "),
@@ -196,7 +232,10 @@ impl Report {
             );
         }
         for (uri, line, reason) in self.unattributed.iter().take(LIST_LIMIT) {
-            let _ = writeln!(out, "unattributed quarantine entry: {uri} line {line}: {reason}");
+            let _ = writeln!(
+                out,
+                "unattributed quarantine entry: {uri} line {line}: {reason}"
+            );
         }
         for p in &self.manifest_problems {
             let _ = writeln!(out, "manifest: {p}");
@@ -315,7 +354,11 @@ pub async fn reconcile(
                 .map_err(|e| QueryError::Format(e.to_string()))
             };
             let (ids, uris, versions) = (cast(0)?, cast(1)?, cast(2)?);
-            let (ids, uris, versions) = (ids.as_string::<i32>(), uris.as_string::<i32>(), versions.as_string::<i32>());
+            let (ids, uris, versions) = (
+                ids.as_string::<i32>(),
+                uris.as_string::<i32>(),
+                versions.as_string::<i32>(),
+            );
             report.curated_rows += batch.num_rows() as u64;
             for row in 0..batch.num_rows() {
                 let slot = (!ids.is_null(row))
@@ -325,14 +368,14 @@ pub async fn reconcile(
                 match slot {
                     Some(&s) => slots[s as usize].loaded += 1,
                     None => {
-                        let key = (
-                            uris.is_valid(row).then(|| uris.value(row)).unwrap_or("").to_owned(),
-                            versions
-                                .is_valid(row)
-                                .then(|| versions.value(row))
-                                .unwrap_or("")
-                                .to_owned(),
-                        );
+                        let text = |column: &datafusion::arrow::array::StringArray| {
+                            if column.is_valid(row) {
+                                column.value(row).to_owned()
+                            } else {
+                                String::new()
+                            }
+                        };
+                        let key = (text(uris), text(versions));
                         *report.unexpected.entry(key).or_default() += 1;
                     }
                 }
@@ -355,7 +398,11 @@ pub async fn reconcile(
                 let entry: Entry = match serde_json::from_slice(text) {
                     Ok(e) => e,
                     Err(e) => {
-                        report.unattributed.push((uri.clone(), n as u64 + 1, format!("not a quarantine entry: {e}")));
+                        report.unattributed.push((
+                            uri.clone(),
+                            n as u64 + 1,
+                            format!("not a quarantine entry: {e}"),
+                        ));
                         continue;
                     }
                 };
@@ -371,7 +418,10 @@ pub async fn reconcile(
                     None => report.unattributed.push((
                         uri.clone(),
                         n as u64 + 1,
-                        format!("names no source record ({} line {}: {})", entry.source, entry.line, entry.error),
+                        format!(
+                            "names no source record ({} line {}: {})",
+                            entry.source, entry.line, entry.error
+                        ),
                     )),
                 }
             }
@@ -383,10 +433,16 @@ pub async fn reconcile(
         let f = &mut report.files[slot.file as usize];
         if slot.loaded > 0 {
             f.loaded += 1;
-            if slot.loaded > 1 || slot.bad {
+            if slot.loaded > 1 {
                 f.duplicated_count += 1;
                 if f.duplicated.len() < LIST_LIMIT {
                     f.duplicated.push(slot.line);
+                }
+            }
+            if slot.bad {
+                f.conflicting_count += 1;
+                if f.conflicting.len() < LIST_LIMIT {
+                    f.conflicting.push(slot.line);
                 }
             }
         } else if slot.bad || slot.undelivered {
@@ -404,6 +460,7 @@ pub async fn reconcile(
     for f in &mut report.files {
         f.missing.sort_unstable();
         f.duplicated.sort_unstable();
+        f.conflicting.sort_unstable();
     }
 
     // 5. Manifests.
@@ -429,11 +486,13 @@ impl Entry {
     /// The `_record_id` of the source record this entry stands for.
     fn record_id(&self) -> Option<u128> {
         if self.stage == "ingest" {
-            return parse_id(&SourceObject {
-                uri: self.source.clone(),
-                version: self.source_version.clone(),
-            }
-            .record_id(self.line));
+            return parse_id(
+                &SourceObject {
+                    uri: self.source.clone(),
+                    version: self.source_version.clone(),
+                }
+                .record_id(self.line),
+            );
         }
         // Convert: the raw record carries its lineage first; read the id even when the
         // rest of the record is malformed or cut.
@@ -461,7 +520,11 @@ async fn read_whole(
     path: &object_store::path::Path,
 ) -> Result<(String, bytes::Bytes), ReconcileError> {
     let uri = location.uri_of(path);
-    let got = location.store.get(path).await.map_err(|e| read_error(&uri, e));
+    let got = location
+        .store
+        .get(path)
+        .await
+        .map_err(|e| read_error(&uri, e));
     let bytes = got?.bytes().await.map_err(|e| read_error(&uri, e))?;
     Ok((uri, bytes))
 }
@@ -472,7 +535,12 @@ async fn list(location: &StorageLocation) -> Result<Vec<object_store::ObjectMeta
     {
         return Ok(vec![meta]);
     }
-    match location.store.list(Some(&location.path)).try_collect().await {
+    match location
+        .store
+        .list(Some(&location.path))
+        .try_collect()
+        .await
+    {
         Ok(v) => Ok(v),
         Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
         Err(e) => Err(read_error(&location.uri(), e)),
@@ -505,7 +573,12 @@ async fn parquet_rows(
     location: &StorageLocation,
     path: &object_store::path::Path,
 ) -> Result<u64, String> {
-    let size = location.store.head(path).await.map_err(|e| e.to_string())?.size;
+    let size = location
+        .store
+        .head(path)
+        .await
+        .map_err(|e| e.to_string())?
+        .size;
     if size < 12 {
         return Err(format!("{size} bytes is too short for Parquet"));
     }
@@ -531,7 +604,10 @@ async fn parquet_rows(
 }
 
 /// Checks that every Parquet file a manifest lists exists with the rows it says.
-async fn check_manifests(curated: &StorageLocation, report: &mut Report) -> Result<(), ReconcileError> {
+async fn check_manifests(
+    curated: &StorageLocation,
+    report: &mut Report,
+) -> Result<(), ReconcileError> {
     let manifests = curated.at(curated.join("_manifests"));
     // A compacted group's manifest is written once per input: check its files once.
     let mut checked = std::collections::HashSet::new();
@@ -544,7 +620,9 @@ async fn check_manifests(curated: &StorageLocation, report: &mut Report) -> Resu
         let manifest: Manifest = match serde_json::from_slice(&bytes) {
             Ok(m) => m,
             Err(e) => {
-                report.manifest_problems.push(format!("{uri}: not a manifest: {e}"));
+                report
+                    .manifest_problems
+                    .push(format!("{uri}: not a manifest: {e}"));
                 continue;
             }
         };
@@ -553,9 +631,11 @@ async fn check_manifests(curated: &StorageLocation, report: &mut Report) -> Resu
                 continue;
             }
             let Some(relative) = output.uri.strip_prefix(&curated.uri()) else {
-                report
-                    .manifest_problems
-                    .push(format!("{uri}: lists {} outside {}", output.uri, curated.uri()));
+                report.manifest_problems.push(format!(
+                    "{uri}: lists {} outside {}",
+                    output.uri,
+                    curated.uri()
+                ));
                 continue;
             };
             let path = curated.join(relative);
@@ -568,9 +648,10 @@ async fn check_manifests(curated: &StorageLocation, report: &mut Report) -> Resu
                         ));
                     }
                 }
-                Err(e) => report
-                    .manifest_problems
-                    .push(format!("{}: listed in {uri} but unreadable: {e}", output.uri)),
+                Err(e) => report.manifest_problems.push(format!(
+                    "{}: listed in {uri} but unreadable: {e}",
+                    output.uri
+                )),
             }
         }
     }

@@ -407,7 +407,10 @@ async fn a_group_of_raw_objects_compacts_into_one_file_per_day() {
     for o in &manifest.outputs {
         assert!(o.uri.ends_with("-x3.parquet"), "{}", o.uri);
         assert!(o.uri.contains("/part-0-"), "{}", o.uri);
-        let rows: usize = read_parquet(&local(&o.uri)).iter().map(|b| b.num_rows()).sum();
+        let rows: usize = read_parquet(&local(&o.uri))
+            .iter()
+            .map(|b| b.num_rows())
+            .sum();
         assert_eq!(rows as u64, o.rows);
     }
     // Each input counts as done, with the group's manifest.
@@ -424,12 +427,20 @@ async fn a_group_of_raw_objects_compacts_into_one_file_per_day() {
         .iter()
         .flat_map(|o| read_parquet(&local(&o.uri)))
         .flat_map(|b| {
-            let col = b.column_by_name("_record_id").unwrap().as_string::<i32>().clone();
+            let col = b
+                .column_by_name("_record_id")
+                .unwrap()
+                .as_string::<i32>()
+                .clone();
             (0..col.len()).map(move |i| col.value(i).to_owned())
         })
         .collect();
     assert_eq!(ids.len(), good.len());
-    let before: Vec<Vec<u8>> = manifest.outputs.iter().map(|o| std::fs::read(local(&o.uri)).unwrap()).collect();
+    let before: Vec<Vec<u8>> = manifest
+        .outputs
+        .iter()
+        .map(|o| std::fs::read(local(&o.uri)).unwrap())
+        .collect();
     let again = converter.convert_group(&inputs).await.unwrap();
     assert_eq!(again, manifest);
     for (o, b) in again.outputs.iter().zip(before) {
@@ -439,7 +450,10 @@ async fn a_group_of_raw_objects_compacts_into_one_file_per_day() {
     // An object that changed since it was listed is an error, and no file appears.
     std::fs::write(local(&inputs[1].location.uri()), &pieces[0]).unwrap();
     let err = converter.convert_group(&inputs).await.unwrap_err();
-    assert!(err.to_string().contains("changed since it was listed"), "{err}");
+    assert!(
+        err.to_string().contains("changed since it was listed"),
+        "{err}"
+    );
     // Without listed versions a group cannot be named.
     let unlisted: Vec<RawInput> = inputs
         .iter()

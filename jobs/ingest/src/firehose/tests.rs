@@ -29,11 +29,20 @@ async fn objects(raw: &StorageLocation) -> Vec<(String, Vec<u8>)> {
     let metas: Vec<_> = raw.store.list(None).try_collect().await.unwrap();
     let mut out = Vec::new();
     for meta in metas {
-        let bytes = raw.store.get(&meta.location).await.unwrap().bytes().await.unwrap();
+        let bytes = raw
+            .store
+            .get(&meta.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
         let key = meta.location.to_string();
         let body = if key.ends_with(".gz") {
             let mut s = Vec::new();
-            flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_end(&mut s).unwrap();
+            flate2::read::MultiGzDecoder::new(&bytes[..])
+                .read_to_end(&mut s)
+                .unwrap();
             s
         } else {
             bytes.to_vec()
@@ -48,7 +57,11 @@ fn numbers(objects: &[(String, Vec<u8>)]) -> Vec<u64> {
     let mut ns: Vec<u64> = objects
         .iter()
         .flat_map(|(_, body)| body.split(|b| *b == b'\n').filter(|l| !l.is_empty()))
-        .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap()["n"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_slice::<serde_json::Value>(l).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     ns.sort_unstable();
     ns
@@ -72,18 +85,25 @@ async fn size_hint_splits_objects_and_every_record_lands_once() {
         buffer_interval: Duration::from_secs(3600),
         ..Default::default()
     };
-    let mut firehose = Firehose::new(stream.clone(), raw.clone(), config).await.unwrap();
+    let mut firehose = Firehose::new(stream.clone(), raw.clone(), config)
+        .await
+        .unwrap();
     let (written, any) = firehose.poll().await.unwrap();
     assert!(any);
     // ~100-byte records, 20 kB hint: objects of just over 20 kB, the rest buffered.
     assert!(written.len() >= 9, "{} objects", written.len());
-    assert!(written.iter().all(|o| o.bytes >= 20_000 && o.bytes < 20_000 + 101));
+    assert!(
+        written
+            .iter()
+            .all(|o| o.bytes >= 20_000 && o.bytes < 20_000 + 101)
+    );
     assert!(firehose.buffered_records() > 0);
     // Checkpoints cover what was written, not what is buffered.
     let checkpoints = firehose.checkpoints();
     let lengths = stream.lengths();
     let behind = checkpoints.borrow().iter().zip(&lengths).any(|(c, n)| {
-        !c.as_deref().is_some_and(|c| sequence_at_or_after(c, &n.to_string()))
+        !c.as_deref()
+            .is_some_and(|c| sequence_at_or_after(c, &n.to_string()))
     });
     assert!(behind, "some buffered record is not checkpointed yet");
     let last = firehose.flush().await.unwrap().unwrap();
@@ -112,8 +132,12 @@ async fn size_hint_splits_objects_and_every_record_lands_once() {
 fn regex_like_firehose_key() -> impl Fn(&str) -> bool {
     |k: &str| {
         let parts: Vec<&str> = k.split('/').collect();
-        let [raw, y, m, d, h, name] = parts[..] else { return false };
-        let Some(rest) = name.strip_prefix("feedpipe-raw-1-") else { return false };
+        let [raw, y, m, d, h, name] = parts[..] else {
+            return false;
+        };
+        let Some(rest) = name.strip_prefix("feedpipe-raw-1-") else {
+            return false;
+        };
         let stamp = &rest[..19.min(rest.len())];
         let uuid = rest.get(20..).unwrap_or("");
         let uuid = uuid.strip_suffix(".gz").unwrap_or(uuid);
@@ -137,7 +161,9 @@ async fn interval_writes_a_small_buffer_and_gzip_round_trips() {
         gzip: true,
         ..Default::default()
     };
-    let mut firehose = Firehose::new(stream.clone(), raw.clone(), config).await.unwrap();
+    let mut firehose = Firehose::new(stream.clone(), raw.clone(), config)
+        .await
+        .unwrap();
     let (written, _) = firehose.poll().await.unwrap();
     assert!(written.is_empty(), "neither hint reached yet");
     tokio::time::sleep(Duration::from_millis(60)).await;
@@ -159,13 +185,18 @@ async fn run_delivers_records_that_arrive_while_it_runs_and_flushes_on_stop() {
         buffer_interval: Duration::from_millis(100),
         ..Default::default()
     };
-    let firehose = Firehose::new(stream.clone(), raw.clone(), config).await.unwrap();
+    let firehose = Firehose::new(stream.clone(), raw.clone(), config)
+        .await
+        .unwrap();
     let (stop_tx, stop_rx) = watch::channel(false);
     let (tx, mut rx) = mpsc::channel(64);
     let task = tokio::spawn(firehose.run(stop_rx, tx));
     put(&stream, 0, 1_000).await;
     // The interval writes what arrived without a stop.
-    let first = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(first.records > 0);
     put(&stream, 1_000, 7).await;
     stop_tx.send(true).unwrap();
@@ -176,7 +207,10 @@ async fn run_delivers_records_that_arrive_while_it_runs_and_flushes_on_stop() {
         seen += o.records;
     }
     assert_eq!(seen, 1_007);
-    assert_eq!(numbers(&objects(&raw).await), (0..1_007).collect::<Vec<_>>());
+    assert_eq!(
+        numbers(&objects(&raw).await),
+        (0..1_007).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -195,8 +229,15 @@ async fn a_failed_write_keeps_the_buffer() {
     };
     let mut firehose = Firehose::new(stream, raw, config).await.unwrap();
     let err = firehose.poll().await.unwrap_err();
-    assert!(matches!(err, FirehoseError::Write { attempts: 2, .. }), "{err}");
-    assert_eq!(firehose.buffered_records(), 1, "the record stays buffered for a retry");
+    assert!(
+        matches!(err, FirehoseError::Write { attempts: 2, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        firehose.buffered_records(),
+        1,
+        "the record stays buffered for a retry"
+    );
 }
 
 #[test]
@@ -204,5 +245,8 @@ fn sequence_numbers_compare_as_numbers() {
     assert!(sequence_at_or_after("00000000000000000010", "9"));
     assert!(sequence_at_or_after("10", "10"));
     assert!(!sequence_at_or_after("9", "10"));
-    assert!(sequence_at_or_after("49590338271490256608559692538361571095921575989136588898", "49590338271490256608559692538361571095921575989136588897"));
+    assert!(sequence_at_or_after(
+        "49590338271490256608559692538361571095921575989136588898",
+        "49590338271490256608559692538361571095921575989136588897"
+    ));
 }

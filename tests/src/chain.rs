@@ -1,0 +1,467 @@
+//! One chain of the pipeline on the local AWS stand-in, for the end-to-end tests:
+//! source, raw and curated buckets, a stream, and the queues that receive the
+//! buckets' notifications; the two Lambda handlers and the Firehose stand-in run
+//! over them in-process, and `sql/` loads the curated bucket into the Snowflake
+//! stand-in. Also the generated feed with bad lines, and what the table must hold,
+//! computed from the feed bytes alone.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::sync::Arc;
+
+use aws_lambda_events::event::s3::S3Event;
+use aws_sdk_kinesis::types::{StreamMode, StreamModeDetails};
+use aws_sdk_s3::types::{
+    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+    QueueConfiguration, S3KeyFilter,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use feedpipe_ingest::firehose::{Firehose, FirehoseConfig};
+use feedpipe_ingest::kinesis::{KinesisSink, KinesisSource};
+use feedpipe_ingest::{IngestConfig, IngestJob};
+use feedpipe_sample::{SampleOptions, write_feed};
+use feedpipe_shared::quarantine::ObjectStoreQuarantine;
+use feedpipe_shared::storage::{S3Buckets, StorageLocation};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+
+use crate::{kinesis_client, s3_client, snowflake, sqs_client, unique};
+
+/// Buckets, stream and queues of one chain, named uniquely.
+pub struct Chain {
+    pub s3: aws_sdk_s3::Client,
+    pub kinesis: aws_sdk_kinesis::Client,
+    /// The client the ingest handler puts records with (the same server, unless a
+    /// test puts a fault-injecting proxy in between).
+    pub sink_kinesis: aws_sdk_kinesis::Client,
+    /// The ingest handler's settings.
+    pub ingest_config: IngestConfig,
+    pub sqs: aws_sdk_sqs::Client,
+    pub source: String,
+    pub raw: String,
+    pub curated: String,
+    pub stream: String,
+    /// Receives the source bucket's notifications (stands in for the direct S3 →
+    /// Lambda trigger: the handler gets the same S3 event JSON).
+    pub source_queue: String,
+    /// Receives the raw bucket's notifications under `raw/`, as infra/ wires it.
+    pub raw_queue: (String, String),
+}
+
+impl Chain {
+    pub async fn new() -> Self {
+        let chain = Self {
+            s3: s3_client().await,
+            kinesis: kinesis_client().await,
+            sink_kinesis: kinesis_client().await,
+            // One call in flight: moto numbers a shard's records without a lock (see
+            // ingest_aws.rs).
+            ingest_config: IngestConfig {
+                partition_key_field: Some("customer_id".into()),
+                max_in_flight: 1,
+                ..Default::default()
+            },
+            sqs: sqs_client().await,
+            source: unique("source"),
+            raw: unique("raw"),
+            curated: unique("curated"),
+            stream: unique("feed"),
+            source_queue: String::new(),
+            raw_queue: (String::new(), String::new()),
+        };
+        for bucket in [&chain.source, &chain.raw, &chain.curated] {
+            chain
+                .s3
+                .create_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .unwrap();
+        }
+        chain
+            .kinesis
+            .create_stream()
+            .stream_name(&chain.stream)
+            .shard_count(2)
+            .stream_mode_details(
+                StreamModeDetails::builder()
+                    .stream_mode(StreamMode::Provisioned)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let source_queue = chain.notify(&chain.source, None).await;
+        let raw_queue = chain.notify(&chain.raw, Some("raw/")).await;
+        Self {
+            source_queue: source_queue.0,
+            raw_queue,
+            ..chain
+        }
+    }
+
+    /// A queue that receives `bucket`'s ObjectCreated notifications (under
+    /// `prefix`): (queue URL, queue ARN).
+    pub async fn notify(&self, bucket: &str, prefix: Option<&str>) -> (String, String) {
+        let url = self
+            .sqs
+            .create_queue()
+            .queue_name(unique("events"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_owned();
+        let arn = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes()
+            .unwrap()[&QueueAttributeName::QueueArn]
+            .clone();
+        let mut queue = QueueConfiguration::builder()
+            .queue_arn(&arn)
+            .events(Event::S3ObjectCreated);
+        if let Some(prefix) = prefix {
+            queue = queue.filter(
+                NotificationConfigurationFilter::builder()
+                    .key(
+                        S3KeyFilter::builder()
+                            .filter_rules(
+                                FilterRule::builder()
+                                    .name(FilterRuleName::Prefix)
+                                    .value(prefix)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        self.s3
+            .put_bucket_notification_configuration()
+            .bucket(bucket)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(queue.build().unwrap())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        (url, arn)
+    }
+
+    /// Every message waiting on `queue`, received and deleted, as Lambda's SQS
+    /// event source hands them over (S3's `s3:TestEvent` included).
+    pub async fn receive(&self, queue: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let mut out = Vec::new();
+        loop {
+            let page = self
+                .sqs
+                .receive_message()
+                .queue_url(queue)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            if page.messages().is_empty() {
+                return out;
+            }
+            for message in page.messages() {
+                self.sqs
+                    .delete_message()
+                    .queue_url(queue)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            out.extend(page.messages().iter().cloned());
+        }
+    }
+
+    /// The S3 events the source bucket sent (test events left out).
+    pub async fn source_events(&self) -> Vec<S3Event> {
+        self.receive(&self.source_queue)
+            .await
+            .iter()
+            .filter_map(|m| {
+                let body = as_aws_sends(serde_json::from_str(m.body().unwrap()).unwrap());
+                body.get("Records")
+                    .is_some()
+                    .then(|| serde_json::from_value(body).unwrap())
+            })
+            .collect()
+    }
+
+    pub fn ingest_app(&self) -> ingest_lambda::handler::App {
+        let quarantine = StorageLocation::parse(&format!("s3://{}/quarantine", self.raw)).unwrap();
+        ingest_lambda::handler::App {
+            job: IngestJob::new(
+                Arc::new(KinesisSink::new(self.sink_kinesis.clone(), &self.stream)),
+                Arc::new(ObjectStoreQuarantine::new(quarantine)),
+                self.ingest_config.clone(),
+            ),
+            buckets: Arc::new(S3Buckets::default()),
+        }
+    }
+
+    pub fn raw_to_parquet_app(&self) -> raw_to_parquet_lambda::handler::App {
+        let quarantine = StorageLocation::parse(&format!("s3://{}/quarantine", self.raw)).unwrap();
+        let contract = feedpipe_convert::contract::SchemaContract::from_json(
+            feedpipe_convert::contract::SAMPLE_CONTRACT,
+        )
+        .unwrap();
+        raw_to_parquet_lambda::handler::App {
+            converter: feedpipe_convert::Converter::new(
+                contract,
+                StorageLocation::parse(&format!("s3://{}", self.curated)).unwrap(),
+                Arc::new(ObjectStoreQuarantine::new(quarantine)),
+                feedpipe_convert::ConvertConfig::default(),
+            ),
+            buckets: Arc::new(S3Buckets::default()),
+        }
+    }
+
+    /// The Firehose stand-in, reading the stream through the Kinesis API, until the
+    /// stream is drained: small gzip buffers, so several raw objects.
+    pub async fn firehose(&self) -> usize {
+        let source = Arc::new(KinesisSource::new(self.kinesis.clone(), &self.stream));
+        let raw = StorageLocation::parse(&format!("s3://{}", self.raw)).unwrap();
+        let config = FirehoseConfig {
+            buffer_bytes: 512 * 1024,
+            gzip: true,
+            ..Default::default()
+        };
+        let mut firehose = Firehose::new(source, raw, config).await.unwrap();
+        let (mut written, _) = firehose.poll().await.unwrap();
+        written.extend(firehose.flush().await.unwrap());
+        written.len()
+    }
+
+    /// The raw bucket's notifications, in SQS events of up to 10 messages (Lambda's
+    /// batch size in infra/), each handed to the raw-to-parquet handler `times`
+    /// times. Returns the messages delivered (without S3's test event).
+    pub async fn raw_to_parquet(&self, times: usize) -> usize {
+        let app = self.raw_to_parquet_app();
+        let messages = self.receive(&self.raw_queue.0).await;
+        for batch in messages.chunks(10) {
+            let records: Vec<Value> = batch
+                .iter()
+                .map(|m| {
+                    json!({
+                        "messageId": m.message_id(),
+                        "receiptHandle": m.receipt_handle(),
+                        "body": as_aws_sends(serde_json::from_str(m.body().unwrap()).unwrap()).to_string(),
+                        "attributes": {},
+                        "messageAttributes": {},
+                        "md5OfBody": m.md5_of_body(),
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": self.raw_queue.1,
+                        "awsRegion": "us-east-1"
+                    })
+                })
+                .collect();
+            for _ in 0..times {
+                let event = LambdaEvent::new(json!({ "Records": records }), Context::default());
+                let answer = raw_to_parquet_lambda::handler::handle(event, &app)
+                    .await
+                    .unwrap();
+                assert_eq!(answer, json!({ "batchItemFailures": [] }));
+            }
+        }
+        messages
+            .iter()
+            .filter(|m| !m.body().unwrap_or_default().contains("s3:TestEvent"))
+            .count()
+    }
+
+    /// `sql/` against the Snowflake stand-in over this chain's curated bucket.
+    pub fn snowflake(&self, queries: &[&str]) -> Vec<Vec<Value>> {
+        let vars = json!({
+            "database": "FEEDPIPE",
+            "schema": "RAW",
+            "table": "feed",
+            "storage_integration": "FEEDPIPE_CURATED_S3",
+            "curated_bucket": self.curated,
+            "snowflake_role_arn": "arn:aws:iam::123456789012:role/feedpipe-snowflake",
+        });
+        snowflake(&vars, queries)
+    }
+
+    pub async fn reconcile(&self, dedup: bool) -> feedpipe_warehouse::Report {
+        let at = |url: String| StorageLocation::parse(&url).unwrap();
+        let mut report = feedpipe_warehouse::reconcile(
+            &at(format!("s3://{}/", self.source)),
+            &at(format!("s3://{}", self.curated)),
+            Some(&at(format!("s3://{}/quarantine", self.raw))),
+        )
+        .await
+        .unwrap();
+        report.dedup = dedup;
+        report
+    }
+}
+
+/// An S3 notification as AWS sends it: moto (5.2.5) leaves out `userIdentity`,
+/// `requestParameters` and `responseElements`, which AWS always sends and
+/// aws_lambda_events requires; they are added (the handlers read none of them).
+pub fn as_aws_sends(mut body: Value) -> Value {
+    if let Some(records) = body.get_mut("Records").and_then(Value::as_array_mut) {
+        for record in records.iter_mut().filter_map(Value::as_object_mut) {
+            record
+                .entry("userIdentity")
+                .or_insert_with(|| json!({ "principalId": "AWS:AIDAMOTO" }));
+            record
+                .entry("requestParameters")
+                .or_insert_with(|| json!({ "sourceIPAddress": "127.0.0.1" }));
+            record
+                .entry("responseElements")
+                .or_insert_with(|| json!({}));
+        }
+    }
+    body
+}
+
+/// A generated feed with ~2% malformed lines, plus a record with a field the
+/// contract does not know (kept in `_extra`) and one whose `total` is a string
+/// (quarantined by the conversion).
+pub fn feed(rows: u64, seed: u64) -> Vec<u8> {
+    let mut feed = Vec::new();
+    write_feed(
+        &mut feed,
+        &SampleOptions {
+            rows,
+            bad_rate: 0.02,
+            seed,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    writeln!(
+        feed,
+        r#"{{"order_id":"ORD-DRIFT","customer_id":"C-00001","order_ts":"2026-11-02T23:30:00-02:00","status":"paid","currency":"EUR","total":10.50,"loyalty":{{"points":7}}}}"#
+    )
+    .unwrap();
+    writeln!(
+        feed,
+        r#"{{"order_id":"ORD-TYPE","customer_id":"C-00002","order_ts":"2026-11-02T10:00:00Z","status":"paid","currency":"EUR","total":"ten"}}"#
+    )
+    .unwrap();
+    feed
+}
+
+/// What the table must hold, from the feed bytes alone: per UTC day of `order_ts`,
+/// the orders and their total in cents (every line that is a JSON object with a
+/// numeric `total`); and the lines that are not JSON objects at all.
+pub struct Expected {
+    pub days: BTreeMap<String, (u64, i64)>,
+    pub rows: u64,
+    pub malformed: BTreeSet<u64>,
+}
+
+pub fn expected(feed: &[u8]) -> Expected {
+    let mut days = BTreeMap::new();
+    let mut malformed = BTreeSet::new();
+    let mut rows = 0;
+    for (i, line) in feed.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let Ok(Value::Object(record)) = serde_json::from_slice(line) else {
+            malformed.insert(i as u64 + 1);
+            continue;
+        };
+        let Some(total) = record.get("total").and_then(Value::as_f64) else {
+            continue;
+        };
+        let at = chrono::DateTime::parse_from_rfc3339(record["order_ts"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let day = days
+            .entry(at.format("%Y-%m-%d").to_string())
+            .or_insert((0, 0));
+        day.0 += 1;
+        day.1 += (total * 100.0).round() as i64;
+        rows += 1;
+    }
+    Expected {
+        days,
+        rows,
+        malformed,
+    }
+}
+
+/// `123.45` (or `123.4`, `123`) as cents.
+pub fn cents(text: &str) -> i64 {
+    let (units, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    let fraction = format!("{fraction:0<2}");
+    units.parse::<i64>().unwrap() * 100 + fraction[..2].parse::<i64>().unwrap()
+}
+
+pub fn as_u64(v: &Value) -> u64 {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+// `total::NUMBER(18,2)` inside SUM: fakesnow sums a bare column as DOUBLE.
+pub const PER_DAY: &str = "SELECT TO_VARCHAR(order_ts::DATE) AS day, COUNT(*) AS orders, SUM(total::NUMBER(18,2)) AS total FROM FEEDPIPE.RAW.feed_dedup GROUP BY 1 ORDER BY 1";
+pub const COUNTS: &str = "SELECT (SELECT COUNT(*) FROM FEEDPIPE.RAW.feed) AS table_rows, (SELECT COUNT(DISTINCT _record_id) FROM FEEDPIPE.RAW.feed) AS ids, (SELECT COUNT(*) FROM FEEDPIPE.RAW.feed_dedup) AS view_rows";
+
+pub fn per_day(rows: &[Value]) -> BTreeMap<String, (u64, i64)> {
+    rows.iter()
+        .map(|r| {
+            let total = match &r["total"] {
+                Value::String(s) => cents(s),
+                other => cents(&other.to_string()),
+            };
+            (
+                r["day"].as_str().unwrap().to_owned(),
+                (as_u64(&r["orders"]), total),
+            )
+        })
+        .collect()
+}
+
+/// The ingest quarantine's lines, from the objects under `quarantine/ingest/`.
+pub async fn quarantined_lines(chain: &Chain, stage: &str) -> Vec<(u64, String)> {
+    let listed = chain
+        .s3
+        .list_objects_v2()
+        .bucket(&chain.raw)
+        .prefix(format!("quarantine/{stage}/"))
+        .send()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for object in listed.contents() {
+        let body = chain
+            .s3
+            .get_object()
+            .bucket(&chain.raw)
+            .key(object.key().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let bytes = body.body.collect().await.unwrap().into_bytes();
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let entry: Value = serde_json::from_slice(line).unwrap();
+            out.push((
+                entry["line"].as_u64().unwrap(),
+                entry["error"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}

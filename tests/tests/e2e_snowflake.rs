@@ -1,0 +1,183 @@
+//! The whole chain, through the AWS wire protocols and into the Snowflake stand-in.
+//!
+//! A generated feed with bad lines mixed in is uploaded to a source bucket on the
+//! local S3 server (moto); the ingest handler gets the notification the server sent
+//! for it; the records go into Kinesis (moto); the Firehose stand-in drains the
+//! stream into a raw bucket; the raw-to-parquet handler gets the raw bucket's
+//! notifications as SQS delivers them (the production path); and the project's own
+//! `sql/` scripts (table, file format, stage on the curated bucket, the pipe's COPY)
+//! run against fakesnow. The loaded rows are compared with the input, computed here
+//! from the feed bytes; the quarantine with the bad lines.
+//!
+//! Faults on the same chain: each S3 event delivered twice to each handler, and the
+//! ingest handler run again after a crash. Every hop is at-least-once, so the table
+//! may hold a record twice; the `<table>_dedup` view (sql/R__dedup_view.sql) holds
+//! each `_record_id` once, and `reconcile --dedup` proves nothing is missing.
+//! (S3 and Kinesis errors: tests/tests/faults.rs.)
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::collections::BTreeSet;
+
+use aws_sdk_s3::primitives::ByteStream;
+use feedpipe_e2e::chain::{
+    COUNTS, Chain, PER_DAY, as_u64, cents, expected, feed, per_day, quarantined_lines,
+};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_dropped_in_the_source_bucket_is_loaded_into_the_snowflake_table() {
+    let chain = Chain::new().await;
+    let feed = feed(2500, 21);
+    let want = expected(&feed);
+    // A key with a space and unicode: the event carries it URL-encoded.
+    let key = "incoming/orders 2026-11 müller.jsonl";
+    chain
+        .s3
+        .put_object()
+        .bucket(&chain.source)
+        .key(key)
+        .body(ByteStream::from(feed.clone()))
+        .send()
+        .await
+        .unwrap();
+
+    let events = chain.source_events().await;
+    assert_eq!(events.len(), 1, "one notification for one upload");
+    let sent_key = events[0].records[0].s3.object.key.clone().unwrap();
+    assert!(
+        sent_key.contains("m%C3%BCller") && !sent_key.contains(' '),
+        "{sent_key}"
+    );
+    let app = chain.ingest_app();
+    for event in events {
+        ingest_lambda::handler::handle(LambdaEvent::new(event, Context::default()), &app)
+            .await
+            .unwrap();
+    }
+    let raw_objects = chain.firehose().await;
+    assert!(raw_objects >= 2, "512 KiB buffers over ~1.5 MB of records");
+    let delivered = chain.raw_to_parquet(1).await;
+    assert_eq!(delivered, raw_objects, "a notification per raw object");
+
+    let results = chain.snowflake(&[
+        PER_DAY,
+        COUNTS,
+        "SELECT order_id, order_ts, total, _extra, _source_line, _source_uri, _file_name FROM FEEDPIPE.RAW.feed WHERE order_id = 'ORD-DRIFT'",
+        "SELECT COUNT(*) AS n FROM FEEDPIPE.RAW.feed WHERE order_id = 'ORD-TYPE'",
+    ]);
+    assert_eq!(per_day(&results[0]), want.days);
+    let counts = &results[1][0];
+    assert_eq!(
+        as_u64(&counts["table_rows"]),
+        want.rows,
+        "each record loaded once"
+    );
+    assert_eq!(as_u64(&counts["ids"]), want.rows);
+    assert_eq!(as_u64(&counts["view_rows"]), want.rows);
+
+    let drift = &results[2];
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    let drift = &drift[0];
+    assert!(
+        drift["order_ts"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-11-03 01:30:00"),
+        "23:30 at -02:00 is 01:30 UTC the next day: {drift}"
+    );
+    assert_eq!(cents(drift["total"].as_str().unwrap()), 1050);
+    let extra: Value = match &drift["_extra"] {
+        Value::String(s) => serde_json::from_str(s).unwrap(),
+        other => other.clone(),
+    };
+    assert_eq!(extra, json!({ "loyalty": { "points": 7 } }));
+    let lines = feed.split(|b| *b == b'\n').count() as u64 - 1;
+    assert_eq!(as_u64(&drift["_source_line"]), lines - 1);
+    assert_eq!(
+        drift["_source_uri"].as_str().unwrap(),
+        format!("s3://{}/{key}", chain.source)
+    );
+    assert!(
+        drift["_file_name"]
+            .as_str()
+            .unwrap()
+            .contains("dt=2026-11-03/"),
+        "{drift}"
+    );
+    assert_eq!(as_u64(&results[3][0]["n"]), 0);
+
+    // The quarantine holds the bad lines, each with its line and reason.
+    let ingest = quarantined_lines(&chain, "ingest").await;
+    assert_eq!(
+        ingest.iter().map(|(l, _)| *l).collect::<BTreeSet<_>>(),
+        want.malformed
+    );
+    assert!(ingest.iter().all(|(_, reason)| !reason.is_empty()));
+    let convert = quarantined_lines(&chain, "convert").await;
+    assert_eq!(convert.len(), 1, "{convert:?}");
+    assert!(convert[0].1.contains("total"), "{convert:?}");
+
+    let report = chain.reconcile(false).await;
+    assert!(report.ok(), "{}", report.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_delivered_twice_and_a_rerun_ingest_leave_each_record_once_in_the_dedup_view() {
+    let chain = Chain::new().await;
+    let feed = feed(1500, 22);
+    let want = expected(&feed);
+    chain
+        .s3
+        .put_object()
+        .bucket(&chain.source)
+        .key("incoming/orders.jsonl")
+        .body(ByteStream::from(feed))
+        .send()
+        .await
+        .unwrap();
+    let events = chain.source_events().await;
+    assert_eq!(events.len(), 1);
+    let app = chain.ingest_app();
+    // The same S3 event twice (S3 notifications are at-least-once; a handler retried
+    // after a crash sends its file again from the start, the same records).
+    for _ in 0..2 {
+        ingest_lambda::handler::handle(
+            LambdaEvent::new(events[0].clone(), Context::default()),
+            &app,
+        )
+        .await
+        .unwrap();
+    }
+    let raw_objects = chain.firehose().await;
+    // Each raw notification delivered twice to raw-to-parquet: the second run writes
+    // the same names and bytes, and the load history skips them.
+    let delivered = chain.raw_to_parquet(2).await;
+    assert_eq!(delivered, raw_objects);
+
+    let results = chain.snowflake(&[PER_DAY, COUNTS]);
+    let counts = &results[1][0];
+    assert_eq!(
+        as_u64(&counts["table_rows"]),
+        2 * want.rows,
+        "each record twice in the table: it was ingested twice"
+    );
+    assert_eq!(as_u64(&counts["ids"]), want.rows);
+    assert_eq!(
+        as_u64(&counts["view_rows"]),
+        want.rows,
+        "the view holds each id once"
+    );
+    assert_eq!(per_day(&results[0]), want.days);
+
+    // reconcile sees every record twice: a failure, unless duplicates are removed
+    // downstream (the view); nothing is missing either way.
+    let strict = chain.reconcile(false).await;
+    assert!(!strict.ok());
+    assert_eq!(strict.files[0].duplicated_count, want.rows);
+    assert_eq!(strict.files[0].missing_count, 0);
+    let dedup = chain.reconcile(true).await;
+    assert!(dedup.ok(), "{}", dedup.render());
+    assert!(dedup.render().contains("removed by the `_dedup` view"));
+}
