@@ -4,14 +4,17 @@
 # Firehose-sized objects, to Parquet with `feedpipe convert` and with DuckDB
 # (COPY (SELECT * FROM read_json_auto(...)) TO ... (FORMAT PARQUET)), one after the
 # other on this machine, and prints MB/s, rows/s and peak RSS of each, and the ratios.
+# Each tool runs RUNS times, alternating (the machine's noise hits both alike); the
+# figures are the median run's time and the largest peak RSS.
 #
-# usage: jobs/convert/bench/convert_vs_duckdb.sh [ROWS] [OBJECTS]   (defaults 1000000 and 8)
+# usage: jobs/convert/bench/convert_vs_duckdb.sh [ROWS] [OBJECTS] [RUNS]   (defaults 1000000, 8 and 3)
 # Needs: cargo, python3 (DuckDB is installed into .tools/bench-venv from PyPI).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 rows="${1:-1000000}"
 objects="${2:-8}"
+runs="${3:-3}"
 tools="${FEEDPIPE_TOOLS:-$repo/.tools}"
 venv="$tools/bench-venv"
 target="${CARGO_TARGET_DIR:-$repo/target}"
@@ -34,25 +37,33 @@ rm "$work/all.jsonl"
 bytes=$(cat "$work"/raw/2026/11/23/10/* | wc -c)
 cores=$(nproc)
 
-"$here/measure.py" feedpipe -- "$feedpipe" convert --input "$work/raw" --output "$work/curated" \
-  --quarantine "$work/quarantine" --parallel "$cores" --force > "$work/feedpipe.json"
-"$here/measure.py" duckdb -- "$venv/bin/python" -c "
+rm -f "$work/feedpipe.json" "$work/duckdb.json"
+for _ in $(seq 1 "$runs"); do
+  "$here/measure.py" feedpipe -- "$feedpipe" convert --input "$work/raw" --output "$work/curated" \
+    --quarantine "$work/quarantine" --parallel "$cores" --force >> "$work/feedpipe.json"
+  "$here/measure.py" duckdb -- "$venv/bin/python" -c "
 import duckdb
 duckdb.sql(\"\"\"COPY (SELECT * FROM read_json_auto('$work/raw/2026/11/23/10/*'))
               TO '$work/duckdb.parquet' (FORMAT PARQUET, COMPRESSION ZSTD)\"\"\")
-" > "$work/duckdb.json"
+" >> "$work/duckdb.json"
+done
 
 python3 - "$work" "$bytes" "$rows" "$cores" <<'PY'
 import json, pathlib, sys
 work, size, rows, cores = pathlib.Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-runs = [json.loads((work / f"{n}.json").read_text()) for n in ("feedpipe", "duckdb")]
+def median(label):
+    tries = [json.loads(l) for l in (work / f"{label}.json").read_text().splitlines()]
+    seconds = sorted(t["seconds"] for t in tries)
+    return {"label": label, "seconds": seconds[len(seconds) // 2], "all": seconds,
+            "peak_rss_mib": max(t["peak_rss_mib"] for t in tries)}
+runs = [median(n) for n in ("feedpipe", "duckdb")]
 parquet = {"feedpipe": sum(p.stat().st_size for p in (work / "curated").rglob("*.parquet")),
            "duckdb": (work / "duckdb.parquet").stat().st_size}
-print(f"raw JSON: {size / 1e6:.1f} MB, {rows} rows, {cores} cores")
+print(f"raw JSON: {size / 1e6:.1f} MB, {rows} rows, {cores} cores, median of {len(runs[0]['all'])} runs each")
 print(f"{'':10} {'seconds':>8} {'MB/s':>8} {'rows/s':>10} {'peak RSS MiB':>13} {'Parquet MB':>11}")
 for r in runs:
     print(f"{r['label']:10} {r['seconds']:8.2f} {size / 1e6 / r['seconds']:8.1f} {rows / r['seconds']:10.0f} "
-          f"{r['peak_rss_mib']:13.0f} {parquet[r['label']] / 1e6:11.1f}")
+          f"{r['peak_rss_mib']:13.0f} {parquet[r['label']] / 1e6:11.1f}   runs: {', '.join(f'{x:.2f}' for x in r['all'])} s")
 f, d = runs
 print(f"feedpipe / duckdb: throughput x{d['seconds'] / f['seconds']:.2f}, peak RSS x{f['peak_rss_mib'] / d['peak_rss_mib']:.2f}")
 PY

@@ -1,0 +1,130 @@
+//! The built binary as Lambda runs it: started with `AWS_LAMBDA_RUNTIME_API`
+//! pointing at a stand-in of the Runtime API (tests/support/runtime_api.rs), it
+//! takes an SQS event holding S3's test event and the notification of a raw object
+//! on the local S3 server (moto, started by tests/run.sh), converts the object into
+//! the curated bucket and answers with no failed message. The packaging check of
+//! the deploy: the same `main` that `cargo lambda build` packs into bootstrap.zip.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+#[path = "../../../tests/support/runtime_api.rs"]
+mod runtime_api;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use serde_json::{Value, json};
+
+async fn s3() -> aws_sdk_s3::Client {
+    let endpoint = std::env::var("FEEDPIPE_TEST_AWS_ENDPOINT").expect(
+        "FEEDPIPE_TEST_AWS_ENDPOINT is not set: this test needs the local S3 server; run it with ./tests/run.sh",
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{:x}-{}", nanos & 0xffff_ffff_ffff, std::process::id())
+}
+
+#[tokio::test]
+async fn the_built_binary_converts_what_an_sqs_event_names_through_the_runtime_api() {
+    let s3 = s3().await;
+    let (raw, curated) = (unique("raw"), unique("curated"));
+    for bucket in [&raw, &curated] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    let record = |i: u32, ts: &str| {
+        format!(
+            r#"{{"order_id":"ORD-{i}","customer_id":"C-1","order_ts":"{ts}","status":"paid","currency":"EUR","total":12.50}}"#
+        )
+    };
+    let body = format!(
+        "{}\n{}\n{}\n",
+        record(1, "2026-11-01T10:00:00Z"),
+        record(2, "2026-11-01T23:30:00-02:00"),
+        record(3, "2026-11-02T08:00:00+01:00")
+    );
+    let key = "raw/2026/11/23/10/feedpipe-test-1-2026-11-23-10-00-00-runtime";
+    let put = s3
+        .put_object()
+        .bucket(&raw)
+        .key(key)
+        .body(ByteStream::from(body.clone().into_bytes()))
+        .send()
+        .await
+        .unwrap();
+    let notification = json!({ "Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-23T10:00:05.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": { "principalId": "AWS:AIDAEXAMPLE" },
+        "requestParameters": { "sourceIPAddress": "127.0.0.1" },
+        "responseElements": { "x-amz-request-id": "EXAMPLE", "x-amz-id-2": "EXAMPLE" },
+        "s3": {
+            "s3SchemaVersion": "1.0", "configurationId": "raw-to-parquet",
+            "bucket": { "name": raw, "ownerIdentity": { "principalId": "EXAMPLE" }, "arn": format!("arn:aws:s3:::{raw}") },
+            "object": { "key": key, "size": body.len(), "eTag": put.e_tag().unwrap().trim_matches('"'), "sequencer": "0055AED6DCD90281E5" }
+        }
+    }]});
+    let message = |id: &str, body: String| {
+        json!({
+            "messageId": id, "receiptHandle": format!("handle-{id}"), "body": body,
+            "attributes": { "ApproximateReceiveCount": "1", "SentTimestamp": "1763892005000" },
+            "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:feedpipe-raw-events",
+            "awsRegion": "us-east-1"
+        })
+    };
+    let event = json!({ "Records": [
+        message("m-1", json!({ "Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": raw }).to_string()),
+        message("m-2", notification.to_string()),
+    ]});
+
+    let api = runtime_api::RuntimeApi::serve(event.to_string());
+    let mut lambda = Command::new(env!("CARGO_BIN_EXE_raw-to-parquet-lambda"))
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "feedpipe-test-raw-to-parquet")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/feedpipe-test")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("FEEDPIPE_CURATED_URL", format!("s3://{curated}"))
+        .env("FEEDPIPE_QUARANTINE_URL", format!("s3://{raw}/quarantine"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (kind, answer) = api.answer(Duration::from_secs(120));
+    lambda.kill().unwrap();
+    lambda.wait().unwrap();
+    assert_eq!(kind, "response", "{answer}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&answer).unwrap(),
+        json!({ "batchItemFailures": [] })
+    );
+
+    // Two days of Parquet and a manifest in the curated bucket.
+    let listed = s3.list_objects_v2().bucket(&curated).send().await.unwrap();
+    let mut keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys[0].starts_with("_manifests/feed/"), "{keys:?}");
+    assert!(keys[1].starts_with("feed/dt=2026-11-01/") && keys[1].ends_with(".parquet"), "{keys:?}");
+    assert!(keys[2].starts_with("feed/dt=2026-11-02/") && keys[2].ends_with(".parquet"), "{keys:?}");
+    let manifest = s3.get_object().bucket(&curated).key(keys[0]).send().await.unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&manifest.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(manifest["rows_written"], 3);
+}

@@ -1,0 +1,120 @@
+//! A stand-in for the Lambda Runtime API, the HTTP API a custom runtime
+//! (`provided.al2023`) polls: enough to run a built handler binary on this machine as
+//! Lambda would. It hands out one event at `GET /2018-06-01/runtime/invocation/next`
+//! (with the request id, deadline and function ARN headers) and takes the handler's
+//! answer at `POST /2018-06-01/runtime/invocation/<id>/response` (or `/error`, or
+//! `/runtime/init/error` for a failed cold start). After the one event, `next` never
+//! answers, as Lambda freezes an idle function. Standard library only; included by
+//! the Lambda crates' tests with `#[path]`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What the handler answered: `response`, `error` or `init-error`, and the body.
+pub type Answer = (String, String);
+
+/// A Runtime API serving one event.
+pub struct RuntimeApi {
+    /// `host:port`, for `AWS_LAMBDA_RUNTIME_API`.
+    pub address: String,
+    answers: Receiver<Answer>,
+}
+
+impl RuntimeApi {
+    /// Serves `event` (JSON text) to the first `next` call.
+    pub fn serve(event: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the Runtime API");
+        let address = listener.local_addr().expect("its address").to_string();
+        let (tx, answers) = channel();
+        let event = Arc::new(Mutex::new(Some(event)));
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (event, tx) = (Arc::clone(&event), tx.clone());
+                thread::spawn(move || serve(stream, &event, &tx));
+            }
+        });
+        Self { address, answers }
+    }
+
+    /// The handler's answer, waiting at most `timeout`.
+    pub fn answer(&self, timeout: Duration) -> Answer {
+        self.answers
+            .recv_timeout(timeout)
+            .expect("the handler answered nothing through the Runtime API")
+    }
+}
+
+fn serve(stream: TcpStream, event: &Mutex<Option<String>>, answers: &Sender<Answer>) {
+    let Ok(write_half) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    let mut writer = write_half;
+    // One HTTP/1.1 request after another on the connection (the runtime keeps it alive).
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let mut parts = request_line.split_whitespace();
+        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let reply = if method == "GET" && path.ends_with("/runtime/invocation/next") {
+            let Some(event) = event.lock().ok().and_then(|mut e| e.take()) else {
+                // No more events: hold the call, as Lambda does between invocations.
+                thread::sleep(Duration::from_secs(3600));
+                return;
+            };
+            let deadline = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+                + 300_000;
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: req-1\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:feedpipe-test\r\nLambda-Runtime-Trace-Id: Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1\r\nContent-Length: {}\r\n\r\n{event}",
+                event.len()
+            )
+        } else if method == "POST" && path.contains("/runtime/") {
+            let kind = if path.ends_with("/response") {
+                "response"
+            } else if path.ends_with("/init/error") {
+                "init-error"
+            } else {
+                "error"
+            };
+            let _ = answers.send((kind.to_owned(), String::from_utf8_lossy(&body).into_owned()));
+            let ok = r#"{"status":"OK"}"#;
+            format!(
+                "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{ok}",
+                ok.len()
+            )
+        } else {
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_owned()
+        };
+        if writer.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
