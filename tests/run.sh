@@ -91,7 +91,8 @@ cargo test --workspace --locked "$@" -- --skip under_faults_
 echo "== cargo test: the chain behind the fault-injecting proxy (tests/py/fault_proxy.py)"
 # S3 500/503/SlowDown on 20% of object calls; Kinesis PutRecords throttled on 5% of
 # calls and 15% of records rejected. object_store reads AWS_ENDPOINT_URL, so this run
-# gets its own process with that pointed at the proxy.
+# gets its own process with that pointed at the proxy. Same selection as above (only
+# the name filter differs), so nothing is built again.
 proxy_out="$tools/fault-proxy.out"
 "$venv/bin/python" "$repo/tests/py/fault_proxy.py" --target "http://127.0.0.1:$moto_port" --port 0 \
   --s3-error-rate 0.2 --kinesis-throttle-rate 0.05 --kinesis-reject-rate 0.15 --seed 5 \
@@ -105,4 +106,4 @@ proxy_port="$(sed -n 's/^listening on 127.0.0.1://p' "$proxy_out")"
 [ -n "$proxy_port" ] || { echo "error: the fault proxy did not start; see $tools/fault-proxy.log" >&2; exit 1; }
 echo "fault proxy listening on 127.0.0.1:$proxy_port"
 FEEDPIPE_TEST_FAULT_PROXY="http://127.0.0.1:$proxy_port" AWS_ENDPOINT_URL="http://127.0.0.1:$proxy_port" \
-  cargo test --workspace --locked "$@" --test faults
+  cargo test --workspace --locked "$@" -- under_faults_

@@ -30,8 +30,12 @@ pub struct ConvertArgs {
     #[arg(long)]
     input: String,
     /// Curated root: Parquet goes to <output>/<table>/dt=YYYY-MM-DD/, manifests to <output>/_manifests/.
-    #[arg(long, env = "FEEDPIPE_CURATED_URL")]
-    output: String,
+    #[arg(
+        long,
+        env = "FEEDPIPE_CURATED_URL",
+        required_unless_present = "distributed"
+    )]
+    output: Option<String>,
     /// Schema contract (JSON); the sample feed's contract when absent.
     #[arg(long)]
     schema: Option<PathBuf>,
@@ -61,6 +65,17 @@ pub struct ConvertArgs {
     /// Parquet); 0 converts each raw object on its own, as the Lambda does.
     #[arg(long, default_value = "128MiB", value_parser = parse_size)]
     target_file_size: u64,
+    /// Backfill on AWS instead of this machine: start the backfill state machine
+    /// (a Distributed Map over the raw objects under the s3:// --input, each batch
+    /// converted by the raw-to-parquet Lambda) and follow it to its end.
+    #[arg(long, requires = "state_machine")]
+    distributed: bool,
+    /// The backfill state machine (Terraform output backfill_state_machine_arn).
+    #[arg(long, env = "FEEDPIPE_BACKFILL_STATE_MACHINE")]
+    state_machine: Option<String>,
+    /// Seconds between two looks at a distributed backfill.
+    #[arg(long, default_value_t = 10)]
+    poll_seconds: u64,
 }
 
 /// `128MiB`, `100MB`, `1GiB`, `5000000`, `0`.
@@ -140,6 +155,16 @@ fn key_hour(key: &str) -> Option<DateTime<Utc>> {
 }
 
 pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
+    if args.distributed {
+        let machine = args.state_machine.as_deref().unwrap_or_default();
+        return crate::distributed::run(
+            machine,
+            &args.input,
+            std::time::Duration::from_secs(args.poll_seconds.max(1)),
+        )
+        .await;
+    }
+    let output = args.output.as_deref().unwrap_or_default();
     let started = Instant::now();
     let contract_text = match &args.schema {
         Some(path) => std::fs::read_to_string(path)
@@ -156,8 +181,8 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     })?;
     let input = StorageLocation::parse(&args.input)
         .with_context(|| format!("bad --input {}", args.input))?;
-    let curated = StorageLocation::parse(&args.output)
-        .with_context(|| format!("bad --output {}", args.output))?;
+    let curated =
+        StorageLocation::parse(output).with_context(|| format!("bad --output {output}"))?;
     let quarantine = StorageLocation::parse(&args.quarantine)
         .with_context(|| format!("bad --quarantine {}", args.quarantine))?;
     let config = ConvertConfig {

@@ -13,6 +13,7 @@
 //! - `feedpipe gen --rows N --out FILE`: the sample feed of the README and benchmarks.
 
 mod convert_cmd;
+mod distributed;
 mod gen_cmd;
 mod ingest_cmd;
 mod local_cmd;

@@ -21,7 +21,11 @@ fn unique(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    format!("{prefix}-{:x}-{}", nanos & 0xffff_ffff_ffff, std::process::id())
+    format!(
+        "{prefix}-{:x}-{}",
+        nanos & 0xffff_ffff_ffff,
+        std::process::id()
+    )
 }
 
 #[tokio::test]
@@ -80,7 +84,10 @@ async fn the_built_binary_ingests_what_an_s3_event_names_through_the_runtime_api
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/feedpipe-test")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
         .env("FEEDPIPE_STREAM_NAME", &stream)
-        .env("FEEDPIPE_QUARANTINE_URL", format!("s3://{source}/quarantine"))
+        .env(
+            "FEEDPIPE_QUARANTINE_URL",
+            format!("s3://{source}/quarantine"),
+        )
         // moto numbers a shard's records without a lock: one call in flight.
         .env("FEEDPIPE_MAX_IN_FLIGHT", "1")
         .stdout(Stdio::null())
@@ -117,7 +124,12 @@ async fn the_built_binary_ingests_what_an_s3_event_names_through_the_runtime_api
         .shard_iterator()
         .unwrap()
         .to_owned();
-    let page = kinesis.get_records().shard_iterator(iterator).send().await.unwrap();
+    let page = kinesis
+        .get_records()
+        .shard_iterator(iterator)
+        .send()
+        .await
+        .unwrap();
     let records: Vec<Value> = page
         .records()
         .iter()

@@ -36,7 +36,11 @@ fn unique(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    format!("{prefix}-{:x}-{}", nanos & 0xffff_ffff_ffff, std::process::id())
+    format!(
+        "{prefix}-{:x}-{}",
+        nanos & 0xffff_ffff_ffff,
+        std::process::id()
+    )
 }
 
 #[tokio::test]
@@ -121,9 +125,21 @@ async fn the_built_binary_converts_what_an_sqs_event_names_through_the_runtime_a
     keys.sort_unstable();
     assert_eq!(keys.len(), 3, "{keys:?}");
     assert!(keys[0].starts_with("_manifests/feed/"), "{keys:?}");
-    assert!(keys[1].starts_with("feed/dt=2026-11-01/") && keys[1].ends_with(".parquet"), "{keys:?}");
-    assert!(keys[2].starts_with("feed/dt=2026-11-02/") && keys[2].ends_with(".parquet"), "{keys:?}");
-    let manifest = s3.get_object().bucket(&curated).key(keys[0]).send().await.unwrap();
+    assert!(
+        keys[1].starts_with("feed/dt=2026-11-01/") && keys[1].ends_with(".parquet"),
+        "{keys:?}"
+    );
+    assert!(
+        keys[2].starts_with("feed/dt=2026-11-02/") && keys[2].ends_with(".parquet"),
+        "{keys:?}"
+    );
+    let manifest = s3
+        .get_object()
+        .bucket(&curated)
+        .key(keys[0])
+        .send()
+        .await
+        .unwrap();
     let manifest: Value =
         serde_json::from_slice(&manifest.body.collect().await.unwrap().into_bytes()).unwrap();
     assert_eq!(manifest["rows_written"], 3);
