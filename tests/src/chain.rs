@@ -203,6 +203,40 @@ impl Chain {
             .collect()
     }
 
+    /// Uploads `feed` to the source bucket under `key`, then hands the notification
+    /// S3 sent for it to the ingest handler `times` times (notifications are
+    /// at-least-once; a handler retried after a crash reads the file again from the
+    /// start). Returns that event and the last run's summary.
+    pub async fn upload_and_ingest(
+        &self,
+        key: &str,
+        feed: Vec<u8>,
+        times: usize,
+    ) -> (S3Event, feedpipe_ingest::IngestSummary) {
+        self.s3
+            .put_object()
+            .bucket(&self.source)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(feed))
+            .send()
+            .await
+            .unwrap();
+        let mut events = self.source_events().await;
+        assert_eq!(events.len(), 1, "one notification for one upload");
+        let event = events.remove(0);
+        let app = self.ingest_app();
+        let mut summary = feedpipe_ingest::IngestSummary::default();
+        for _ in 0..times {
+            summary = ingest_lambda::handler::handle(
+                LambdaEvent::new(event.clone(), Context::default()),
+                &app,
+            )
+            .await
+            .unwrap();
+        }
+        (event, summary)
+    }
+
     pub fn ingest_app(&self) -> ingest_lambda::handler::App {
         let quarantine = StorageLocation::parse(&format!("s3://{}/quarantine", self.raw)).unwrap();
         ingest_lambda::handler::App {

@@ -118,3 +118,68 @@ fn serve(stream: TcpStream, event: &Mutex<Option<String>>, answers: &Sender<Answ
         }
     }
 }
+
+/// Runs the built Lambda `binary` for one invocation, as Lambda runs a function:
+/// the Runtime API hands it `event`, with the function's name, version, memory and
+/// log names and `env` (its configuration) in its environment, besides this
+/// process's (the AWS endpoint and credentials). Returns its answer, then stops it.
+pub fn invoke(binary: &str, event: &serde_json::Value, env: &[(&str, String)]) -> Answer {
+    let api = RuntimeApi::serve(event.to_string());
+    let mut lambda = std::process::Command::new(binary)
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "feedpipe-test")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/feedpipe-test")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the Lambda binary");
+    let answer = api.answer(Duration::from_secs(120));
+    let _ = lambda.kill();
+    let _ = lambda.wait();
+    answer
+}
+
+/// The local AWS stand-in that tests/run.sh starts; panics saying so when unset.
+pub fn aws_endpoint() -> String {
+    std::env::var("FEEDPIPE_TEST_AWS_ENDPOINT").expect(
+        "FEEDPIPE_TEST_AWS_ENDPOINT is not set: this test needs the local AWS stand-in; run it with ./tests/run.sh",
+    )
+}
+
+/// A name no other run uses (`prefix-<time>-<pid>`), valid for buckets and streams.
+pub fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{prefix}-{:x}-{}",
+        nanos & 0xffff_ffff_ffff,
+        std::process::id()
+    )
+}
+
+/// The S3 `ObjectCreated:Put` notification for one object, as AWS sends it
+/// (`event_key` URL-encoded, as in S3 events).
+pub fn s3_put_notification(
+    bucket: &str,
+    event_key: &str,
+    size: usize,
+    etag: &str,
+) -> serde_json::Value {
+    serde_json::json!({ "Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-23T10:00:05.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": { "principalId": "AWS:AIDAEXAMPLE" },
+        "requestParameters": { "sourceIPAddress": "127.0.0.1" },
+        "responseElements": { "x-amz-request-id": "EXAMPLE", "x-amz-id-2": "EXAMPLE" },
+        "s3": {
+            "s3SchemaVersion": "1.0", "configurationId": "feedpipe",
+            "bucket": { "name": bucket, "ownerIdentity": { "principalId": "EXAMPLE" }, "arn": format!("arn:aws:s3:::{bucket}") },
+            "object": { "key": event_key, "size": size, "eTag": etag.trim_matches('"'), "sequencer": "0055AED6DCD90281E5" }
+        }
+    }]})
+}

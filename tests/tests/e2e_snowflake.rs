@@ -19,11 +19,9 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_s3::primitives::ByteStream;
 use feedpipe_e2e::chain::{
     COUNTS, Chain, PER_DAY, as_u64, cents, expected, feed, per_day, quarantined_lines,
 };
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,29 +31,12 @@ async fn a_feed_dropped_in_the_source_bucket_is_loaded_into_the_snowflake_table(
     let want = expected(&feed);
     // A key with a space and unicode: the event carries it URL-encoded.
     let key = "incoming/orders 2026-11 müller.jsonl";
-    chain
-        .s3
-        .put_object()
-        .bucket(&chain.source)
-        .key(key)
-        .body(ByteStream::from(feed.clone()))
-        .send()
-        .await
-        .unwrap();
-
-    let events = chain.source_events().await;
-    assert_eq!(events.len(), 1, "one notification for one upload");
-    let sent_key = events[0].records[0].s3.object.key.clone().unwrap();
+    let (event, _) = chain.upload_and_ingest(key, feed.clone(), 1).await;
+    let sent_key = event.records[0].s3.object.key.clone().unwrap();
     assert!(
         sent_key.contains("m%C3%BCller") && !sent_key.contains(' '),
         "{sent_key}"
     );
-    let app = chain.ingest_app();
-    for event in events {
-        ingest_lambda::handler::handle(LambdaEvent::new(event, Context::default()), &app)
-            .await
-            .unwrap();
-    }
     let raw_objects = chain.firehose().await;
     assert!(raw_objects >= 2, "512 KiB buffers over ~1.5 MB of records");
     let delivered = chain.raw_to_parquet(1).await;
@@ -128,28 +109,11 @@ async fn events_delivered_twice_and_a_rerun_ingest_leave_each_record_once_in_the
     let chain = Chain::new().await;
     let feed = feed(1500, 22);
     let want = expected(&feed);
-    chain
-        .s3
-        .put_object()
-        .bucket(&chain.source)
-        .key("incoming/orders.jsonl")
-        .body(ByteStream::from(feed))
-        .send()
-        .await
-        .unwrap();
-    let events = chain.source_events().await;
-    assert_eq!(events.len(), 1);
-    let app = chain.ingest_app();
     // The same S3 event twice (S3 notifications are at-least-once; a handler retried
     // after a crash sends its file again from the start, the same records).
-    for _ in 0..2 {
-        ingest_lambda::handler::handle(
-            LambdaEvent::new(events[0].clone(), Context::default()),
-            &app,
-        )
-        .await
-        .unwrap();
-    }
+    chain
+        .upload_and_ingest("incoming/orders.jsonl", feed, 2)
+        .await;
     let raw_objects = chain.firehose().await;
     // Each raw notification delivered twice to raw-to-parquet: the second run writes
     // the same names and bytes, and the load history skips them.

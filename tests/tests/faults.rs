@@ -20,10 +20,8 @@
 
 use std::io::{Read, Write};
 
-use aws_sdk_s3::primitives::ByteStream;
 use feedpipe_e2e::chain::{COUNTS, Chain, PER_DAY, as_u64, expected, feed, per_day};
 use feedpipe_e2e::kinesis_client_at;
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 
 /// The proxy's fault counters (`GET /__faults`).
@@ -55,24 +53,9 @@ async fn under_faults_every_record_reaches_the_table_once() {
 
     let feed = feed(1500, 23);
     let want = expected(&feed);
-    chain
-        .s3
-        .put_object()
-        .bucket(&chain.source)
-        .key("incoming/orders under faults.jsonl")
-        .body(ByteStream::from(feed))
-        .send()
-        .await
-        .unwrap();
-    let events = chain.source_events().await;
-    assert_eq!(events.len(), 1);
-    let app = chain.ingest_app();
-    let summary = ingest_lambda::handler::handle(
-        LambdaEvent::new(events[0].clone(), Context::default()),
-        &app,
-    )
-    .await
-    .unwrap();
+    let (_, summary) = chain
+        .upload_and_ingest("incoming/orders under faults.jsonl", feed, 1)
+        .await;
     assert!(
         summary.retry_calls > 0,
         "the stream refused records: {summary:?}"

@@ -10,29 +10,12 @@
 #[path = "../../../tests/support/runtime_api.rs"]
 mod runtime_api;
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
 use aws_sdk_s3::primitives::ByteStream;
-use serde_json::{Value, json};
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{prefix}-{:x}-{}",
-        nanos & 0xffff_ffff_ffff,
-        std::process::id()
-    )
-}
+use serde_json::Value;
 
 #[tokio::test]
 async fn the_built_binary_ingests_what_an_s3_event_names_through_the_runtime_api() {
-    let endpoint = std::env::var("FEEDPIPE_TEST_AWS_ENDPOINT").expect(
-        "FEEDPIPE_TEST_AWS_ENDPOINT is not set: this test needs the local S3 and Kinesis server; run it with ./tests/run.sh",
-    );
+    let endpoint = runtime_api::aws_endpoint();
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .load()
@@ -43,7 +26,7 @@ async fn the_built_binary_ingests_what_an_s3_event_names_through_the_runtime_api
             .build(),
     );
     let kinesis = aws_sdk_kinesis::Client::new(&config);
-    let (source, stream) = (unique("source"), unique("feed"));
+    let (source, stream) = (runtime_api::unique("source"), runtime_api::unique("feed"));
     s3.create_bucket().bucket(&source).send().await.unwrap();
     kinesis
         .create_stream()
@@ -62,41 +45,25 @@ async fn the_built_binary_ingests_what_an_s3_event_names_through_the_runtime_api
         .send()
         .await
         .unwrap();
-    let event = json!({ "Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-23T10:00:05.000Z", "eventName": "ObjectCreated:Put",
-        "userIdentity": { "principalId": "AWS:AIDAEXAMPLE" },
-        "requestParameters": { "sourceIPAddress": "127.0.0.1" },
-        "responseElements": { "x-amz-request-id": "EXAMPLE", "x-amz-id-2": "EXAMPLE" },
-        "s3": {
-            "s3SchemaVersion": "1.0", "configurationId": "ingest",
-            "bucket": { "name": source, "ownerIdentity": { "principalId": "EXAMPLE" }, "arn": format!("arn:aws:s3:::{source}") },
-            "object": { "key": "in/orders+1.jsonl", "size": body.len(), "eTag": put.e_tag().unwrap().trim_matches('"'), "sequencer": "0055AED6DCD90281E5" }
-        }
-    }]});
-
-    let api = runtime_api::RuntimeApi::serve(event.to_string());
-    let mut lambda = Command::new(env!("CARGO_BIN_EXE_ingest-lambda"))
-        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "feedpipe-test-ingest")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/feedpipe-test")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("FEEDPIPE_STREAM_NAME", &stream)
-        .env(
-            "FEEDPIPE_QUARANTINE_URL",
-            format!("s3://{source}/quarantine"),
-        )
-        // moto numbers a shard's records without a lock: one call in flight.
-        .env("FEEDPIPE_MAX_IN_FLIGHT", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (kind, answer) = api.answer(Duration::from_secs(120));
-    lambda.kill().unwrap();
-    lambda.wait().unwrap();
+    let event = runtime_api::s3_put_notification(
+        &source,
+        "in/orders+1.jsonl",
+        body.len(),
+        put.e_tag().unwrap(),
+    );
+    let (kind, answer) = runtime_api::invoke(
+        env!("CARGO_BIN_EXE_ingest-lambda"),
+        &event,
+        &[
+            ("FEEDPIPE_STREAM_NAME", stream.clone()),
+            (
+                "FEEDPIPE_QUARANTINE_URL",
+                format!("s3://{source}/quarantine"),
+            ),
+            // moto numbers a shard's records without a lock: one call in flight.
+            ("FEEDPIPE_MAX_IN_FLIGHT", "1".into()),
+        ],
+    );
     assert_eq!(kind, "response", "{answer}");
     let summary: Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(summary["records_read"], 3, "{summary}");

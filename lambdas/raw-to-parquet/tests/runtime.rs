@@ -10,16 +10,11 @@
 #[path = "../../../tests/support/runtime_api.rs"]
 mod runtime_api;
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{Value, json};
 
 async fn s3() -> aws_sdk_s3::Client {
-    let endpoint = std::env::var("FEEDPIPE_TEST_AWS_ENDPOINT").expect(
-        "FEEDPIPE_TEST_AWS_ENDPOINT is not set: this test needs the local S3 server; run it with ./tests/run.sh",
-    );
+    let endpoint = runtime_api::aws_endpoint();
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .load()
@@ -31,22 +26,10 @@ async fn s3() -> aws_sdk_s3::Client {
     )
 }
 
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{prefix}-{:x}-{}",
-        nanos & 0xffff_ffff_ffff,
-        std::process::id()
-    )
-}
-
 #[tokio::test]
 async fn the_built_binary_converts_what_an_sqs_event_names_through_the_runtime_api() {
     let s3 = s3().await;
-    let (raw, curated) = (unique("raw"), unique("curated"));
+    let (raw, curated) = (runtime_api::unique("raw"), runtime_api::unique("curated"));
     for bucket in [&raw, &curated] {
         s3.create_bucket().bucket(bucket).send().await.unwrap();
     }
@@ -70,18 +53,8 @@ async fn the_built_binary_converts_what_an_sqs_event_names_through_the_runtime_a
         .send()
         .await
         .unwrap();
-    let notification = json!({ "Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-23T10:00:05.000Z", "eventName": "ObjectCreated:Put",
-        "userIdentity": { "principalId": "AWS:AIDAEXAMPLE" },
-        "requestParameters": { "sourceIPAddress": "127.0.0.1" },
-        "responseElements": { "x-amz-request-id": "EXAMPLE", "x-amz-id-2": "EXAMPLE" },
-        "s3": {
-            "s3SchemaVersion": "1.0", "configurationId": "raw-to-parquet",
-            "bucket": { "name": raw, "ownerIdentity": { "principalId": "EXAMPLE" }, "arn": format!("arn:aws:s3:::{raw}") },
-            "object": { "key": key, "size": body.len(), "eTag": put.e_tag().unwrap().trim_matches('"'), "sequencer": "0055AED6DCD90281E5" }
-        }
-    }]});
+    let notification =
+        runtime_api::s3_put_notification(&raw, key, body.len(), put.e_tag().unwrap());
     let message = |id: &str, body: String| {
         json!({
             "messageId": id, "receiptHandle": format!("handle-{id}"), "body": body,
@@ -96,23 +69,14 @@ async fn the_built_binary_converts_what_an_sqs_event_names_through_the_runtime_a
         message("m-2", notification.to_string()),
     ]});
 
-    let api = runtime_api::RuntimeApi::serve(event.to_string());
-    let mut lambda = Command::new(env!("CARGO_BIN_EXE_raw-to-parquet-lambda"))
-        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "feedpipe-test-raw-to-parquet")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/feedpipe-test")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("FEEDPIPE_CURATED_URL", format!("s3://{curated}"))
-        .env("FEEDPIPE_QUARANTINE_URL", format!("s3://{raw}/quarantine"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (kind, answer) = api.answer(Duration::from_secs(120));
-    lambda.kill().unwrap();
-    lambda.wait().unwrap();
+    let (kind, answer) = runtime_api::invoke(
+        env!("CARGO_BIN_EXE_raw-to-parquet-lambda"),
+        &event,
+        &[
+            ("FEEDPIPE_CURATED_URL", format!("s3://{curated}")),
+            ("FEEDPIPE_QUARANTINE_URL", format!("s3://{raw}/quarantine")),
+        ],
+    );
     assert_eq!(kind, "response", "{answer}");
     assert_eq!(
         serde_json::from_str::<Value>(&answer).unwrap(),
