@@ -467,35 +467,20 @@ pub fn per_day(rows: &[Value]) -> BTreeMap<String, (u64, i64)> {
         .collect()
 }
 
-/// The ingest quarantine's lines, from the objects under `quarantine/ingest/`.
+/// The quarantine entries of `stage` (`ingest`, `convert`) in the raw bucket: (line,
+/// reason), in order.
 pub async fn quarantined_lines(chain: &Chain, stage: &str) -> Vec<(u64, String)> {
-    let listed = chain
-        .s3
-        .list_objects_v2()
-        .bucket(&chain.raw)
-        .prefix(format!("quarantine/{stage}/"))
-        .send()
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    for object in listed.contents() {
-        let body = chain
-            .s3
-            .get_object()
-            .bucket(&chain.raw)
-            .key(object.key().unwrap())
-            .send()
+    let mut out: Vec<(u64, String)> =
+        crate::quarantine_entries(&chain.s3, &chain.raw, &format!("quarantine/{stage}/"))
             .await
-            .unwrap();
-        let bytes = body.body.collect().await.unwrap().into_bytes();
-        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            let entry: Value = serde_json::from_slice(line).unwrap();
-            out.push((
-                entry["line"].as_u64().unwrap(),
-                entry["error"].as_str().unwrap().to_owned(),
-            ));
-        }
-    }
+            .iter()
+            .map(|entry| {
+                (
+                    entry["line"].as_u64().unwrap(),
+                    entry["error"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
     out.sort();
     out
 }

@@ -142,6 +142,40 @@ pub async fn sqs_client() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(&aws_config().await)
 }
 
+/// Every quarantine entry (one JSON object per line) in the objects under
+/// `bucket`/`prefix`, read through the S3 API.
+pub async fn quarantine_entries(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Vec<serde_json::Value> {
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .expect("list the quarantine");
+    let mut out = Vec::new();
+    for object in listed.contents() {
+        let body = s3
+            .get_object()
+            .bucket(bucket)
+            .key(object.key().unwrap_or_default())
+            .send()
+            .await
+            .expect("get a quarantine object");
+        let bytes = body.body.collect().await.expect("read it").into_bytes();
+        out.extend(
+            bytes
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice(l).expect("a JSON line")),
+        );
+    }
+    out
+}
+
 /// A name no other test uses: `prefix-<random>`, valid for buckets and streams.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff)

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::s3::S3Event;
 use aws_sdk_kinesis::types::{ShardIteratorType, StreamMode, StreamModeDetails};
 use aws_sdk_s3::primitives::ByteStream;
-use feedpipe_e2e::{kinesis_client, s3_client, s3_put_event, unique};
+use feedpipe_e2e::{kinesis_client, quarantine_entries, s3_client, s3_put_event, unique};
 use feedpipe_ingest::kinesis::KinesisSink;
 use feedpipe_ingest::{IngestConfig, IngestJob};
 use feedpipe_sample::{SampleOptions, write_feed};
@@ -147,34 +147,9 @@ impl Aws {
         out
     }
 
-    /// Every quarantine entry under `quarantine/ingest/`.
+    /// Every quarantine entry under `quarantine/ingest/`, by line.
     async fn quarantine(&self) -> Vec<Value> {
-        let listed = self
-            .s3
-            .list_objects_v2()
-            .bucket(&self.raw)
-            .prefix("quarantine/ingest/")
-            .send()
-            .await
-            .unwrap();
-        let mut out = Vec::new();
-        for object in listed.contents() {
-            let body = self
-                .s3
-                .get_object()
-                .bucket(&self.raw)
-                .key(object.key().unwrap())
-                .send()
-                .await
-                .unwrap();
-            let bytes = body.body.collect().await.unwrap().into_bytes();
-            out.extend(
-                bytes
-                    .split(|b| *b == b'\n')
-                    .filter(|l| !l.is_empty())
-                    .map(|l| serde_json::from_slice::<Value>(l).unwrap()),
-            );
-        }
+        let mut out = quarantine_entries(&self.s3, &self.raw, "quarantine/ingest/").await;
         out.sort_by_key(|v| v["line"].as_u64());
         out
     }
