@@ -285,6 +285,75 @@ impl ColumnBuf {
         }
     }
 
+    /// Drops the rows after the first `rows` (undoes a record appended in part).
+    pub fn truncate(&mut self, rows: usize) {
+        match self {
+            ColumnBuf::Utf8 {
+                offsets,
+                data,
+                valid,
+            } => {
+                offsets.truncate(rows + 1);
+                data.truncate(offsets.last().copied().unwrap_or(0) as usize);
+                valid.truncate(rows);
+            }
+            ColumnBuf::I64 { values, valid } | ColumnBuf::Ts { values, valid } => {
+                values.truncate(rows);
+                valid.truncate(rows);
+            }
+            ColumnBuf::F64 { values, valid } => {
+                values.truncate(rows);
+                valid.truncate(rows);
+            }
+            ColumnBuf::Bool { values, valid } => {
+                values.truncate(rows);
+                valid.truncate(rows);
+            }
+            ColumnBuf::Date { values, valid } => {
+                values.truncate(rows);
+                valid.truncate(rows);
+            }
+            ColumnBuf::Dec { values, valid, .. } => {
+                values.truncate(rows);
+                valid.truncate(rows);
+            }
+            ColumnBuf::Struct {
+                children, valid, ..
+            } => {
+                for child in children {
+                    child.truncate(rows);
+                }
+                valid.truncate(rows);
+            }
+            ColumnBuf::List {
+                offsets,
+                child,
+                valid,
+                ..
+            } => {
+                offsets.truncate(rows + 1);
+                child.truncate(offsets.last().copied().unwrap_or(0) as usize);
+                valid.truncate(rows);
+            }
+        }
+    }
+
+    /// Appends a string to a Utf8 buffer (to another buffer, a null).
+    pub fn push_str(&mut self, s: &str) {
+        match self {
+            ColumnBuf::Utf8 {
+                offsets,
+                data,
+                valid,
+            } => {
+                data.extend_from_slice(s.as_bytes());
+                offsets.push(data.len() as i32);
+                valid.push(true);
+            }
+            this => this.push_null(),
+        }
+    }
+
     /// Rows appended since the last [`ColumnBuf::finish`].
     pub fn len(&self) -> usize {
         match self {

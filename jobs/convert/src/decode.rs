@@ -65,6 +65,21 @@ pub struct RawOrigin {
     pub written_at_micros: i64,
 }
 
+impl RawOrigin {
+    /// The lineage cells of the record at `line` of the raw object, in the order of
+    /// [`lineage::COLUMNS`].
+    fn lineage(&self, line: u64) -> [Cell<'static>; 5] {
+        let s = &self.source;
+        [
+            Cell::Str(Cow::Owned(s.uri.clone())),
+            Cell::Str(Cow::Owned(s.version.clone())),
+            Cell::I64(line as i64),
+            Cell::Str(Cow::Owned(s.record_id(line))),
+            Cell::Ts(self.written_at_micros),
+        ]
+    }
+}
+
 /// One decoded record.
 #[derive(Debug)]
 pub struct DecodedRecord<'a> {
@@ -215,15 +230,7 @@ impl RecordDecoder {
                 reason: format!("incomplete lineage: missing {}", missing.join(", ")),
             });
         }
-        let s = &origin.source;
-        let values = [
-            Cell::Str(Cow::Owned(s.uri.clone())),
-            Cell::Str(Cow::Owned(s.version.clone())),
-            Cell::I64(line as i64),
-            Cell::Str(Cow::Owned(s.record_id(line))),
-            Cell::Ts(origin.written_at_micros),
-        ];
-        for (slot, value) in cells[lineage].iter_mut().zip(values) {
+        for (slot, value) in cells[lineage].iter_mut().zip(origin.lineage(line)) {
             *slot = Some(value);
         }
         Ok(())
@@ -488,6 +495,8 @@ fn shorten(text: &str) -> Cow<'_, str> {
         .unwrap_or(0);
     Cow::Owned(format!("{}…", &text[..cut]))
 }
+
+mod append;
 
 #[cfg(test)]
 mod tests;

@@ -782,9 +782,10 @@ fn chunk_object(
     let feed = open_feed(body).map_err(|source| FeedError { line: 0, source })?;
     let mut reader = FeedReader::new(feed, config.keep_limit)?;
     let rows = config.batch_rows.max(1);
+    // Sized once: growing by doubling would copy and fault in each chunk twice.
     let new_chunk = || Chunk {
         origin: Arc::clone(origin),
-        text: Vec::new(),
+        text: Vec::with_capacity(CHUNK_BYTES + 64 * 1024),
         items: Vec::with_capacity(rows.min(8192)),
     };
     let mut chunk = new_chunk();
@@ -835,12 +836,20 @@ fn with_origin(reason: String, record: &str) -> String {
 
 /// Decodes one chunk: a batch per `dt` (in date order), then its rejects (in line
 /// order), and the records counted (a line may hold several, `{..}{..}`).
+///
+/// Records are appended to one set of column buffers in line order, with their
+/// `dt` beside; the batch is cut per `dt` at the end (most chunks hold one).
 fn decode_chunk(
     chunk: &Chunk,
     decoder: &RecordDecoder,
     schema: &SchemaRef,
 ) -> Result<Decoded, ConvertError> {
-    let mut buffers: BTreeMap<NaiveDate, Vec<ColumnBuf>> = BTreeMap::new();
+    let mut buffers: Vec<ColumnBuf> = decoder
+        .columns()
+        .iter()
+        .map(|c| ColumnBuf::new(&c.ty))
+        .collect();
+    let mut dts: Vec<NaiveDate> = Vec::with_capacity(chunk.items.len());
     let mut rejected = Vec::new();
     let mut records = 0u64;
     let mut start = 0;
@@ -873,19 +882,19 @@ fn decode_chunk(
                 continue;
             }
         };
+        // The common case: one object on the line, parsed once into the buffers.
+        if let Some(dt) = decoder.append(text, line, &chunk.origin, &mut buffers) {
+            records += 1;
+            dts.push(dt);
+            continue;
+        }
         let mut keep = |decoded: crate::decode::DecodedRecord<'_>| {
-            let buffers = buffers.entry(decoded.dt).or_insert_with(|| {
-                decoder
-                    .columns()
-                    .iter()
-                    .map(|c| ColumnBuf::new(&c.ty))
-                    .collect()
-            });
             for (buf, cell) in buffers.iter_mut().zip(decoded.cells) {
                 buf.push(cell);
             }
+            dts.push(decoded.dt);
         };
-        // Most lines hold one object: parsed once. The others are split below.
+        // Otherwise the exact path decides, and says why a record does not fit.
         if let Some(decoded) = decoder.decode_line(text, line, &chunk.origin) {
             records += 1;
             match decoded {
@@ -923,22 +932,38 @@ fn decode_chunk(
             }
         }
     }
-    let mut messages = Vec::with_capacity(buffers.len() + rejected.len());
-    for (dt, mut buffers) in buffers {
+    let mut messages = Vec::with_capacity(rejected.len() + 1);
+    if !dts.is_empty() {
+        let failed = |e: arrow_schema::ArrowError| ConvertError::Read {
+            uri: chunk.origin.source.uri.clone(),
+            source: io::Error::other(format!(
+                "building an Arrow batch (lines {}..={}): {e}",
+                chunk.items.first().map_or(0, |i| i.line),
+                chunk.items.last().map_or(0, |i| i.line)
+            )),
+        };
         let batch = buffers
             .iter_mut()
             .map(ColumnBuf::finish)
             .collect::<Result<Vec<_>, _>>()
             .and_then(|arrays| RecordBatch::try_new(Arc::clone(schema), arrays))
-            .map_err(|e| ConvertError::Read {
-                uri: chunk.origin.source.uri.clone(),
-                source: io::Error::other(format!(
-                    "building an Arrow batch (lines {}..={}): {e}",
-                    chunk.items.first().map_or(0, |i| i.line),
-                    chunk.items.last().map_or(0, |i| i.line)
-                )),
-            })?;
-        messages.push(Message::Batch(dt, batch));
+            .map_err(failed)?;
+        if dts.iter().all(|dt| *dt == dts[0]) {
+            messages.push(Message::Batch(dts[0], batch));
+        } else {
+            let mut rows: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
+            for (row, dt) in dts.iter().enumerate() {
+                rows.entry(*dt).or_default().push(row as u32);
+            }
+            for (dt, rows) in rows {
+                let part = arrow_select::take::take_record_batch(
+                    &batch,
+                    &arrow_array::UInt32Array::from(rows),
+                )
+                .map_err(failed)?;
+                messages.push(Message::Batch(dt, part));
+            }
+        }
     }
     messages.extend(rejected);
     Ok(Decoded { messages, records })

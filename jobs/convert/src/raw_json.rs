@@ -51,7 +51,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
 }
 
 /// A key, borrowed from the input when it has no escapes.
-struct KeySeed;
+pub(crate) struct KeySeed;
 
 impl<'de> de::DeserializeSeed<'de> for KeySeed {
     type Value = Cow<'de, str>;

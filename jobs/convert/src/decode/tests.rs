@@ -1,4 +1,5 @@
 use super::*;
+use crate::columns::ColumnBuf;
 
 fn contract() -> SchemaContract {
     SchemaContract::from_json(
@@ -32,9 +33,55 @@ fn origin() -> RawOrigin {
 
 fn decode(text: &str) -> Result<Vec<Cell<'_>>, String> {
     let d = RecordDecoder::new(&contract());
-    d.decode(text, 3, &origin())
-        .map(|r| r.cells)
-        .map_err(|e| e.reason)
+    checked(&d, text, 3).map(|r| r.cells).map_err(|e| e.reason)
+}
+
+/// `d.decode`, after checking that the single-pass path (`append`) agrees with it:
+/// it takes the same records, with the same values and `dt`, and when it refuses
+/// one it leaves the buffers as they were (they already hold a record, so that
+/// undoing is checked too).
+fn checked<'a>(
+    d: &RecordDecoder,
+    text: &'a str,
+    line: u64,
+) -> Result<DecodedRecord<'a>, DecodeError> {
+    let before =
+        format!(r#"{{{LINEAGE},"id":"before","c":{{"x":1}},"l":[1,2],"day":"2026-11-02"}}"#);
+    checked_after(d, &before, text, line)
+}
+
+/// [`checked`] with the buffers holding the record `before` first.
+fn checked_after<'a>(
+    d: &RecordDecoder,
+    before: &str,
+    text: &'a str,
+    line: u64,
+) -> Result<DecodedRecord<'a>, DecodeError> {
+    let exact = d.decode(text, line, &origin());
+    let mut expected: Vec<ColumnBuf> = d.columns().iter().map(|c| ColumnBuf::new(&c.ty)).collect();
+    let mut appended: Vec<ColumnBuf> = d.columns().iter().map(|c| ColumnBuf::new(&c.ty)).collect();
+    let records = [d.decode(before, 1, &origin())]
+        .into_iter()
+        .chain([d.decode(text, line, &origin())])
+        .filter_map(Result::ok);
+    for record in records {
+        for (buf, cell) in expected.iter_mut().zip(record.cells) {
+            buf.push(cell);
+        }
+    }
+    assert!(d.append(before, 1, &origin(), &mut appended).is_some());
+    let dt = d.append(text, line, &origin(), &mut appended);
+    assert_eq!(
+        dt,
+        exact.as_ref().ok().map(|r| r.dt),
+        "{text}: append and decode disagree ({:?})",
+        exact.as_ref().err()
+    );
+    let finish = |bufs: &mut Vec<ColumnBuf>| -> Vec<arrow_array::ArrayRef> {
+        bufs.iter_mut().map(|b| b.finish().unwrap()).collect()
+    };
+    assert_eq!(finish(&mut appended), finish(&mut expected), "{text}");
+    exact
 }
 
 const LINEAGE: &str = r#""_source_uri":"s3://src/f.jsonl","_source_version":"v9","_source_line":7,"_record_id":"abc","_ingested_at":"2026-11-23T10:00:00.000000Z""#;
@@ -71,10 +118,10 @@ fn every_type_decodes_exactly() {
 fn the_partition_is_the_event_time_in_utc_else_ingested_at() {
     let d = RecordDecoder::new(&contract());
     let text = format!(r#"{{{LINEAGE},"id":"a","at":"2026-11-01T01:30:00+02:00"}}"#);
-    let r = d.decode(&text, 1, &origin()).unwrap();
+    let r = checked(&d, &text, 1).unwrap();
     assert_eq!(r.dt, NaiveDate::from_ymd_opt(2026, 10, 31).unwrap());
     let text = format!(r#"{{{LINEAGE},"id":"a"}}"#);
-    let r = d.decode(&text, 1, &origin()).unwrap();
+    let r = checked(&d, &text, 1).unwrap();
     assert_eq!(r.dt, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
 }
 
@@ -201,5 +248,96 @@ fn decimals_are_exact() {
         decimal("1.2300", 4, 2),
         Ok(123),
         "trailing zeros beyond the scale are not lost digits"
+    );
+}
+
+/// Sample records with random changes (values of every JSON kind put anywhere,
+/// fields removed, unknown and duplicate fields added, at any depth) go through
+/// [`checked_after`]: the single-pass path agrees with the exact one on each.
+#[test]
+fn append_agrees_with_decode_on_mutated_sample_records() {
+    use serde_json::{Value, json};
+    let d =
+        RecordDecoder::new(&SchemaContract::from_json(crate::contract::SAMPLE_CONTRACT).unwrap());
+    let mut feed = Vec::new();
+    feedpipe_sample::write_feed(
+        &mut feed,
+        &feedpipe_sample::SampleOptions {
+            rows: 200,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let records: Vec<Value> = feed
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let before = serde_json::to_string(&records[0]).unwrap();
+    let values = [
+        json!(null),
+        json!("x"),
+        json!(""),
+        json!("é \" \\ \n ☃"),
+        json!(42),
+        json!(-1.5),
+        json!(12.345),
+        json!(9_223_372_036_854_775_808_u64),
+        json!(true),
+        json!({}),
+        json!([]),
+        json!({"x": 1, "city": null}),
+        json!([1, "a", null, {"sku": "S"}]),
+        json!([{"sku": "S", "qty": 1, "unit_price": 1.5}, null]),
+        json!("2026-11-01"),
+        json!("2026-11-01T10:00:00+02:00"),
+        json!("2026-11-01T10:00:00"),
+    ];
+    let names = ["coupon", "_record_id", "_extra", "order_ts", "qty", "city"];
+    fn mutate(v: &mut Value, rng: &mut feedpipe_sample::Rng, values: &[Value], names: &[&str]) {
+        match v {
+            Value::Object(map) if !map.is_empty() && rng.below(3) > 0 => {
+                let keys: Vec<String> = map.keys().cloned().collect();
+                let key = rng.pick(&keys).clone();
+                match rng.below(4) {
+                    0 => {
+                        map.remove(&key);
+                    }
+                    1 => {
+                        map.insert((*rng.pick(names)).to_string(), rng.pick(values).clone());
+                    }
+                    2 => {
+                        map.insert(key, rng.pick(values).clone());
+                    }
+                    _ => mutate(map.get_mut(&key).unwrap(), rng, values, names),
+                }
+            }
+            Value::Array(items) if !items.is_empty() && rng.below(3) > 0 => {
+                let i = rng.below(items.len() as u64) as usize;
+                mutate(&mut items[i], rng, values, names);
+            }
+            other => *other = rng.pick(values).clone(),
+        }
+    }
+    let mut rng = feedpipe_sample::Rng::new(7);
+    let (mut taken, mut refused) = (0, 0);
+    for _ in 0..4000 {
+        let mut record = rng.pick(&records).clone();
+        for _ in 0..=rng.below(3) {
+            mutate(&mut record, &mut rng, &values, &names);
+        }
+        let mut text = serde_json::to_string(&record).unwrap();
+        if rng.below(10) == 0 {
+            // A field written twice (serde_json's maps cannot hold that).
+            text.insert_str(1, r#""status":"dup","#);
+        }
+        match checked_after(&d, &before, &text, 1) {
+            Ok(_) => taken += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(
+        taken > 500 && refused > 500,
+        "{taken} taken, {refused} refused"
     );
 }
