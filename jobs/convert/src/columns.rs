@@ -374,7 +374,8 @@ impl ColumnBuf {
         self.len() == 0
     }
 
-    /// The buffered rows as an Arrow array; the buffer starts over empty.
+    /// The buffered rows as an Arrow array; the buffer starts over empty, with room
+    /// for as many rows.
     pub fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
         Ok(match self {
             ColumnBuf::Utf8 {
@@ -382,23 +383,22 @@ impl ColumnBuf {
                 data,
                 valid,
             } => {
-                let offsets =
-                    OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
-                let data = Buffer::from_vec(std::mem::take(data));
+                let offsets = OffsetBuffer::new(ScalarBuffer::from(take_offsets(offsets)));
+                let data = Buffer::from_vec(take_sized(data));
                 Arc::new(StringArray::try_new(offsets, data, nulls(valid))?)
             }
             ColumnBuf::I64 { values, valid } => primitive::<Int64Type>(values, valid),
             ColumnBuf::F64 { values, valid } => primitive::<Float64Type>(values, valid),
             ColumnBuf::Ts { values, valid } => {
                 let array = PrimitiveArray::<TimestampMicrosecondType>::new(
-                    ScalarBuffer::from(std::mem::take(values)),
+                    ScalarBuffer::from(take_sized(values)),
                     nulls(valid),
                 );
                 Arc::new(array.with_timezone(UTC))
             }
             ColumnBuf::Date { values, valid } => primitive::<Date32Type>(values, valid),
             ColumnBuf::Bool { values, valid } => {
-                let v = BooleanBuffer::from(std::mem::take(values));
+                let v = BooleanBuffer::from(take_sized(values));
                 Arc::new(BooleanArray::new(v, nulls(valid)))
             }
             ColumnBuf::Dec {
@@ -408,7 +408,7 @@ impl ColumnBuf {
                 scale,
             } => {
                 let array = PrimitiveArray::<Decimal128Type>::new(
-                    ScalarBuffer::from(std::mem::take(values)),
+                    ScalarBuffer::from(take_sized(values)),
                     nulls(valid),
                 );
                 // The decoder checked every value against the precision.
@@ -431,8 +431,7 @@ impl ColumnBuf {
                 child,
                 valid,
             } => {
-                let offsets =
-                    OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
+                let offsets = OffsetBuffer::new(ScalarBuffer::from(take_offsets(offsets)));
                 let values = child.finish()?;
                 Arc::new(ListArray::try_new(
                     Arc::clone(item),
@@ -443,6 +442,20 @@ impl ColumnBuf {
             }
         })
     }
+}
+
+/// The vector's contents; it starts over empty with room for as many, so that a
+/// buffer refilled batch after batch does not grow by doubling (and copying) each time.
+fn take_sized<T>(v: &mut Vec<T>) -> Vec<T> {
+    let room = v.len();
+    std::mem::replace(v, Vec::with_capacity(room))
+}
+
+/// Offsets, which start over as `[0]`.
+fn take_offsets(offsets: &mut Vec<i32>) -> Vec<i32> {
+    let taken = take_sized(offsets);
+    offsets.push(0);
+    taken
 }
 
 fn push<T>(values: &mut Vec<T>, valid: &mut Vec<bool>, v: T) {
@@ -460,13 +473,13 @@ fn primitive<T: arrow_array::types::ArrowPrimitiveType>(
     valid: &mut Vec<bool>,
 ) -> ArrayRef {
     Arc::new(PrimitiveArray::<T>::new(
-        ScalarBuffer::from(std::mem::take(values)),
+        ScalarBuffer::from(take_sized(values)),
         nulls(valid),
     ))
 }
 
 fn nulls(valid: &mut Vec<bool>) -> Option<NullBuffer> {
-    let valid = std::mem::take(valid);
+    let valid = take_sized(valid);
     if valid.iter().all(|v| *v) {
         None
     } else {

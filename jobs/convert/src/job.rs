@@ -657,28 +657,49 @@ fn read_objects(
     std::thread::scope(|scope| {
         let mut work_txs = Vec::with_capacity(threads);
         let mut done_rxs = Vec::with_capacity(threads);
+        // Chunk buffers go back to the reader once decoded, to be filled again.
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
         for _ in 0..threads {
             let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Work>(1);
             let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
-            scope.spawn(move || {
+            let spare_tx = spare_tx.clone();
+            let decode = move || {
+                let mut buffers: Vec<ColumnBuf> = decoder
+                    .columns()
+                    .iter()
+                    .map(|c| ColumnBuf::new(&c.ty))
+                    .collect();
                 for work in work_rx {
                     let done = match work {
                         Work::Start(source, meta) => Ok(Decoded {
                             messages: vec![Message::Start(source, meta)],
                             records: 0,
                         }),
-                        Work::Chunk(chunk) => decode_chunk(&chunk, decoder, schema),
+                        Work::Chunk(chunk) => {
+                            let done = decode_chunk(&chunk, decoder, schema, &mut buffers);
+                            let mut text = chunk.text;
+                            text.clear();
+                            let _ = spare_tx.send(text);
+                            done
+                        }
                     };
                     let failed = done.is_err();
                     if done_tx.send(done).is_err() || failed {
                         break;
                     }
                 }
-            });
+            };
+            std::thread::Builder::new()
+                .name("feedpipe-decode".into())
+                .spawn_scoped(scope, decode)
+                .map_err(|e| ConvertError::Internal {
+                    uri: group_uri(),
+                    reason: format!("cannot start a decoder thread: {e}"),
+                })?;
             work_txs.push(work_tx);
             done_rxs.push(done_rx);
         }
-        let collector = scope.spawn(move || -> Result<u64, ConvertError> {
+        let collect = move || -> Result<u64, ConvertError> {
             let mut records = 0;
             // A decoder's channel closes only after its last work, and work went
             // round-robin: the first closed channel in turn is the end.
@@ -695,8 +716,16 @@ fn read_objects(
                 }
             }
             Ok(records)
-        });
-        let read = read_into(handle, inputs, config, &work_txs);
+        };
+        let collector = std::thread::Builder::new()
+            .name("feedpipe-collect".into())
+            .spawn_scoped(scope, collect)
+            .map_err(|e| ConvertError::Internal {
+                uri: group_uri(),
+                reason: format!("cannot start the collector thread: {e}"),
+            })?;
+        drop(spare_tx);
+        let read = read_into(handle, inputs, config, &work_txs, &spare_rx);
         drop(work_txs);
         let collected = collector.join().map_err(|_| ConvertError::Internal {
             uri: group_uri(),
@@ -714,6 +743,7 @@ fn read_into(
     inputs: &[RawInput],
     config: &ConvertConfig,
     work: &[std::sync::mpsc::SyncSender<Work>],
+    spare: &std::sync::mpsc::Receiver<Vec<u8>>,
 ) -> Result<(), ConvertError> {
     let mut turn = 0usize;
     let mut send = |w: Work| {
@@ -757,7 +787,7 @@ fn read_into(
         if !send(Work::Start(source, meta)) {
             return Ok(());
         }
-        match chunk_object(body, config, &origin, &mut send) {
+        match chunk_object(body, config, &origin, spare, &mut send) {
             Ok(true) => {}
             Ok(false) => return Ok(()),
             Err(e) => {
@@ -777,15 +807,19 @@ fn chunk_object(
     body: Box<dyn io::Read + Send>,
     config: &ConvertConfig,
     origin: &Arc<RawOrigin>,
+    spare: &std::sync::mpsc::Receiver<Vec<u8>>,
     send: &mut impl FnMut(Work) -> bool,
 ) -> Result<bool, FeedError> {
     let feed = open_feed(body).map_err(|source| FeedError { line: 0, source })?;
     let mut reader = FeedReader::new(feed, config.keep_limit)?;
     let rows = config.batch_rows.max(1);
-    // Sized once: growing by doubling would copy and fault in each chunk twice.
+    // A decoded chunk's buffer when there is one, else one sized once: growing by
+    // doubling would copy and fault in each chunk twice.
     let new_chunk = || Chunk {
         origin: Arc::clone(origin),
-        text: Vec::with_capacity(CHUNK_BYTES + 64 * 1024),
+        text: spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + 64 * 1024)),
         items: Vec::with_capacity(rows.min(8192)),
     };
     let mut chunk = new_chunk();
@@ -837,18 +871,14 @@ fn with_origin(reason: String, record: &str) -> String {
 /// Decodes one chunk: a batch per `dt` (in date order), then its rejects (in line
 /// order), and the records counted (a line may hold several, `{..}{..}`).
 ///
-/// Records are appended to one set of column buffers in line order, with their
-/// `dt` beside; the batch is cut per `dt` at the end (most chunks hold one).
+/// Records are appended to the thread's column buffers (empty between chunks) in line order,
+/// with their `dt` beside; the batch is cut per `dt` at the end (most chunks hold one).
 fn decode_chunk(
     chunk: &Chunk,
     decoder: &RecordDecoder,
     schema: &SchemaRef,
+    buffers: &mut [ColumnBuf],
 ) -> Result<Decoded, ConvertError> {
-    let mut buffers: Vec<ColumnBuf> = decoder
-        .columns()
-        .iter()
-        .map(|c| ColumnBuf::new(&c.ty))
-        .collect();
     let mut dts: Vec<NaiveDate> = Vec::with_capacity(chunk.items.len());
     let mut rejected = Vec::new();
     let mut records = 0u64;
@@ -883,7 +913,7 @@ fn decode_chunk(
             }
         };
         // The common case: one object on the line, parsed once into the buffers.
-        if let Some(dt) = decoder.append(text, line, &chunk.origin, &mut buffers) {
+        if let Some(dt) = decoder.append(text, line, &chunk.origin, buffers) {
             records += 1;
             dts.push(dt);
             continue;
