@@ -311,7 +311,9 @@ impl Converter {
             Some(group_stem(&listed))
         };
 
-        let (tx, mut rx) = mpsc::channel::<Message>(4);
+        // One message per chunk, holding a batch per `dt` it has: the slots bound
+        // the chunks waiting for the writers, whatever their number of dates.
+        let (tx, mut rx) = mpsc::channel::<Vec<Message>>(2);
         let (decoder, schema, config) = (
             Arc::clone(&self.decoder),
             Arc::clone(&self.schema),
@@ -331,65 +333,70 @@ impl Converter {
         let mut sources: Vec<SourceObject> = Vec::new();
         let mut manifest_inputs: Vec<InputObject> = Vec::new();
         let mut first_error = None;
-        while let Some(message) = rx.recv().await {
-            match message {
-                Message::Start(source, meta) => {
-                    if let Some(done) = quarantine.take() {
-                        records_quarantined += done.records();
-                        quarantine_objects.extend(done.finish().await?);
-                    }
-                    stem.get_or_insert_with(|| output_stem(&source));
-                    manifest_inputs.push(InputObject {
-                        uri: source.uri.clone(),
-                        version: source.version.clone(),
-                        bytes: meta.size,
-                    });
-                    quarantine = Some(QuarantineBuffer::new(
-                        Arc::clone(&self.quarantine),
-                        Stage::Convert,
-                        source.clone(),
-                        meta.last_modified.date_naive(),
-                        "",
-                        self.config.quarantine_part_bytes,
-                    ));
-                    sources.push(source);
-                }
-                Message::Batch(dt, batch) => {
-                    let (writer, path, rows) = match writers.entry(dt) {
-                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                        std::collections::btree_map::Entry::Vacant(e) => {
-                            let path = self.curated.join(&format!(
-                                "{}/dt={}/{}.parquet",
-                                self.contract.table,
-                                dt.format("%Y-%m-%d"),
-                                stem.as_deref().unwrap_or("unnamed")
-                            ));
-                            // Small upload buffers: one file per `dt` may be open at once.
-                            let store = Arc::clone(&self.curated.store);
-                            let sink =
-                                BufWriter::with_capacity(store, path.clone(), UPLOAD_PART_BYTES)
-                                    .with_max_concurrency(2);
-                            let writer = AsyncArrowWriter::try_new(
-                                sink,
-                                Arc::clone(&self.schema),
-                                Some(self.writer_properties(&batch)),
-                            )
-                            .map_err(|e| self.write_error(&path, e))?;
-                            e.insert((writer, path, 0))
+        while let Some(messages) = rx.recv().await {
+            for message in messages {
+                match message {
+                    Message::Start(source, meta) => {
+                        if let Some(done) = quarantine.take() {
+                            records_quarantined += done.records();
+                            quarantine_objects.extend(done.finish().await?);
                         }
-                    };
-                    *rows += batch.num_rows() as u64;
-                    writer
-                        .write(&batch)
-                        .await
-                        .map_err(|e| self.write_error(path, e))?;
-                    self.keep_within_budget(&mut writers).await?;
-                }
-                Message::Rejected(entry) => {
-                    first_error
-                        .get_or_insert_with(|| format!("line {}: {}", entry.line, entry.error));
-                    if let Some(q) = quarantine.as_mut() {
-                        q.push(&entry).await?;
+                        stem.get_or_insert_with(|| output_stem(&source));
+                        manifest_inputs.push(InputObject {
+                            uri: source.uri.clone(),
+                            version: source.version.clone(),
+                            bytes: meta.size,
+                        });
+                        quarantine = Some(QuarantineBuffer::new(
+                            Arc::clone(&self.quarantine),
+                            Stage::Convert,
+                            source.clone(),
+                            meta.last_modified.date_naive(),
+                            "",
+                            self.config.quarantine_part_bytes,
+                        ));
+                        sources.push(source);
+                    }
+                    Message::Batch(dt, batch) => {
+                        let (writer, path, rows) = match writers.entry(dt) {
+                            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                            std::collections::btree_map::Entry::Vacant(e) => {
+                                let path = self.curated.join(&format!(
+                                    "{}/dt={}/{}.parquet",
+                                    self.contract.table,
+                                    dt.format("%Y-%m-%d"),
+                                    stem.as_deref().unwrap_or("unnamed")
+                                ));
+                                // Small upload buffers: one file per `dt` may be open at once.
+                                let store = Arc::clone(&self.curated.store);
+                                let sink = BufWriter::with_capacity(
+                                    store,
+                                    path.clone(),
+                                    UPLOAD_PART_BYTES,
+                                )
+                                .with_max_concurrency(2);
+                                let writer = AsyncArrowWriter::try_new(
+                                    sink,
+                                    Arc::clone(&self.schema),
+                                    Some(self.writer_properties(&batch)),
+                                )
+                                .map_err(|e| self.write_error(&path, e))?;
+                                e.insert((writer, path, 0))
+                            }
+                        };
+                        *rows += batch.num_rows() as u64;
+                        writer
+                            .write(&batch)
+                            .await
+                            .map_err(|e| self.write_error(path, e))?;
+                        self.keep_within_budget(&mut writers).await?;
+                    }
+                    Message::Rejected(entry) => {
+                        first_error
+                            .get_or_insert_with(|| format!("line {}: {}", entry.line, entry.error));
+                        if let Some(q) = quarantine.as_mut() {
+                            q.push(&entry).await?;
+                        }
                     }
                 }
             }
@@ -650,7 +657,7 @@ fn read_objects(
     decoder: &RecordDecoder,
     schema: &SchemaRef,
     config: &ConvertConfig,
-    tx: &mpsc::Sender<Message>,
+    tx: &mpsc::Sender<Vec<Message>>,
 ) -> Result<u64, ConvertError> {
     let threads = config.decode_threads.max(1);
     let group_uri = || inputs.first().map(|i| i.location.uri()).unwrap_or_default();
@@ -709,10 +716,8 @@ fn read_objects(
                 };
                 let done = done?;
                 records += done.records;
-                for message in done.messages {
-                    if tx.blocking_send(message).is_err() {
-                        return Ok(records);
-                    }
+                if tx.blocking_send(done.messages).is_err() {
+                    return Ok(records);
                 }
             }
             Ok(records)
