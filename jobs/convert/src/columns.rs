@@ -298,25 +298,12 @@ impl ColumnBuf {
                 valid.truncate(rows);
             }
             ColumnBuf::I64 { values, valid } | ColumnBuf::Ts { values, valid } => {
-                values.truncate(rows);
-                valid.truncate(rows);
+                truncate(values, valid, rows)
             }
-            ColumnBuf::F64 { values, valid } => {
-                values.truncate(rows);
-                valid.truncate(rows);
-            }
-            ColumnBuf::Bool { values, valid } => {
-                values.truncate(rows);
-                valid.truncate(rows);
-            }
-            ColumnBuf::Date { values, valid } => {
-                values.truncate(rows);
-                valid.truncate(rows);
-            }
-            ColumnBuf::Dec { values, valid, .. } => {
-                values.truncate(rows);
-                valid.truncate(rows);
-            }
+            ColumnBuf::F64 { values, valid } => truncate(values, valid, rows),
+            ColumnBuf::Bool { values, valid } => truncate(values, valid, rows),
+            ColumnBuf::Date { values, valid } => truncate(values, valid, rows),
+            ColumnBuf::Dec { values, valid, .. } => truncate(values, valid, rows),
             ColumnBuf::Struct {
                 children, valid, ..
             } => {
@@ -456,6 +443,11 @@ fn take_offsets(offsets: &mut Vec<i32>) -> Vec<i32> {
     let taken = take_sized(offsets);
     offsets.push(0);
     taken
+}
+
+fn truncate<T>(values: &mut Vec<T>, valid: &mut Vec<bool>, rows: usize) {
+    values.truncate(rows);
+    valid.truncate(rows);
 }
 
 fn push<T>(values: &mut Vec<T>, valid: &mut Vec<bool>, v: T) {

@@ -696,13 +696,10 @@ fn read_objects(
                     }
                 }
             };
-            std::thread::Builder::new()
-                .name("feedpipe-decode".into())
-                .spawn_scoped(scope, decode)
-                .map_err(|e| ConvertError::Internal {
-                    uri: group_uri(),
-                    reason: format!("cannot start a decoder thread: {e}"),
-                })?;
+            spawn_named(scope, "feedpipe-decode", decode).map_err(|e| ConvertError::Internal {
+                uri: group_uri(),
+                reason: format!("cannot start a decoder thread: {e}"),
+            })?;
             work_txs.push(work_tx);
             done_rxs.push(done_rx);
         }
@@ -722,13 +719,12 @@ fn read_objects(
             }
             Ok(records)
         };
-        let collector = std::thread::Builder::new()
-            .name("feedpipe-collect".into())
-            .spawn_scoped(scope, collect)
-            .map_err(|e| ConvertError::Internal {
+        let collector = spawn_named(scope, "feedpipe-collect", collect).map_err(|e| {
+            ConvertError::Internal {
                 uri: group_uri(),
                 reason: format!("cannot start the collector thread: {e}"),
-            })?;
+            }
+        })?;
         drop(spare_tx);
         let read = read_into(handle, inputs, config, &work_txs, &spare_rx);
         drop(work_txs);
@@ -738,6 +734,17 @@ fn read_objects(
         })?;
         read.and(collected)
     })
+}
+
+/// A scoped thread named `name` (named for profilers and debuggers).
+fn spawn_named<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> io::Result<std::thread::ScopedJoinHandle<'scope, T>> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn_scoped(scope, f)
 }
 
 /// Opens each input in turn and hands its records to the decoders, chunk by chunk.
