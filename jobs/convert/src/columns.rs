@@ -154,7 +154,7 @@ impl ColumnBuf {
             },
             ColumnType::Struct(fields) => ColumnBuf::Struct {
                 fields: arrow_fields(fields),
-                children: fields.iter().map(|f| ColumnBuf::new(&f.ty)).collect(),
+                children: ColumnBuf::for_columns(fields),
                 valid: Vec::new(),
             },
             ColumnType::List(inner) => ColumnBuf::List {
@@ -164,6 +164,11 @@ impl ColumnBuf {
                 valid: Vec::new(),
             },
         }
+    }
+
+    /// An empty buffer per column.
+    pub fn for_columns(columns: &[Column]) -> Vec<Self> {
+        columns.iter().map(|c| Self::new(&c.ty)).collect()
     }
 
     /// Appends a cell of this column's type (a cell of another type is appended as null).

@@ -20,6 +20,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use chrono::NaiveDate;
+use futures::StreamExt;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
@@ -333,70 +334,68 @@ impl Converter {
         let mut sources: Vec<SourceObject> = Vec::new();
         let mut manifest_inputs: Vec<InputObject> = Vec::new();
         let mut first_error = None;
-        while let Some(messages) = rx.recv().await {
-            for message in messages {
-                match message {
-                    Message::Start(source, meta) => {
-                        if let Some(done) = quarantine.take() {
-                            records_quarantined += done.records();
-                            quarantine_objects.extend(done.finish().await?);
-                        }
-                        stem.get_or_insert_with(|| output_stem(&source));
-                        manifest_inputs.push(InputObject {
-                            uri: source.uri.clone(),
-                            version: source.version.clone(),
-                            bytes: meta.size,
-                        });
-                        quarantine = Some(QuarantineBuffer::new(
-                            Arc::clone(&self.quarantine),
-                            Stage::Convert,
-                            source.clone(),
-                            meta.last_modified.date_naive(),
-                            "",
-                            self.config.quarantine_part_bytes,
-                        ));
-                        sources.push(source);
+        // The channel carries a decoded chunk's messages together; taken one by one.
+        let mut messages =
+            futures::stream::poll_fn(|cx| rx.poll_recv(cx)).flat_map(futures::stream::iter);
+        while let Some(message) = messages.next().await {
+            match message {
+                Message::Start(source, meta) => {
+                    if let Some(done) = quarantine.take() {
+                        records_quarantined += done.records();
+                        quarantine_objects.extend(done.finish().await?);
                     }
-                    Message::Batch(dt, batch) => {
-                        let (writer, path, rows) = match writers.entry(dt) {
-                            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                            std::collections::btree_map::Entry::Vacant(e) => {
-                                let path = self.curated.join(&format!(
-                                    "{}/dt={}/{}.parquet",
-                                    self.contract.table,
-                                    dt.format("%Y-%m-%d"),
-                                    stem.as_deref().unwrap_or("unnamed")
-                                ));
-                                // Small upload buffers: one file per `dt` may be open at once.
-                                let store = Arc::clone(&self.curated.store);
-                                let sink = BufWriter::with_capacity(
-                                    store,
-                                    path.clone(),
-                                    UPLOAD_PART_BYTES,
-                                )
-                                .with_max_concurrency(2);
-                                let writer = AsyncArrowWriter::try_new(
-                                    sink,
-                                    Arc::clone(&self.schema),
-                                    Some(self.writer_properties(&batch)),
-                                )
-                                .map_err(|e| self.write_error(&path, e))?;
-                                e.insert((writer, path, 0))
-                            }
-                        };
-                        *rows += batch.num_rows() as u64;
-                        writer
-                            .write(&batch)
-                            .await
-                            .map_err(|e| self.write_error(path, e))?;
-                        self.keep_within_budget(&mut writers).await?;
-                    }
-                    Message::Rejected(entry) => {
-                        first_error
-                            .get_or_insert_with(|| format!("line {}: {}", entry.line, entry.error));
-                        if let Some(q) = quarantine.as_mut() {
-                            q.push(&entry).await?;
+                    stem.get_or_insert_with(|| output_stem(&source));
+                    manifest_inputs.push(InputObject {
+                        uri: source.uri.clone(),
+                        version: source.version.clone(),
+                        bytes: meta.size,
+                    });
+                    quarantine = Some(QuarantineBuffer::new(
+                        Arc::clone(&self.quarantine),
+                        Stage::Convert,
+                        source.clone(),
+                        meta.last_modified.date_naive(),
+                        "",
+                        self.config.quarantine_part_bytes,
+                    ));
+                    sources.push(source);
+                }
+                Message::Batch(dt, batch) => {
+                    let (writer, path, rows) = match writers.entry(dt) {
+                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            let path = self.curated.join(&format!(
+                                "{}/dt={}/{}.parquet",
+                                self.contract.table,
+                                dt.format("%Y-%m-%d"),
+                                stem.as_deref().unwrap_or("unnamed")
+                            ));
+                            // Small upload buffers: one file per `dt` may be open at once.
+                            let store = Arc::clone(&self.curated.store);
+                            let sink =
+                                BufWriter::with_capacity(store, path.clone(), UPLOAD_PART_BYTES)
+                                    .with_max_concurrency(2);
+                            let writer = AsyncArrowWriter::try_new(
+                                sink,
+                                Arc::clone(&self.schema),
+                                Some(self.writer_properties(&batch)),
+                            )
+                            .map_err(|e| self.write_error(&path, e))?;
+                            e.insert((writer, path, 0))
                         }
+                    };
+                    *rows += batch.num_rows() as u64;
+                    writer
+                        .write(&batch)
+                        .await
+                        .map_err(|e| self.write_error(path, e))?;
+                    self.keep_within_budget(&mut writers).await?;
+                }
+                Message::Rejected(entry) => {
+                    first_error
+                        .get_or_insert_with(|| format!("line {}: {}", entry.line, entry.error));
+                    if let Some(q) = quarantine.as_mut() {
+                        q.push(&entry).await?;
                     }
                 }
             }
@@ -671,11 +670,7 @@ fn read_objects(
             let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
             let spare_tx = spare_tx.clone();
             let decode = move || {
-                let mut buffers: Vec<ColumnBuf> = decoder
-                    .columns()
-                    .iter()
-                    .map(|c| ColumnBuf::new(&c.ty))
-                    .collect();
+                let mut buffers = ColumnBuf::for_columns(decoder.columns());
                 for work in work_rx {
                     let done = match work {
                         Work::Start(source, meta) => Ok(Decoded {

@@ -11,16 +11,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use aws_sdk_sfn::types::ExecutionStatus;
+use feedpipe_shared::storage::s3_bucket_and_key;
 use serde_json::{Value, json};
 
 /// `s3://bucket/prefix` → (bucket, prefix).
 fn s3_prefix(input: &str) -> anyhow::Result<(&str, &str)> {
-    let Some(rest) = input.strip_prefix("s3://") else {
+    let Some((bucket, prefix)) = s3_bucket_and_key(input) else {
         bail!(
             "--distributed needs an s3:// --input (the raw bucket and the prefix to backfill), not {input}"
         );
     };
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         bail!("no bucket in --input {input}");
     }

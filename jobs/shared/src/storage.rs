@@ -56,11 +56,7 @@ enum Scheme {
 impl StorageLocation {
     /// Parses `s3://…`, `file://…` or a plain path.
     pub fn parse(url: &str) -> Result<Self, StorageError> {
-        if let Some(rest) = url
-            .strip_prefix("s3://")
-            .or_else(|| url.strip_prefix("s3a://"))
-        {
-            let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        if let Some((bucket, key)) = s3_bucket_and_key(url) {
             if bucket.is_empty() {
                 return Err(StorageError::Unsupported {
                     url: url.to_owned(),
@@ -153,6 +149,15 @@ impl StorageLocation {
     pub fn is_s3(&self) -> bool {
         matches!(self.scheme, Scheme::S3 { .. })
     }
+}
+
+/// `s3://bucket/key` (or `s3a://`) → (bucket, key), the key as written (a trailing
+/// `/` kept); the bucket may be empty. `None` for other URLs.
+pub fn s3_bucket_and_key(url: &str) -> Option<(&str, &str)> {
+    let rest = url
+        .strip_prefix("s3://")
+        .or_else(|| url.strip_prefix("s3a://"))?;
+    Some(rest.split_once('/').unwrap_or((rest, "")))
 }
 
 fn s3_store(bucket: &str) -> Result<Arc<dyn ObjectStore>, object_store::Error> {

@@ -58,8 +58,8 @@ fn checked_after<'a>(
     line: u64,
 ) -> Result<DecodedRecord<'a>, DecodeError> {
     let exact = d.decode(text, line, &origin());
-    let mut expected: Vec<ColumnBuf> = d.columns().iter().map(|c| ColumnBuf::new(&c.ty)).collect();
-    let mut appended: Vec<ColumnBuf> = d.columns().iter().map(|c| ColumnBuf::new(&c.ty)).collect();
+    let mut expected = ColumnBuf::for_columns(d.columns());
+    let mut appended = ColumnBuf::for_columns(d.columns());
     let records = [d.decode(before, 1, &origin())]
         .into_iter()
         .chain([d.decode(text, line, &origin())])
