@@ -361,11 +361,6 @@ impl ColumnBuf {
         }
     }
 
-    /// True when no row is buffered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The buffered rows as an Arrow array; the buffer starts over empty, with room
     /// for as many rows.
     pub fn finish(&mut self) -> Result<ArrayRef, ArrowError> {

@@ -458,7 +458,12 @@ impl<'de> Deserialize<'de> for ColumnType {
     }
 }
 
+mod choose;
+mod load;
+
 pub use crate::infer::{InferError, Inferred, infer};
+pub use choose::{ChooseError, Choice, Chosen, SAMPLE_PER_FILE, choose, sample_records};
+pub use load::{LoadError, load, load_or_sample};
 
 #[cfg(test)]
 mod tests;

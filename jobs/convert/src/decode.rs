@@ -15,10 +15,11 @@ use chrono::{DateTime, Datelike, NaiveDate};
 use serde_json::value::RawValue;
 
 use feedpipe_shared::lineage::{self, SourceObject};
+use feedpipe_shared::quarantine::RejectKind;
 
 use crate::columns::Cell;
 use crate::contract::{Column, ColumnType, SchemaContract, TimestampFormat};
-use crate::raw_json::{kind, object_fields};
+use crate::raw_json::{JsonKind, kind, object_fields};
 
 const EPOCH_DAYS_CE: i32 = 719_163;
 
@@ -26,6 +27,9 @@ const EPOCH_DAYS_CE: i32 = 719_163;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}")]
 pub struct DecodeError {
+    /// Why, as the quarantine records it: malformed JSON, or a value that does not
+    /// fit the contract.
+    pub kind: RejectKind,
     /// For a human: names the field and what was wrong.
     pub reason: String,
 }
@@ -51,6 +55,7 @@ impl std::fmt::Display for FieldPath<'_> {
 
 fn fail<T>(path: impl std::fmt::Display, what: impl std::fmt::Display) -> Result<T, DecodeError> {
     Err(DecodeError {
+        kind: RejectKind::Contract,
         reason: format!("field `{path}`: {what}"),
     })
 }
@@ -132,6 +137,11 @@ impl RecordDecoder {
         origin: &RawOrigin,
     ) -> Result<DecodedRecord<'a>, DecodeError> {
         let fields = object_fields(text).map_err(|e| DecodeError {
+            kind: if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+                RejectKind::NotAnObject
+            } else {
+                RejectKind::Malformed
+            },
             reason: format!("malformed JSON: {e}"),
         })?;
         self.decode_fields(fields, line, origin)
@@ -227,6 +237,7 @@ impl RecordDecoder {
                 .map(|(n, _)| *n)
                 .collect();
             return Err(DecodeError {
+                kind: RejectKind::Contract,
                 reason: format!("incomplete lineage: missing {}", missing.join(", ")),
             });
         }
@@ -299,7 +310,7 @@ fn convert<'a>(
             _ => expected("a boolean"),
         },
         ColumnType::Int64 => {
-            if kind(text) != "a number" {
+            if kind(text) != JsonKind::Number {
                 return expected("an integer");
             }
             match text.parse::<i64>() {
@@ -309,7 +320,7 @@ fn convert<'a>(
             }
         }
         ColumnType::Float64 => {
-            if kind(text) != "a number" {
+            if kind(text) != JsonKind::Number {
                 return expected("a number");
             }
             match text.parse::<f64>() {
@@ -321,7 +332,7 @@ fn convert<'a>(
             }
         }
         ColumnType::Decimal { precision, scale } => {
-            if kind(text) != "a number" {
+            if kind(text) != JsonKind::Number {
                 return expected("a number");
             }
             decimal(text, *precision, *scale)
@@ -329,7 +340,7 @@ fn convert<'a>(
                 .or_else(|why| fail(path, why))
         }
         ColumnType::Date => {
-            if kind(text) != "a string" {
+            if kind(text) != JsonKind::String {
                 return expected("a date string (YYYY-MM-DD)");
             }
             let s = string(text, path)?;
@@ -339,7 +350,7 @@ fn convert<'a>(
             }
         }
         ColumnType::Timestamp(TimestampFormat::Iso8601) => {
-            if kind(text) != "a string" {
+            if kind(text) != JsonKind::String {
                 return expected("an ISO-8601 timestamp string");
             }
             let s = string(text, path)?;
@@ -352,7 +363,7 @@ fn convert<'a>(
             }
         }
         ColumnType::Timestamp(format) => {
-            if kind(text) != "a number" {
+            if kind(text) != JsonKind::Number {
                 return expected("a number of seconds or milliseconds since 1970");
             }
             let unit = if *format == TimestampFormat::EpochSeconds {
@@ -374,10 +385,11 @@ fn convert<'a>(
             }
         }
         ColumnType::Struct(fields) => {
-            if kind(text) != "an object" {
+            if kind(text) != JsonKind::Object {
                 return expected("an object");
             }
             let values = object_fields(text).map_err(|e| DecodeError {
+                kind: RejectKind::Contract,
                 reason: format!("field `{path}`: {e}"),
             })?;
             let mut cells: Vec<Option<Cell<'a>>> = vec![None; fields.len()];
@@ -421,10 +433,11 @@ fn convert<'a>(
             Ok(Cell::Struct(out))
         }
         ColumnType::List(inner) => {
-            if kind(text) != "an array" {
+            if kind(text) != JsonKind::Array {
                 return expected("an array");
             }
             let items: Vec<&'a RawValue> = serde_json::from_str(text).map_err(|e| DecodeError {
+                kind: RejectKind::Contract,
                 reason: format!("field `{path}`: {e}"),
             })?;
             items
@@ -445,6 +458,7 @@ fn string<'a>(text: &'a str, path: &FieldPath<'_>) -> Result<Cow<'a, str>, Decod
     serde_json::from_str::<String>(text)
         .map(Cow::Owned)
         .map_err(|e| DecodeError {
+            kind: RejectKind::Contract,
             reason: format!("field `{path}`: {e}"),
         })
 }

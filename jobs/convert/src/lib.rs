@@ -1,10 +1,20 @@
-//! The conversion core (in progress): raw JSON lines → Parquet, under a schema contract.
+//! The conversion core: raw JSON lines → Parquet in the curated bucket, under a
+//! schema contract, with every record that does not fit in the quarantine.
 //!
-//! Built so far: [`contract`], the checked-in description of the table (column
-//! names, types, nullability) that the Parquet and the Snowflake table are both made
-//! from, with [`contract::infer`] to write one from sample data and
-//! [`contract::SchemaContract::snowflake_table_sql`] to print the matching `CREATE
-//! TABLE`. The Arrow/Parquet conversion itself is not built yet.
+//! - [`contract`]: the checked-in description of the table (column names, types,
+//!   nullability) that the Parquet and the Snowflake table are both made from;
+//!   [`contract::infer`] writes one from sample data,
+//!   [`contract::SchemaContract::snowflake_table_sql`] prints the matching `CREATE
+//!   TABLE`, [`contract::load`] reads one from any storage URL, and
+//!   [`contract::choose`] picks the sample contract or an inferred one for a feed.
+//! - [`Converter`]: raw objects → one Parquet file per `dt` (deterministic names and
+//!   bytes), quarantine entries and a manifest per object; the raw-to-parquet Lambda
+//!   and `feedpipe convert` both run it.
+//! - [`backfill`]: which raw objects a backfill converts, in which groups, and which
+//!   it skips as done (resume); the CLI and the Lambda share it.
+//!
+//! It reads and writes only through `object_store` and links no DataFusion and no
+//! AWS SDK: the raw-to-parquet Lambda stays small.
 //!
 //! ```
 //! use feedpipe_convert::contract::SchemaContract;
@@ -15,11 +25,13 @@
 //! assert!(contract.snowflake_table_sql().contains("NUMBER(18, 2)"));
 //! ```
 
-pub mod columns;
+pub mod backfill;
+mod columns;
 pub mod contract;
-pub mod decode;
+mod decode;
 mod infer;
-pub mod job;
+mod job;
 mod raw_json;
 
-pub use job::{ConvertConfig, ConvertError, Converter, Manifest, RawInput};
+pub use job::manifest::{InputObject, Manifest, OutputFile};
+pub use job::{Codec, ConvertConfig, ConvertError, Converter, RawInput};

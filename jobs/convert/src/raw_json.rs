@@ -16,15 +16,40 @@ pub fn object_fields(text: &str) -> Result<Vec<(Cow<'_, str>, &RawValue)>, serde
     Ok(fields)
 }
 
-/// What kind of JSON value `raw` is, for messages ("found a number").
-pub fn kind(raw: &str) -> &'static str {
+/// The kinds of JSON value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonKind {
+    String,
+    Object,
+    Array,
+    Boolean,
+    Null,
+    Number,
+}
+
+impl fmt::Display for JsonKind {
+    /// As messages say it: "found a number".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JsonKind::String => "a string",
+            JsonKind::Object => "an object",
+            JsonKind::Array => "an array",
+            JsonKind::Boolean => "a boolean",
+            JsonKind::Null => "null",
+            JsonKind::Number => "a number",
+        })
+    }
+}
+
+/// What kind of JSON value `raw` (valid JSON text) is, from its first byte.
+pub fn kind(raw: &str) -> JsonKind {
     match raw.as_bytes().first() {
-        Some(b'"') => "a string",
-        Some(b'{') => "an object",
-        Some(b'[') => "an array",
-        Some(b't' | b'f') => "a boolean",
-        Some(b'n') => "null",
-        _ => "a number",
+        Some(b'"') => JsonKind::String,
+        Some(b'{') => JsonKind::Object,
+        Some(b'[') => JsonKind::Array,
+        Some(b't' | b'f') => JsonKind::Boolean,
+        Some(b'n') => JsonKind::Null,
+        _ => JsonKind::Number,
     }
 }
 

@@ -4,9 +4,7 @@
 //! resumes (objects whose manifest is there are skipped), with a progress bar on a
 //! terminal and plain progress lines otherwise.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,15 +12,13 @@ use std::time::Instant;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
-use feedpipe_convert::contract::{SAMPLE_CONTRACT, SchemaContract};
-use feedpipe_convert::job::Codec;
-use feedpipe_convert::{ConvertConfig, Converter, Manifest, RawInput};
-use feedpipe_shared::lineage::SourceObject;
+use feedpipe_convert::backfill::{self, PlanOptions};
+use feedpipe_convert::contract;
+use feedpipe_convert::{Codec, ConvertConfig, Converter, Manifest};
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
-use feedpipe_shared::storage::{StorageLocation, object_version};
-use futures::{StreamExt, TryStreamExt};
-use indicatif::{ProgressBar, ProgressStyle};
-use object_store::{ObjectMeta, ObjectStoreExt};
+use feedpipe_shared::storage::StorageLocation;
+use futures::StreamExt;
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
@@ -36,9 +32,9 @@ pub struct ConvertArgs {
         required_unless_present = "distributed"
     )]
     output: Option<String>,
-    /// Schema contract (JSON); the sample feed's contract when absent.
+    /// Schema contract (JSON; a local path or s3:// URL); the sample feed's contract when absent.
     #[arg(long)]
-    schema: Option<PathBuf>,
+    schema: Option<String>,
     /// Where records that do not fit go.
     #[arg(long, env = "FEEDPIPE_QUARANTINE_URL", default_value = "quarantine")]
     quarantine: String,
@@ -105,33 +101,6 @@ fn parse_size(s: &str) -> Result<u64, String> {
     Ok((number * scale) as u64)
 }
 
-/// Raw JSON bytes per byte of zstd Parquet, for sizing compaction groups (measured
-/// 680 MB → 68 MB on the sample feed; customer data varies, so this is an estimate).
-const RAW_PER_PARQUET_BYTE: u64 = 8;
-
-/// Consecutive objects whose raw bytes add up to about `target` bytes of Parquet.
-fn groups(objects: Vec<ObjectMeta>, target: u64) -> Vec<Vec<ObjectMeta>> {
-    if target == 0 {
-        return objects.into_iter().map(|o| vec![o]).collect();
-    }
-    let budget = target.saturating_mul(RAW_PER_PARQUET_BYTE);
-    let mut out: Vec<Vec<ObjectMeta>> = Vec::new();
-    let mut bytes = 0u64;
-    for object in objects {
-        match out.last_mut() {
-            Some(group) if bytes + object.size <= budget => {
-                bytes += object.size;
-                group.push(object);
-            }
-            _ => {
-                bytes = object.size;
-                out.push(vec![object]);
-            }
-        }
-    }
-    out
-}
-
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
@@ -139,19 +108,6 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
         .map_err(|_| format!("`{s}` is not RFC 3339 (2026-11-23T10:00:00Z) or a date (2026-11-23)"))
-}
-
-/// The hour a Firehose key names (`…/YYYY/MM/DD/HH/…`), if it has that layout.
-fn key_hour(key: &str) -> Option<DateTime<Utc>> {
-    let parts: Vec<&str> = key.split('/').collect();
-    parts.windows(4).find_map(|w| {
-        let [y, m, d, h] = w else { return None };
-        if y.len() != 4 || m.len() != 2 || d.len() != 2 || h.len() != 2 {
-            return None;
-        }
-        let date = NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)?;
-        Some(date.and_hms_opt(h.parse().ok()?, 0, 0)?.and_utc())
-    })
 }
 
 pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
@@ -166,19 +122,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     }
     let output = args.output.as_deref().unwrap_or_default();
     let started = Instant::now();
-    let contract_text = match &args.schema {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?,
-        None => SAMPLE_CONTRACT.to_owned(),
-    };
-    let contract = SchemaContract::from_json(&contract_text).with_context(|| {
-        format!(
-            "in {}",
-            args.schema
-                .as_ref()
-                .map_or("the built-in contract".into(), |p| p.display().to_string())
-        )
-    })?;
+    let contract = contract::load_or_sample(args.schema.as_deref()).await?;
     let input = StorageLocation::parse(&args.input)
         .with_context(|| format!("bad --input {}", args.input))?;
     let curated =
@@ -197,75 +141,29 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         config,
     );
 
-    let mut objects = list_objects(&input).await?;
-    objects.retain(|o| {
-        let at = key_hour(o.location.as_ref()).unwrap_or(o.last_modified);
-        args.since.is_none_or(|s| at >= s) && args.until.is_none_or(|u| at < u)
-    });
-    objects.sort_by(|a, b| a.location.cmp(&b.location));
+    let plan = backfill::prepare(
+        &converter,
+        &input,
+        &PlanOptions {
+            target_file_size: args.target_file_size,
+            force: args.force,
+            since: args.since,
+            until: args.until,
+        },
+    )
+    .await?;
     let parallel = args
         .parallel
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
-
-    // Resume: objects whose manifest is there are done. With --force they are
-    // converted again in the groups their manifests record, so the files keep their
-    // names (a new grouping would write the same records under new names).
-    let listed = objects.len();
-    let with_manifests: Vec<(ObjectMeta, Option<Manifest>)> = futures::stream::iter(objects)
-        .map(|meta| {
-            let converter = converter.clone();
-            let input = input.clone();
-            async move {
-                let source = SourceObject {
-                    uri: input.at(meta.location.clone()).uri(),
-                    version: object_version(&meta, None),
-                };
-                let manifest = converter.manifest(&source).await;
-                (meta, manifest)
-            }
-        })
-        .buffered(16)
-        .collect()
-        .await;
-    let mut fresh = Vec::new();
-    let mut recorded: BTreeMap<Vec<String>, Vec<ObjectMeta>> = BTreeMap::new();
-    for (meta, manifest) in with_manifests {
-        match manifest {
-            None => fresh.push(meta),
-            Some(m) if args.force => recorded
-                .entry(m.inputs.iter().map(|i| i.uri.clone()).collect())
-                .or_default()
-                .push(meta),
-            Some(_) => {}
-        }
-    }
-    let mut groups_to_run = Vec::new();
-    for (uris, mut members) in recorded {
-        if members.len() != uris.len() {
-            anyhow::bail!(
-                "{} was converted together with {} other raw object(s), not all selected now; select them all (widen --input, --since, --until) to convert the group again",
-                uris.first().map_or("an object", String::as_str),
-                uris.len() - 1
-            );
-        }
-        let order: BTreeMap<String, usize> = uris
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (u.clone(), i))
-            .collect();
-        members.sort_by_key(|m| order.get(&input.at(m.location.clone()).uri()).copied());
-        groups_to_run.push(members);
-    }
-    let skipped = listed - fresh.len() - groups_to_run.iter().map(Vec::len).sum::<usize>();
-    groups_to_run.extend(groups(fresh, args.target_file_size));
-    let groups = groups_to_run;
+    let (listed, skipped) = (plan.listed, plan.skipped);
+    let total_bytes = plan.bytes();
+    let groups = plan.groups;
     // The cores go to the groups running at once: each decodes on its share.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let converter =
         converter.with_decode_threads(cores.div_ceil(parallel.min(groups.len()).max(1)));
 
-    let total_bytes: u64 = groups.iter().flatten().map(|o| o.size).sum();
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(total_bytes);
         bar.set_style(
@@ -277,9 +175,9 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         None
     };
     eprintln!(
-        "convert: {listed} raw object(s), {skipped} already converted; {} to convert ({:.1} MB) in {} group(s), {parallel} at a time",
+        "convert: {listed} raw object(s), {skipped} already converted; {} to convert ({}) in {} group(s), {parallel} at a time",
         listed - skipped,
-        total_bytes as f64 / 1e6,
+        HumanBytes(total_bytes),
         groups.len()
     );
 
@@ -290,14 +188,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
             let bar = bar.clone();
             async move {
                 let bytes: u64 = group.iter().map(|o| o.size).sum();
-                let inputs: Vec<RawInput> = group
-                    .iter()
-                    .map(|meta| RawInput {
-                        location: input.at(meta.location.clone()),
-                        version_id: meta.version.clone(),
-                        listed_version: Some(object_version(meta, None)),
-                    })
-                    .collect();
+                let inputs = backfill::inputs(&input, &group);
                 let name = match inputs.as_slice() {
                     [one] => one.location.uri(),
                     [first, ..] => format!("{} (+{} more)", first.location.uri(), inputs.len() - 1),
@@ -350,36 +241,16 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
             Err(_) => failed += count,
         }
     }
-    let secs = started.elapsed().as_secs_f64();
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
     println!(
-        "converted {converted} object(s), skipped {skipped}, failed {failed}: {read} records read, {written} rows written to {files} Parquet file(s), {quarantined} quarantined; {:.1} MB in {secs:.1} s ({:.1} MB/s, {:.0} rows/s)",
-        bytes as f64 / 1e6,
-        bytes as f64 / 1e6 / secs.max(1e-9),
-        written as f64 / secs.max(1e-9)
+        "converted {converted} object(s), skipped {skipped}, failed {failed}: {read} records read, {written} rows written to {files} Parquet file(s), {quarantined} quarantined; {} in {secs:.1} s ({}/s, {:.0} rows/s)",
+        HumanBytes(bytes),
+        HumanBytes((bytes as f64 / secs) as u64),
+        written as f64 / secs
     );
     Ok(if failed > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The object at `input` if it is one, else every object under it.
-async fn list_objects(input: &StorageLocation) -> anyhow::Result<Vec<ObjectMeta>> {
-    if !input.path.as_ref().is_empty()
-        && let Ok(meta) = input.store.head(&input.path).await
-    {
-        return Ok(vec![meta]);
-    }
-    let prefix = if input.path.as_ref().is_empty() {
-        None
-    } else {
-        Some(&input.path)
-    };
-    input
-        .store
-        .list(prefix)
-        .try_collect()
-        .await
-        .with_context(|| format!("cannot list {}", input.uri()))
 }

@@ -16,7 +16,7 @@ mod convert_cmd;
 mod distributed;
 mod gen_cmd;
 mod ingest_cmd;
-mod local_cmd;
+mod local;
 mod query_cmd;
 mod reconcile_cmd;
 mod schema_cmd;
@@ -40,7 +40,7 @@ enum Command {
     /// Convert raw JSON objects (one, or all under a prefix) to curated Parquet: manual backfill.
     Convert(convert_cmd::ConvertArgs),
     /// Run the whole pipeline on this machine: folders as buckets, an in-process stream, DataFusion as the warehouse.
-    Local(local_cmd::LocalArgs),
+    Local(local::LocalArgs),
     /// SQL over the curated Parquet (each table folder is a table, `dt` a partition column).
     Query(query_cmd::QueryArgs),
     /// Prove that every source record is in the curated Parquet once or in the quarantine.
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
             Command::Ingest(args) => ingest_cmd::run(args).await,
             Command::Gen(args) => gen_cmd::run(args),
             Command::Convert(args) => convert_cmd::run(args).await,
-            Command::Local(args) => local_cmd::run(args).await,
+            Command::Local(args) => local::run(args).await,
             Command::Query(args) => query_cmd::run(args).await,
             Command::Reconcile(args) => reconcile_cmd::run(args).await,
             Command::Schema(args) => schema_cmd::run(args),

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use feedpipe_shared::quarantine::{QuarantineRecord, Stage};
 use serde_json::Value;
 
 fn corpus() -> PathBuf {
@@ -35,18 +36,23 @@ fn quarantine(dir: &Path) -> Vec<(String, u64, String)> {
                 continue;
             }
             for line in std::fs::read_to_string(&p).unwrap().lines() {
-                let entry: Value = serde_json::from_str(line).unwrap();
-                let stage = entry["stage"].as_str().unwrap().to_owned();
-                let reason = entry["error"].as_str().unwrap().to_owned();
+                // Read back as the typed record reconcile reads: a writer and a reader
+                // that drift apart fail here.
+                let entry = QuarantineRecord::parse(line.as_bytes())
+                    .unwrap_or_else(|e| panic!("{}: not a quarantine record: {e}: {line}", p.display()));
+                let stage = match entry.stage {
+                    Stage::Ingest => "ingest",
+                    Stage::Convert => "convert",
+                };
                 // A convert entry's line is the raw object's; the customer's line is
                 // in the lineage of the raw record it holds.
-                let line = if stage == "convert" {
-                    let raw: Value = serde_json::from_str(entry["raw"].as_str().unwrap()).unwrap();
+                let line = if entry.stage == Stage::Convert {
+                    let raw: Value = serde_json::from_slice(&entry.raw_bytes().unwrap()).unwrap();
                     raw["_source_line"].as_u64().unwrap()
                 } else {
-                    entry["line"].as_u64().unwrap()
+                    entry.line
                 };
-                out.push((stage, line, reason));
+                out.push((stage.to_owned(), line, entry.error.into_owned()));
             }
         }
     }

@@ -404,17 +404,7 @@ pub fn sequence_at_or_after(a: &str, b: &str) -> bool {
 fn uuid4() -> String {
     let mut b = [0u8; 16];
     fastrand::fill(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = feedpipe_shared::lineage::hex(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    uuid::Builder::from_random_bytes(b).into_uuid().to_string()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! so that every Kinesis record is exactly one line ending in `\n`.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
 use bytes::Bytes;
@@ -15,6 +16,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use feedpipe_shared::lineage::{self, SourceObject};
+use feedpipe_shared::quarantine::RejectKind;
 
 /// Kinesis partition keys are 1 to 256 Unicode characters.
 pub const MAX_PARTITION_KEY_CHARS: usize = 256;
@@ -57,6 +59,19 @@ pub enum Reject {
         "record is {size} bytes with lineage and partition key; Kinesis accepts at most {limit}"
     )]
     TooLarge { size: usize, limit: usize },
+}
+
+impl Reject {
+    /// The kind the quarantine records.
+    pub fn kind(&self) -> RejectKind {
+        match self {
+            Reject::InvalidUtf8 { .. } => RejectKind::InvalidUtf8,
+            Reject::Malformed(_) => RejectKind::Malformed,
+            Reject::NotAnObject(_) => RejectKind::NotAnObject,
+            Reject::ReservedField(_) => RejectKind::ReservedField,
+            Reject::TooLarge { .. } => RejectKind::TooLarge,
+        }
+    }
 }
 
 /// Frames the records of one source object.
@@ -183,34 +198,30 @@ struct ObjectScan {
 /// Checks that `text` is exactly one JSON object, counts its fields, finds the
 /// partition-key field's value, and refuses reserved names.
 fn scan_object(text: &str, partition_field: Option<&str>) -> Result<ObjectScan, Reject> {
+    // A refusal of the visitor's own is put here, typed; serde only sees that it failed.
+    let refused = Cell::new(None);
     let mut de = serde_json::Deserializer::from_str(text);
-    let scan = de::Deserializer::deserialize_any(&mut de, ScanVisitor { partition_field })
-        .map_err(|e| classify(e, text))?;
+    let visitor = ScanVisitor {
+        partition_field,
+        refused: &refused,
+    };
+    let scan = de::Deserializer::deserialize_any(&mut de, visitor)
+        .map_err(|e| refused.take().unwrap_or_else(|| Reject::Malformed(e.to_string())))?;
     de.end().map_err(|e| Reject::Malformed(e.to_string()))?;
     Ok(scan)
 }
 
-const NOT_OBJECT: &str = "feedpipe:not-an-object:";
-const RESERVED: &str = "feedpipe:reserved:";
-
-fn classify(e: serde_json::Error, _text: &str) -> Reject {
-    let msg = e.to_string();
-    if let Some(rest) = msg.strip_prefix(NOT_OBJECT) {
-        let kind = ["an array", "a string", "a number", "a boolean", "null"]
-            .into_iter()
-            .find(|k| rest.starts_with(k))
-            .unwrap_or("another value");
-        return Reject::NotAnObject(kind);
-    }
-    if let Some(rest) = msg.strip_prefix(RESERVED) {
-        let name = rest.split(" at line").next().unwrap_or(rest);
-        return Reject::ReservedField(name.to_owned());
-    }
-    Reject::Malformed(msg)
-}
-
 struct ScanVisitor<'f> {
     partition_field: Option<&'f str>,
+    refused: &'f Cell<Option<Reject>>,
+}
+
+impl ScanVisitor<'_> {
+    /// Records why the value is refused, and stops the parse.
+    fn refuse<E: de::Error>(&self, reject: Reject) -> E {
+        self.refused.set(Some(reject));
+        E::custom("refused by the framer")
+    }
 }
 
 impl<'de> Visitor<'de> for ScanVisitor<'_> {
@@ -225,7 +236,7 @@ impl<'de> Visitor<'de> for ScanVisitor<'_> {
         while let Some(key) = map.next_key_seed(KeySeed)? {
             scan.fields += 1;
             if key.starts_with('_') && lineage::is_lineage_column(&key) {
-                return Err(de::Error::custom(format_args!("{RESERVED}{key}")));
+                return Err(self.refuse(Reject::ReservedField(key.into_owned())));
             }
             if self.partition_field == Some(&*key) {
                 let value: &'de RawValue = map.next_value()?;
@@ -238,25 +249,25 @@ impl<'de> Visitor<'de> for ScanVisitor<'_> {
     }
 
     fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<ObjectScan, A::Error> {
-        Err(de::Error::custom(format_args!("{NOT_OBJECT}an array")))
+        Err(self.refuse(Reject::NotAnObject("an array")))
     }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<ObjectScan, E> {
-        Err(E::custom(format_args!("{NOT_OBJECT}a string")))
+        Err(self.refuse(Reject::NotAnObject("a string")))
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<ObjectScan, E> {
-        Err(E::custom(format_args!("{NOT_OBJECT}a number")))
+        Err(self.refuse(Reject::NotAnObject("a number")))
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<ObjectScan, E> {
-        Err(E::custom(format_args!("{NOT_OBJECT}a number")))
+        Err(self.refuse(Reject::NotAnObject("a number")))
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<ObjectScan, E> {
-        Err(E::custom(format_args!("{NOT_OBJECT}a number")))
+        Err(self.refuse(Reject::NotAnObject("a number")))
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<ObjectScan, E> {
-        Err(E::custom(format_args!("{NOT_OBJECT}a boolean")))
+        Err(self.refuse(Reject::NotAnObject("a boolean")))
     }
     fn visit_unit<E: de::Error>(self) -> Result<ObjectScan, E> {
-        Err(E::custom(format_args!("{NOT_OBJECT}null")))
+        Err(self.refuse(Reject::NotAnObject("null")))
     }
 }
 

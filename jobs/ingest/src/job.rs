@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use feedpipe_shared::lineage::{SourceObject, format_timestamp};
 use feedpipe_shared::quarantine::{
-    Quarantine, QuarantineBuffer, QuarantineEntry, QuarantineError, Stage,
+    Quarantine, QuarantineBuffer, QuarantineEntry, QuarantineError, RejectKind, Stage,
 };
 use feedpipe_shared::storage::{StorageLocation, object_version, open_object};
 
@@ -326,6 +326,7 @@ impl IngestJob {
 
 fn undelivered_entry(record: &Record, reason: String) -> QuarantineEntry {
     QuarantineEntry {
+        kind: RejectKind::Undelivered,
         error: format!("undelivered: {reason}"),
         line: record.line,
         raw: record.data.clone(),
@@ -356,6 +357,7 @@ fn read_feed(
                     None => continue,
                 },
                 Err(reject) => Message::Rejected(QuarantineEntry {
+                    kind: reject.kind(),
                     error: reject.to_string(),
                     line,
                     raw: bytes::Bytes::copy_from_slice(bytes),
@@ -367,7 +369,9 @@ fn read_feed(
                 bytes,
                 truncated,
                 reason,
+                kind,
             } => Message::Rejected(QuarantineEntry {
+                kind,
                 error: reason,
                 line,
                 raw: bytes::Bytes::copy_from_slice(bytes),

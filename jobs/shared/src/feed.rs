@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use flate2::read::MultiGzDecoder;
+use crate::quarantine::RejectKind;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -114,6 +115,8 @@ pub enum FeedItem<'a> {
         bytes: &'a [u8],
         /// Whether `bytes` is only the start.
         truncated: bool,
+        /// Why, as a kind.
+        kind: RejectKind,
         /// Why it is not a record, for a human.
         reason: String,
     },
@@ -266,6 +269,7 @@ impl FeedReader {
             "feed cannot be decoded"
         };
         Ok(Some(FeedItem::Bad {
+            kind: RejectKind::Unreadable,
             line,
             bytes: &self.buf,
             truncated,
@@ -317,6 +321,7 @@ impl FeedReader {
             }
             if total > self.buf.len() {
                 return Ok(Some(FeedItem::Bad {
+                    kind: RejectKind::TooLarge,
                     line: self.line,
                     bytes: &self.buf,
                     truncated: true,
@@ -357,6 +362,7 @@ impl FeedReader {
                 self.done = true;
                 self.buf.clear();
                 return Ok(Some(FeedItem::Bad {
+                    kind: RejectKind::Malformed,
                     line: self.line + 1,
                     bytes: &self.buf,
                     truncated: false,
@@ -378,6 +384,7 @@ impl FeedReader {
                 self.buf.clear();
                 self.buf.push(b',');
                 return Ok(Some(FeedItem::Bad {
+                    kind: RejectKind::Malformed,
                     line: self.line,
                     bytes: &self.buf,
                     truncated: false,
@@ -391,6 +398,7 @@ impl FeedReader {
                 self.buf.clear();
                 self.buf.push(b',');
                 return Ok(Some(FeedItem::Bad {
+                    kind: RejectKind::Malformed,
                     line: self.line,
                     bytes: &self.buf,
                     truncated: false,
@@ -423,6 +431,7 @@ impl FeedReader {
             if chunk.is_empty() {
                 self.done = true;
                 return Ok(Some(FeedItem::Bad {
+                    kind: RejectKind::Malformed,
                     line: self.line,
                     bytes: &self.buf,
                     truncated: total > self.buf.len(),
@@ -484,6 +493,7 @@ impl FeedReader {
         }
         if total > self.buf.len() {
             return Ok(Some(FeedItem::Bad {
+                kind: RejectKind::TooLarge,
                 line: self.line,
                 bytes: &self.buf,
                 truncated: true,
@@ -552,6 +562,7 @@ impl FeedReader {
         self.done = true;
         self.line += 1;
         Ok(Some(FeedItem::Bad {
+            kind: RejectKind::Malformed,
             line: self.line,
             bytes: &self.buf,
             truncated: total > self.buf.len(),

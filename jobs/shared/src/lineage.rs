@@ -41,7 +41,7 @@ pub fn record_id(uri: &str, version: &str, line: u64) -> String {
     hasher.update(version.as_bytes());
     hasher.update([0]);
     hasher.update(line.to_string().as_bytes());
-    hex(&hasher.finalize()[..16])
+    hex::encode(&hasher.finalize()[..16])
 }
 
 /// A short, stable, file-name-safe digest of a source object (URI and version).
@@ -50,23 +50,12 @@ pub fn source_digest(uri: &str, version: &str) -> String {
     hasher.update(uri.as_bytes());
     hasher.update([0]);
     hasher.update(version.as_bytes());
-    hex(&hasher.finalize()[..8])
+    hex::encode(&hasher.finalize()[..8])
 }
 
 /// Formats a time the way `_ingested_at` is written: `2026-11-23T13:26:32.123456Z`.
 pub fn format_timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
 }
 
 /// The source object a record was read from.

@@ -1,25 +1,29 @@
 //! Quarantine: where a record that cannot go on is kept, with the reason.
 //!
-//! Nothing is dropped silently (rule 3 of the design). Each rejected record becomes one
-//! JSON line with `error`, `source`, `source_version`, `line`, `stage` and the record's
-//! bytes in `raw` (or `raw_base64` when they are not UTF-8), written under
+//! Nothing is dropped silently (rule 3 of `docs/DESIGN.md`). Each rejected record
+//! becomes one JSON line, a [`QuarantineRecord`]: `error` (for a human), `kind` (a
+//! [`RejectKind`], for machines), `stage`, `source`, `source_version`, `line` and the
+//! record's bytes in `raw` (or `raw_base64` when they are not UTF-8), written under
 //! `<quarantine>/<stage>/dt=YYYY-MM-DD/<file>-<digest>-<part>.jsonl`. Names are
 //! deterministic for a source object, so a re-run overwrites rather than adds.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use chrono::NaiveDate;
 use object_store::PutPayload;
 use object_store::path::Path;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::lineage::SourceObject;
 use crate::storage::StorageLocation;
 
 /// The pipeline stage that rejected a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     /// Reading a feed file and sending it to the stream.
@@ -38,9 +42,43 @@ impl Stage {
     }
 }
 
+/// Why a record was rejected: what `reconcile` and alarms match on. The `error`
+/// text beside it is for a human and may be reworded freely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectKind {
+    /// Not valid JSON, or a JSON array broken around the record.
+    Malformed,
+    /// Valid JSON, but not an object.
+    NotAnObject,
+    /// Bytes that are not UTF-8.
+    InvalidUtf8,
+    /// Larger than a record may be (the reader's keep limit, or Kinesis's 1 MiB).
+    TooLarge,
+    /// The record uses a lineage field name.
+    ReservedField,
+    /// The file cannot be read past this point (a corrupt or truncated gzip stream).
+    Unreadable,
+    /// A record that does not fit the schema contract.
+    Contract,
+    /// The stream never accepted the record (retries exhausted); not bad data:
+    /// ingesting the file again may deliver it.
+    Undelivered,
+}
+
+impl RejectKind {
+    /// True for records rejected for what they are (a re-run rejects them again);
+    /// false for [`RejectKind::Undelivered`].
+    pub fn is_bad_data(self) -> bool {
+        self != RejectKind::Undelivered
+    }
+}
+
 /// One rejected record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuarantineEntry {
+    /// Why, as a kind.
+    pub kind: RejectKind,
     /// Why the record was rejected, for a human.
     pub error: String,
     /// 1-based line (or array element) of the record in its source.
@@ -51,19 +89,68 @@ pub struct QuarantineEntry {
     pub truncated: bool,
 }
 
-#[derive(Serialize)]
-struct EntryLine<'a> {
-    error: &'a str,
-    stage: Stage,
-    source: &'a str,
-    source_version: &'a str,
-    line: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    raw: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    raw_base64: Option<String>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    truncated: bool,
+/// One line of a quarantine object, as written and as `reconcile` reads it back:
+/// the one shape both sides share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineRecord<'a> {
+    /// Why, for a human.
+    #[serde(borrow)]
+    pub error: Cow<'a, str>,
+    /// Why, as a kind.
+    pub kind: RejectKind,
+    /// The stage that rejected it.
+    pub stage: Stage,
+    /// The URI of the object it was read from (the feed file for ingest, the raw
+    /// object for convert).
+    #[serde(borrow)]
+    pub source: Cow<'a, str>,
+    /// That object's version.
+    #[serde(borrow)]
+    pub source_version: Cow<'a, str>,
+    /// 1-based line (or array element) in `source`.
+    pub line: u64,
+    /// The record's bytes, when they are UTF-8.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<Cow<'a, str>>,
+    /// The record's bytes in standard base64, when they are not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_base64: Option<String>,
+    /// True when the bytes are only the start of the record.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+impl<'a> QuarantineRecord<'a> {
+    /// The record of `entry`, rejected at `stage` while reading `source`.
+    pub fn new(stage: Stage, source: &'a SourceObject, entry: &'a QuarantineEntry) -> Self {
+        let text = std::str::from_utf8(&entry.raw).ok();
+        Self {
+            error: Cow::Borrowed(&entry.error),
+            kind: entry.kind,
+            stage,
+            source: Cow::Borrowed(&source.uri),
+            source_version: Cow::Borrowed(&source.version),
+            line: entry.line,
+            raw: text.map(Cow::Borrowed),
+            raw_base64: text.is_none().then(|| BASE64.encode(&entry.raw)),
+            truncated: entry.truncated,
+        }
+    }
+
+    /// Reads one line of a quarantine object.
+    pub fn parse(line: &'a [u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(line)
+    }
+
+    /// The record's bytes as kept (`None` when `raw_base64` is not base64).
+    pub fn raw_bytes(&self) -> Option<Cow<'_, [u8]>> {
+        match (&self.raw, &self.raw_base64) {
+            (Some(text), _) => Some(Cow::Borrowed(text.as_bytes())),
+            (None, Some(b64)) => BASE64.decode(b64).ok().map(Cow::Owned),
+            (None, None) => Some(Cow::Borrowed(&[])),
+        }
+    }
 }
 
 /// Appends the JSON line for `entry` (with its trailing `\n`) to `out`.
@@ -73,23 +160,8 @@ pub fn encode_entry(
     source: &SourceObject,
     entry: &QuarantineEntry,
 ) {
-    let text = std::str::from_utf8(&entry.raw).ok();
-    let line = EntryLine {
-        error: &entry.error,
-        stage,
-        source: &source.uri,
-        source_version: &source.version,
-        line: entry.line,
-        raw: text,
-        raw_base64: if text.is_none() {
-            Some(base64(&entry.raw))
-        } else {
-            None
-        },
-        truncated: entry.truncated,
-    };
     // Serializing plain strings and numbers into a Vec cannot fail.
-    if serde_json::to_writer(&mut *out, &line).is_ok() {
+    if serde_json::to_writer(&mut *out, &QuarantineRecord::new(stage, source, entry)).is_ok() {
         out.push(b'\n');
     }
 }
@@ -276,53 +348,6 @@ fn safe_name(name: &str) -> String {
     }
 }
 
-/// Standard base64 with padding.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> shift) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Decodes the `raw_base64` of an entry (standard alphabet, padded); `None` when it is not base64.
-pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,39 +363,77 @@ mod tests {
     }
 
     #[test]
-    fn base64_round_trips() {
-        for input in [
-            &b""[..],
-            b"f",
-            b"fo",
-            b"foo",
-            b"foob",
-            b"\xff\x00\xfe{\"a\":1}",
-        ] {
-            assert_eq!(decode_base64(&base64(input)).as_deref(), Some(input));
+    fn every_kind_and_stage_reads_back_as_written() {
+        let kinds = [
+            RejectKind::Malformed,
+            RejectKind::NotAnObject,
+            RejectKind::InvalidUtf8,
+            RejectKind::TooLarge,
+            RejectKind::ReservedField,
+            RejectKind::Unreadable,
+            RejectKind::Contract,
+            RejectKind::Undelivered,
+        ];
+        for (i, kind) in kinds.into_iter().enumerate() {
+            for stage in [Stage::Ingest, Stage::Convert] {
+                let entry = QuarantineEntry {
+                    kind,
+                    error: format!("reason \"{i}\"\n"),
+                    line: i as u64 + 1,
+                    raw: Bytes::from(if i % 2 == 0 {
+                        b"{\"a\":\"\\u00e9\"}".to_vec()
+                    } else {
+                        vec![0xff, 0, b'{', 0xfe]
+                    }),
+                    truncated: i % 3 == 0,
+                };
+                let mut out = Vec::new();
+                encode_entry(&mut out, stage, &source(), &entry);
+                assert_eq!(out.last(), Some(&b'\n'));
+                let read = QuarantineRecord::parse(&out[..out.len() - 1]).unwrap();
+                assert_eq!(read, QuarantineRecord::new(stage, &source(), &entry));
+                assert_eq!(read.kind, kind);
+                assert_eq!(read.stage, stage);
+                assert_eq!(read.raw_bytes().as_deref(), Some(&entry.raw[..]));
+                assert_eq!(read.truncated, entry.truncated);
+            }
         }
-        assert_eq!(decode_base64("not base64!"), None);
+        assert!(!RejectKind::Undelivered.is_bad_data());
+        assert!(RejectKind::Contract.is_bad_data());
     }
 
     #[test]
-    fn base64_matches_the_standard_alphabet() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(&[0xff, 0xfe, 0x00, 0x41]), "//4AQQ==");
+    fn a_line_of_another_shape_is_refused() {
+        assert!(QuarantineRecord::parse(b"{\"error\":\"x\"}").is_err());
+        let mut out = Vec::new();
+        let entry = QuarantineEntry {
+            kind: RejectKind::Malformed,
+            error: "e".into(),
+            line: 1,
+            raw: Bytes::from_static(b"x"),
+            truncated: false,
+        };
+        encode_entry(&mut out, Stage::Ingest, &source(), &entry);
+        let mut value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        value["surprise"] = serde_json::json!(1);
+        let changed = serde_json::to_vec(&value).unwrap();
+        assert!(QuarantineRecord::parse(&changed).is_err(), "unknown fields are refused");
+        value["kind"] = serde_json::json!("reworded");
+        assert!(QuarantineRecord::parse(&serde_json::to_vec(&value).unwrap()).is_err());
     }
 
     #[test]
     fn entries_keep_text_as_text_and_bytes_as_base64() {
         let mut out = Vec::new();
         let ok = QuarantineEntry {
+            kind: RejectKind::Malformed,
             error: "bad".into(),
             line: 3,
             raw: Bytes::from_static(b"{\"a\":"),
             truncated: false,
         };
         let bin = QuarantineEntry {
+            kind: RejectKind::InvalidUtf8,
             error: "utf8".into(),
             line: 4,
             raw: Bytes::from_static(&[0xff, b'{']),
@@ -402,6 +465,7 @@ mod tests {
         let mut buf = QuarantineBuffer::new(target, Stage::Ingest, source(), dt, "", 10);
         for line in 1..=3 {
             let entry = QuarantineEntry {
+                kind: RejectKind::Contract,
                 error: "e".into(),
                 line,
                 raw: Bytes::from_static(b"x"),

@@ -160,22 +160,17 @@ pub fn s3_bucket_and_key(url: &str) -> Option<(&str, &str)> {
     Some(rest.split_once('/').unwrap_or((rest, "")))
 }
 
+/// An S3 store for `bucket` from the standard AWS environment (object_store's
+/// `from_env`: region, credentials, `AWS_ENDPOINT_URL[_S3]`), with plain HTTP allowed
+/// when the endpoint is an `http://` one (a local S3-compatible server).
 fn s3_store(bucket: &str) -> Result<Arc<dyn ObjectStore>, object_store::Error> {
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-    let endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"]
+    let local = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"]
         .iter()
-        .find_map(|k| std::env::var(k).ok());
-    if let Some(endpoint) = endpoint {
-        builder = builder.with_endpoint(&endpoint);
-        if endpoint.starts_with("http://") {
-            builder = builder.with_allow_http(true);
-        }
-    }
-    if let (None, Ok(region)) = (
-        std::env::var_os("AWS_REGION"),
-        std::env::var("AWS_DEFAULT_REGION"),
-    ) {
-        builder = builder.with_region(region);
+        .find_map(|k| std::env::var(k).ok())
+        .is_some_and(|endpoint| endpoint.starts_with("http://"));
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if local {
+        builder = builder.with_allow_http(true);
     }
     Ok(Arc::new(builder.build()?))
 }

@@ -2,7 +2,7 @@
 //! start. Terraform (`infra/`) sets exactly these variables.
 
 use feedpipe_convert::ConvertConfig;
-use feedpipe_convert::job::Codec;
+use feedpipe_convert::Codec;
 
 /// What is wrong with the environment.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

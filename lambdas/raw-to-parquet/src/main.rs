@@ -3,11 +3,10 @@
 use std::sync::Arc;
 
 use feedpipe_convert::Converter;
-use feedpipe_convert::contract::{SAMPLE_CONTRACT, SchemaContract};
+use feedpipe_convert::contract;
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::{S3Buckets, StorageLocation};
 use lambda_runtime::{Error, service_fn};
-use object_store::ObjectStoreExt;
 use raw_to_parquet_lambda::config::RawToParquetConfig;
 use raw_to_parquet_lambda::handler::{App, handle};
 
@@ -16,15 +15,9 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = RawToParquetConfig::from_env()
         .inspect_err(|e| tracing::error!(error = %e, "Invalid configuration."))?;
-    let text = match &config.schema_url {
-        Some(url) => {
-            let location = StorageLocation::parse(url)?;
-            let bytes = location.store.get(&location.path).await?.bytes().await?;
-            String::from_utf8(bytes.to_vec())?
-        }
-        None => SAMPLE_CONTRACT.to_owned(),
-    };
-    let mut contract = SchemaContract::from_json(&text)?;
+    let mut contract = contract::load_or_sample(config.schema_url.as_deref())
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "Invalid schema contract."))?;
     if let Some(table) = &config.table {
         contract.table = table.clone();
     }

@@ -3,10 +3,12 @@ use std::io::Write;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, StringArray};
+use arrow_array::{Array, RecordBatch, StringArray};
+use chrono::NaiveDate;
 use feedpipe_ingest::frame::RecordFramer;
 use feedpipe_sample::{SampleOptions, write_feed};
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
+use feedpipe_shared::storage::object_version;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 

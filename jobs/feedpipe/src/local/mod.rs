@@ -1,0 +1,225 @@
+//! `feedpipe local`: the whole pipeline on one machine, no AWS account needed.
+//!
+//! Folders stand in for the buckets (`DIR/source`, `DIR/raw`, `DIR/curated`,
+//! `DIR/quarantine`), an in-process stream with Kinesis semantics for Kinesis, the
+//! [`Firehose`] delivery loop for Firehose, and DataFusion over the curated Parquet for
+//! the Snowflake table. The ingest and conversion cores are the ones the Lambdas run:
+//!
+//! source file → ingest core → in-process stream → Firehose stand-in (buffering hints,
+//! `YYYY/MM/DD/HH/…` keys under `DIR/raw`) → conversion core, once per raw object as
+//! the raw-to-parquet Lambda → `DIR/curated/<table>/dt=…/*.parquet` → `query`.
+//!
+//! Re-running is safe. A source file is ingested once per version: a ledger entry in
+//! `DIR/state/ingested/` is written only when every record of the file is in a raw
+//! object (the Firehose checkpoints have passed it), so a run killed before that
+//! ingests the file again ([`ledger`]). Raw objects without a conversion manifest (a
+//! run killed between the hops) are converted first, as a backfill plan of one object
+//! per group ([`feedpipe_convert::backfill`]). Every run ends with `reconcile`.
+//!
+//! This module wires the run; [`workdir`] holds the folders and staging, [`contract`]
+//! the choice of contract, [`ingest`] and [`watch`] the source side, [`convert`] the
+//! raw-to-parquet side, and [`report`] what is printed at the end.
+
+mod contract;
+mod convert;
+mod ingest;
+mod ledger;
+mod report;
+mod watch;
+mod workdir;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use feedpipe_convert::backfill::{self, PlanOptions};
+use feedpipe_convert::{ConvertConfig, Converter, RawInput};
+use feedpipe_ingest::firehose::{DeliveredObject, Firehose, FirehoseConfig};
+use feedpipe_ingest::stream::InProcessStream;
+use feedpipe_ingest::{IngestConfig, IngestJob};
+use feedpipe_shared::quarantine::ObjectStoreQuarantine;
+use tokio::sync::mpsc;
+
+use contract::choose_contract;
+use convert::{ConvertStats, convert_one};
+use ingest::SourceIngest;
+use ledger::Ledger;
+use report::RunReport;
+use watch::watch_source;
+use workdir::{Dirs, location, source_files, stage_feeds};
+
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    /// Feed files to copy into the source folder (sample data is generated when none are given).
+    feeds: Vec<PathBuf>,
+    /// Working folder holding the local "buckets".
+    #[arg(long, default_value = "feedpipe-local")]
+    workdir: PathBuf,
+    /// Table name (the curated folder and the query table); default: the contract's, else `feed`.
+    #[arg(long)]
+    table: Option<String>,
+    /// Schema contract (JSON). Without it: DIR/schema.json if an earlier run inferred
+    /// one, the built-in sample contract if the feeds fit it, else one inferred now.
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// Rows of sample data to generate when no feed is given.
+    #[arg(long, default_value_t = 10_000)]
+    rows: u64,
+    /// Shards of the in-process stream.
+    #[arg(long, default_value_t = 4)]
+    shards: usize,
+    /// Record field used as partition key.
+    #[arg(long, default_value = "customer_id")]
+    partition_key: String,
+    /// Firehose buffering hint: MiB buffered before an object is written (1 to 128).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=128))]
+    buffer_mib: u64,
+    /// Firehose buffering hint: seconds a record waits at most before its object is written (0 to 900).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=900))]
+    buffer_seconds: u64,
+    /// Gzip the raw objects, as Firehose's GZIP compression does.
+    #[arg(long)]
+    gzip: bool,
+    /// Keep running: files dropped into DIR/source flow through as they arrive; Ctrl-C stops.
+    #[arg(long)]
+    watch: bool,
+}
+
+pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let dirs = Dirs::new(&args.workdir)?;
+    stage_feeds(&args.feeds, args.rows, &dirs)?;
+    let files = source_files(&dirs.source)?;
+    let (contract, contract_note) = choose_contract(&args, &dirs, &files).await?;
+    let table = &contract.table;
+    println!(
+        "feedpipe local: workdir {}, table `{table}`, {contract_note}",
+        dirs.root.display()
+    );
+
+    let quarantine = Arc::new(ObjectStoreQuarantine::new(location(&dirs.quarantine)?));
+    let raw = location(&dirs.raw)?;
+    let curated = location(&dirs.curated)?;
+    let converter = Converter::new(
+        contract.clone(),
+        curated.clone(),
+        quarantine.clone(),
+        ConvertConfig::default(),
+    );
+
+    // Raw objects an earlier run wrote but did not convert (killed between the hops).
+    let mut convert_stats = ConvertStats::default();
+    let catch_up = backfill::prepare(&converter, &raw, &PlanOptions::default()).await?;
+    if !catch_up.groups.is_empty() {
+        println!(
+            "catch-up: {} raw object(s) from an earlier run without a manifest",
+            catch_up.objects()
+        );
+        for group in &catch_up.groups {
+            convert_one(&converter, &backfill::inputs(&raw, group), &mut convert_stats, true).await;
+        }
+    }
+
+    let stream = Arc::new(InProcessStream::new("feedpipe-local", args.shards));
+    let firehose = Firehose::new(
+        stream.clone(),
+        raw.clone(),
+        FirehoseConfig {
+            delivery_stream: "feedpipe-local".into(),
+            prefix: String::new(),
+            buffer_bytes: (args.buffer_mib * 1024 * 1024) as usize,
+            buffer_interval: Duration::from_secs(args.buffer_seconds),
+            gzip: args.gzip,
+            ..FirehoseConfig::default()
+        },
+    )
+    .await?;
+    let checkpoints = firehose.checkpoints();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (raw_tx, mut raw_rx) = mpsc::channel::<DeliveredObject>(64);
+    let delivery_started = Instant::now();
+    let firehose_task = tokio::spawn(async move {
+        let result = firehose.run(stop_rx, raw_tx).await;
+        (result, delivery_started.elapsed())
+    });
+    // The raw-to-parquet "Lambda": one conversion per raw object written.
+    let verbose = args.watch;
+    let convert_task = tokio::spawn({
+        let converter = converter.clone();
+        let raw_root = format!("{}/", raw.uri().trim_end_matches('/'));
+        async move {
+            let mut stats = convert_stats;
+            while let Some(object) = raw_rx.recv().await {
+                if verbose {
+                    let uri = object.location.uri();
+                    println!(
+                        "  firehose {} record(s) → raw/{}",
+                        object.records,
+                        uri.strip_prefix(&raw_root).unwrap_or(&uri)
+                    );
+                }
+                let input = RawInput {
+                    location: object.location,
+                    version_id: None,
+                    listed_version: None,
+                };
+                convert_one(&converter, &[input], &mut stats, verbose).await;
+            }
+            stats
+        }
+    });
+
+    let job = IngestJob::new(
+        stream.clone(),
+        quarantine.clone(),
+        IngestConfig {
+            partition_key_field: Some(args.partition_key.clone()),
+            ..Default::default()
+        },
+    );
+    let mut ingest = SourceIngest::new(job, stream, Ledger::new(dirs.ledger.clone(), checkpoints));
+    println!(
+        "\ningest: {} file(s) in {} → in-process stream of {} shards → Firehose stand-in ({} MiB / {} s buffers{}) → {}",
+        files.len(),
+        dirs.source.display(),
+        args.shards,
+        args.buffer_mib,
+        args.buffer_seconds,
+        if args.gzip { ", gzip" } else { "" },
+        dirs.raw.display()
+    );
+    for file in &files {
+        ingest.ingest(file, verbose).await?;
+    }
+    if args.watch {
+        println!(
+            "watching {} (drop feed files there; Ctrl-C to stop)",
+            dirs.source.display()
+        );
+        watch_source(&dirs.source, &mut ingest).await?;
+        println!("stopping: writing what is buffered");
+    }
+
+    // Stop the delivery loop: it writes what is buffered, then the converter drains.
+    let _ = stop_tx.send(true);
+    let (delivery, delivery_time) = firehose_task.await?;
+    let delivery = delivery.context("the Firehose stand-in failed")?;
+    let convert_stats = convert_task.await?;
+    ingest.ledger.write_durable().await?;
+
+    RunReport {
+        dirs: &dirs,
+        contract: &contract,
+        curated: &curated,
+        ingested: &ingest.files,
+        delivery: &delivery,
+        delivery_time,
+        convert: &convert_stats,
+        started,
+    }
+    .print()
+    .await
+}

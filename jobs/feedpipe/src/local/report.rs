@@ -1,0 +1,180 @@
+//! The closing report of a local run: what each file and stage did, reconcile's
+//! verdict, and the sample query over the table.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use feedpipe_convert::contract::SchemaContract;
+use feedpipe_ingest::IngestSummary;
+use feedpipe_ingest::firehose::FirehoseSummary;
+use feedpipe_shared::storage::StorageLocation;
+use feedpipe_warehouse::{OutputFormat, Warehouse, reconcile, render};
+
+use super::convert::ConvertStats;
+use super::ingest::{IngestedFile, Outcome};
+use super::workdir::{Dirs, location};
+
+/// What a run did, for the closing report.
+pub(super) struct RunReport<'a> {
+    pub dirs: &'a Dirs,
+    pub contract: &'a SchemaContract,
+    pub curated: &'a StorageLocation,
+    pub ingested: &'a [IngestedFile],
+    pub delivery: &'a FirehoseSummary,
+    pub delivery_time: Duration,
+    pub convert: &'a ConvertStats,
+    pub started: Instant,
+}
+
+impl RunReport<'_> {
+    /// Prints the per-file and per-stage tables, reconciles, runs the sample query,
+    /// and says whether the run succeeded.
+    pub async fn print(&self) -> anyhow::Result<ExitCode> {
+        let Self {
+            dirs,
+            contract,
+            curated,
+            ingested,
+            delivery,
+            delivery_time,
+            convert,
+            started,
+        } = *self;
+        let table = contract.table.as_str();
+        print_files(ingested);
+        let failed = ingested
+            .iter()
+            .filter(|i| matches!(i.outcome, Outcome::Failed(_)))
+            .count();
+        let mut ingest = IngestSummary::default();
+        let mut ingest_ms = 0;
+        for i in ingested {
+            if let Outcome::Ingested(s) = &i.outcome {
+                ingest += s.clone();
+                ingest_ms += i.millis;
+            }
+        }
+
+        println!(
+            "\n{:<12} {:>8} {:>9} {:>9}  written to",
+            "stage", "objects", "records", "seconds"
+        );
+        println!(
+            "{:<12} {:>8} {:>9} {:>9.2}  in-process stream ({} quarantine object(s))",
+            "ingest",
+            ingest.files,
+            ingest.records_sent,
+            ingest_ms as f64 / 1000.0,
+            ingest.quarantine_objects.len()
+        );
+        println!(
+            "{:<12} {:>8} {:>9} {:>9.2}  {}",
+            "firehose",
+            delivery.objects,
+            delivery.records,
+            delivery_time.as_secs_f64(),
+            dirs.raw.display()
+        );
+        println!(
+            "{:<12} {:>8} {:>9} {:>9.2}  {} ({} Parquet file(s), {} record(s) quarantined)",
+            "convert",
+            convert.objects,
+            convert.rows_written,
+            convert.busy.as_secs_f64(),
+            dirs.curated.join(table).display(),
+            convert.parquet_files,
+            convert.quarantined
+        );
+
+        let t = Instant::now();
+        let report = reconcile(
+            &location(&dirs.source)?,
+            curated,
+            Some(&location(&dirs.quarantine)?),
+        )
+        .await?;
+        println!(
+            "\nreconcile ({:.2} s): source files read again, matched by _record_id against {} and {}",
+            t.elapsed().as_secs_f64(),
+            dirs.curated.display(),
+            dirs.quarantine.display()
+        );
+        print!("{}", report.render());
+
+        let t = Instant::now();
+        let sql = sample_query(table, contract);
+        let warehouse = Warehouse::open(curated).await?;
+        if warehouse.tables().iter().any(|t| t == table) {
+            let batches = warehouse.sql(&sql).await?;
+            println!(
+                "\nquery ({:.2} s): feedpipe query --data {} '{sql}'",
+                t.elapsed().as_secs_f64(),
+                dirs.curated.display()
+            );
+            println!("{}", render(&batches, OutputFormat::Table)?);
+        } else {
+            // Empty feeds, or only bad records: nothing was loaded, which is no error.
+            println!(
+                "\nquery: no rows loaded, so no table `{table}` under {} yet",
+                dirs.curated.display()
+            );
+        }
+        println!("done in {:.2} s", started.elapsed().as_secs_f64());
+
+        let ok = report.ok() && failed == 0 && convert.failures.is_empty();
+        if !ok {
+            eprintln!(
+                "error: {failed} file(s) failed to ingest, {} raw object(s) failed to convert, reconcile {}",
+                convert.failures.len(),
+                if report.ok() { "passed" } else { "FAILED" }
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// One line per source file: read, delivered, quarantined, or why not.
+fn print_files(ingested: &[IngestedFile]) {
+    let width = ingested
+        .iter()
+        .map(|i| i.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 48);
+    println!(
+        "\n{:<width$} {:>9} {:>10} {:>12} {:>8}",
+        "file", "read", "delivered", "quarantined", "ms"
+    );
+    for i in ingested {
+        match &i.outcome {
+            Outcome::Ingested(s) => println!(
+                "{:<width$} {:>9} {:>10} {:>12} {:>8}",
+                i.name, s.records_read, s.records_sent, s.records_quarantined, i.millis
+            ),
+            Outcome::AlreadyIngested => {
+                println!("{:<width$} already ingested (same version), skipped", i.name)
+            }
+            Outcome::Failed(e) => println!("{:<width$} failed: {e}", i.name),
+        }
+    }
+}
+
+/// Rows (and order value, for the sample contract) per day.
+fn sample_query(table: &str, contract: &SchemaContract) -> String {
+    let simple = table
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let quoted = if simple {
+        table.to_owned()
+    } else {
+        format!("\"{}\"", table.replace('"', "\"\""))
+    };
+    if contract.columns.iter().any(|c| c.name == "total") {
+        format!(
+            "SELECT dt, count(*) AS orders, sum(total) AS total FROM {quoted} GROUP BY dt ORDER BY dt"
+        )
+    } else {
+        format!("SELECT dt, count(*) AS records FROM {quoted} GROUP BY dt ORDER BY dt")
+    }
+}

@@ -1,0 +1,118 @@
+//! The workdir: its folders (the local "buckets"), staging the user's feed files
+//! into the source folder, and which files there count as feeds.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use feedpipe_sample::{SampleOptions, write_feed};
+use feedpipe_shared::storage::StorageLocation;
+
+/// The workdir's folders.
+pub(super) struct Dirs {
+    pub root: PathBuf,
+    pub source: PathBuf,
+    pub raw: PathBuf,
+    pub curated: PathBuf,
+    pub quarantine: PathBuf,
+    pub ledger: PathBuf,
+}
+
+impl Dirs {
+    pub fn new(root: &Path) -> anyhow::Result<Self> {
+        // Kept as given (relative paths stay relative in what is printed); storage
+        // locations are made absolute where they are parsed.
+        let root = root.to_path_buf();
+        let dirs = Self {
+            source: root.join("source"),
+            raw: root.join("raw"),
+            curated: root.join("curated"),
+            quarantine: root.join("quarantine"),
+            ledger: root.join("state").join("ingested"),
+            root,
+        };
+        for dir in [
+            &dirs.source,
+            &dirs.raw,
+            &dirs.curated,
+            &dirs.quarantine,
+            &dirs.ledger,
+        ] {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        Ok(dirs)
+    }
+}
+
+pub(super) fn location(path: &Path) -> anyhow::Result<StorageLocation> {
+    let text = path
+        .to_str()
+        .with_context(|| format!("{} is not valid UTF-8", path.display()))?;
+    Ok(StorageLocation::parse(text)?)
+}
+
+/// Copies the given feeds into the source folder (an identical file already there is
+/// left alone, so its version and record ids stay the same), or writes the sample feed.
+pub(super) fn stage_feeds(feeds: &[PathBuf], rows: u64, dirs: &Dirs) -> anyhow::Result<()> {
+    if feeds.is_empty() {
+        let sample = dirs.source.join("sample-orders.jsonl");
+        let empty = std::fs::read_dir(&dirs.source)?.next().is_none();
+        if empty {
+            let tmp = dirs.root.join(".sample-orders.jsonl.tmp");
+            let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            let options = SampleOptions {
+                rows,
+                bad_rate: 0.005,
+                ..Default::default()
+            };
+            let stats = write_feed(&mut file, &options)?;
+            std::io::Write::flush(&mut file)?;
+            drop(file);
+            std::fs::rename(&tmp, &sample)?;
+            println!(
+                "generated {}: {} records and {} malformed lines",
+                sample.display(),
+                stats.good,
+                stats.bad
+            );
+        }
+    }
+    for feed in feeds {
+        let name = feed
+            .file_name()
+            .with_context(|| format!("{} is not a file", feed.display()))?;
+        let target = dirs.source.join(name);
+        if target.exists() && same_content(feed, &target)? {
+            continue;
+        }
+        // Copy then rename: a watcher never sees half a file.
+        let tmp = dirs.root.join(format!(".{}.tmp", name.to_string_lossy()));
+        std::fs::copy(feed, &tmp).with_context(|| format!("cannot copy {}", feed.display()))?;
+        std::fs::rename(&tmp, &target)?;
+    }
+    Ok(())
+}
+
+fn same_content(a: &Path, b: &Path) -> anyhow::Result<bool> {
+    if std::fs::metadata(a)?.len() != std::fs::metadata(b)?.len() {
+        return Ok(false);
+    }
+    Ok(std::fs::read(a)? == std::fs::read(b)?)
+}
+
+/// Feed files in the source folder, by name (hidden and temporary files left out).
+pub(super) fn source_files(source: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(source)
+        .with_context(|| format!("cannot list {}", source.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                !n.starts_with('.') && !n.ends_with(".tmp") && !n.ends_with(".part")
+            })
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+

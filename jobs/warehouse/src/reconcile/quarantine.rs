@@ -1,0 +1,126 @@
+//! Step 3: every quarantine entry, read as the [`QuarantineRecord`] it was written
+//! as, and matched to the source record it stands for.
+
+use feedpipe_shared::lineage::SourceObject;
+use feedpipe_shared::quarantine::{QuarantineRecord, Stage};
+use feedpipe_shared::storage::StorageLocation;
+
+use super::report::Report;
+use super::{Index, ReconcileError, list, parse_id, read_whole};
+
+/// Marks the records that the quarantine under `quarantine` holds; entries that
+/// name no source record go to `report.unattributed`, lines that are no
+/// quarantine record to `report.unreadable`.
+pub(super) async fn read_quarantine(
+    quarantine: &StorageLocation,
+    index: &mut Index,
+    report: &mut Report,
+) -> Result<(), ReconcileError> {
+    for meta in list(quarantine).await? {
+        if !meta.location.as_ref().ends_with(".jsonl") {
+            continue;
+        }
+        let (uri, bytes) = read_whole(quarantine, &meta.location).await?;
+        for (n, text) in bytes.split(|b| *b == b'\n').enumerate() {
+            if text.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            report.quarantine_entries += 1;
+            let entry = match QuarantineRecord::parse(text) {
+                Ok(e) => e,
+                Err(e) => {
+                    report.unreadable.push((
+                        uri.clone(),
+                        n as u64 + 1,
+                        format!("not a quarantine record: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            match record_id(&entry).and_then(|id| index.slot_mut(id)) {
+                Some(slot) if entry.kind.is_bad_data() => slot.bad = true,
+                Some(slot) => slot.undelivered = true,
+                None => report.unattributed.push((
+                    uri.clone(),
+                    n as u64 + 1,
+                    format!(
+                        "names no source record ({} line {}: {})",
+                        entry.source, entry.line, entry.error
+                    ),
+                )),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `_record_id` of the source record an entry stands for.
+pub(super) fn record_id(entry: &QuarantineRecord<'_>) -> Option<u128> {
+    if entry.stage == Stage::Ingest {
+        let source = SourceObject {
+            uri: entry.source.clone().into_owned(),
+            version: entry.source_version.clone().into_owned(),
+        };
+        return parse_id(&source.record_id(entry.line));
+    }
+    // Convert: the raw record carries its lineage first; read the id even when the
+    // rest of the record is malformed or cut.
+    let raw = entry.raw_bytes()?;
+    const KEY: &[u8] = b"\"_record_id\":\"";
+    let at = raw.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    parse_id(std::str::from_utf8(raw.get(at..at + 32)?).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use feedpipe_shared::quarantine::{QuarantineEntry, RejectKind, encode_entry};
+
+    fn written(stage: Stage, source: &SourceObject, raw: &[u8], kind: RejectKind) -> Vec<u8> {
+        let entry = QuarantineEntry {
+            kind,
+            error: "reworded at will".into(),
+            line: 7,
+            raw: Bytes::copy_from_slice(raw),
+            truncated: false,
+        };
+        let mut out = Vec::new();
+        encode_entry(&mut out, stage, source, &entry);
+        out
+    }
+
+    #[test]
+    fn entries_as_the_writers_write_them_name_their_source_record() {
+        let feed = SourceObject {
+            uri: "s3://src/orders.jsonl".into(),
+            version: "v1".into(),
+        };
+        let line = written(Stage::Ingest, &feed, b"{\"a\":", RejectKind::Malformed);
+        let entry = QuarantineRecord::parse(line.trim_ascii_end()).unwrap();
+        assert_eq!(record_id(&entry), parse_id(&feed.record_id(7)));
+
+        // A convert entry names the raw object; its record's own lineage names the feed.
+        let raw = SourceObject {
+            uri: "s3://raw/2026/11/23/10/x.gz".into(),
+            version: "r1".into(),
+        };
+        let record = format!(
+            "{{\"_source_uri\":\"{}\",\"_record_id\":\"{}\",\"total\":\"x\"",
+            feed.uri,
+            feed.record_id(3)
+        );
+        for kind in [RejectKind::Contract, RejectKind::Malformed] {
+            let line = written(Stage::Convert, &raw, record.as_bytes(), kind);
+            let entry = QuarantineRecord::parse(line.trim_ascii_end()).unwrap();
+            assert_eq!(record_id(&entry), parse_id(&feed.record_id(3)));
+        }
+        // Not UTF-8: kept as base64, and still found.
+        let mut bytes = record.into_bytes();
+        bytes.push(0xff);
+        let line = written(Stage::Convert, &raw, &bytes, RejectKind::InvalidUtf8);
+        let entry = QuarantineRecord::parse(line.trim_ascii_end()).unwrap();
+        assert!(entry.raw.is_none() && entry.raw_base64.is_some());
+        assert_eq!(record_id(&entry), parse_id(&feed.record_id(3)));
+    }
+}
