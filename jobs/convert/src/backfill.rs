@@ -1,7 +1,7 @@
 //! Backfill planning: which raw objects a backfill converts, in which groups, and
 //! which it skips because they are done.
 //!
-//! The rules, in order:
+//! The steps, in order:
 //! 1. **Selection.** The object the input names, else every object under it; with a
 //!    time window, those whose Firehose key hour (`…/YYYY/MM/DD/HH/…`) lies in it
 //!    (keys without that layout go by their last-modified time). Key order.
@@ -112,7 +112,7 @@ pub fn key_hour(key: &str) -> Option<DateTime<Utc>> {
     })
 }
 
-/// Rule 1: the objects in the window, in key order.
+/// Selection: the objects in the window, in key order.
 pub fn select(mut objects: Vec<ObjectMeta>, options: &PlanOptions) -> Vec<ObjectMeta> {
     objects.retain(|o| {
         let at = key_hour(o.location.as_ref()).unwrap_or(o.last_modified);
@@ -122,7 +122,7 @@ pub fn select(mut objects: Vec<ObjectMeta>, options: &PlanOptions) -> Vec<Object
     objects
 }
 
-/// Rules 2 and 3 over selected objects (in key order) and their manifests.
+/// Resume and compaction over selected objects (in key order) and their manifests.
 pub fn plan(listed: Vec<Listed>, options: &PlanOptions) -> Result<Plan, BackfillError> {
     let total = listed.len();
     let mut fresh = Vec::new();
@@ -163,7 +163,7 @@ pub fn plan(listed: Vec<Listed>, options: &PlanOptions) -> Result<Plan, Backfill
     })
 }
 
-/// Rule 3: consecutive objects whose raw bytes add up to about `target` bytes of Parquet.
+/// Compaction: consecutive objects whose raw bytes add up to about `target` bytes of Parquet.
 fn compact(objects: Vec<ObjectMeta>, target: u64) -> Vec<Vec<ObjectMeta>> {
     if target == 0 {
         return objects.into_iter().map(|o| vec![o]).collect();

@@ -11,7 +11,7 @@ use arrow_array::types::{
     Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType,
 };
 use arrow_array::{ArrayRef, BooleanArray, ListArray, PrimitiveArray, StringArray, StructArray};
-use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, FieldRef, Fields, Schema, TimeUnit};
 
 use crate::contract::{Column, ColumnType};
@@ -76,6 +76,10 @@ pub fn arrow_schema(columns: &[Column]) -> Schema {
     Schema::new(arrow_fields(columns))
 }
 
+/// Rows of validity a builder makes room for once it holds a null (it allocates
+/// nothing while every row is valid).
+const VALIDITY_ROWS: usize = 8192;
+
 /// A growing column; see the module docs.
 #[derive(Debug)]
 pub enum ColumnBuf {
@@ -83,22 +87,22 @@ pub enum ColumnBuf {
     Utf8 {
         offsets: Vec<i32>,
         data: Vec<u8>,
-        valid: Vec<bool>,
+        valid: NullBufferBuilder,
     },
     /// Int64.
-    I64 { values: Vec<i64>, valid: Vec<bool> },
+    I64 { values: Vec<i64>, valid: NullBufferBuilder },
     /// Float64.
-    F64 { values: Vec<f64>, valid: Vec<bool> },
+    F64 { values: Vec<f64>, valid: NullBufferBuilder },
     /// Boolean.
-    Bool { values: Vec<bool>, valid: Vec<bool> },
+    Bool { values: Vec<bool>, valid: NullBufferBuilder },
     /// Date32.
-    Date { values: Vec<i32>, valid: Vec<bool> },
+    Date { values: Vec<i32>, valid: NullBufferBuilder },
     /// Timestamp(µs, UTC).
-    Ts { values: Vec<i64>, valid: Vec<bool> },
+    Ts { values: Vec<i64>, valid: NullBufferBuilder },
     /// Decimal128(p, s).
     Dec {
         values: Vec<i128>,
-        valid: Vec<bool>,
+        valid: NullBufferBuilder,
         precision: u8,
         scale: i8,
     },
@@ -106,14 +110,14 @@ pub enum ColumnBuf {
     Struct {
         fields: Fields,
         children: Vec<ColumnBuf>,
-        valid: Vec<bool>,
+        valid: NullBufferBuilder,
     },
     /// List.
     List {
         item: FieldRef,
         offsets: Vec<i32>,
         child: Box<ColumnBuf>,
-        valid: Vec<bool>,
+        valid: NullBufferBuilder,
     },
 }
 
@@ -124,44 +128,44 @@ impl ColumnBuf {
             ColumnType::String | ColumnType::Json => ColumnBuf::Utf8 {
                 offsets: vec![0],
                 data: Vec::new(),
-                valid: Vec::new(),
+                valid: NullBufferBuilder::new(VALIDITY_ROWS),
             },
             ColumnType::Int64 => ColumnBuf::I64 {
                 values: Vec::new(),
-                valid: Vec::new(),
+                valid: NullBufferBuilder::new(VALIDITY_ROWS),
             },
             ColumnType::Float64 => ColumnBuf::F64 {
                 values: Vec::new(),
-                valid: Vec::new(),
+                valid: NullBufferBuilder::new(VALIDITY_ROWS),
             },
             ColumnType::Bool => ColumnBuf::Bool {
                 values: Vec::new(),
-                valid: Vec::new(),
+                valid: NullBufferBuilder::new(VALIDITY_ROWS),
             },
             ColumnType::Date => ColumnBuf::Date {
                 values: Vec::new(),
-                valid: Vec::new(),
+                valid: NullBufferBuilder::new(VALIDITY_ROWS),
             },
             ColumnType::Timestamp(_) => ColumnBuf::Ts {
                 values: Vec::new(),
-                valid: Vec::new(),
+                valid: NullBufferBuilder::new(VALIDITY_ROWS),
             },
             ColumnType::Decimal { precision, scale } => ColumnBuf::Dec {
                 values: Vec::new(),
-                valid: Vec::new(),
+                valid: NullBufferBuilder::new(VALIDITY_ROWS),
                 precision: *precision,
                 scale: *scale as i8,
             },
             ColumnType::Struct(fields) => ColumnBuf::Struct {
                 fields: arrow_fields(fields),
                 children: ColumnBuf::for_columns(fields),
-                valid: Vec::new(),
+                valid: NullBufferBuilder::new(VALIDITY_ROWS),
             },
             ColumnType::List(inner) => ColumnBuf::List {
                 item: list_item(inner),
                 offsets: vec![0],
                 child: Box::new(ColumnBuf::new(inner)),
-                valid: Vec::new(),
+                valid: NullBufferBuilder::new(VALIDITY_ROWS),
             },
         }
     }
@@ -184,7 +188,7 @@ impl ColumnBuf {
             ) => {
                 data.extend_from_slice(s.as_bytes());
                 offsets.push(data.len() as i32);
-                valid.push(true);
+                valid.append(true);
             }
             (ColumnBuf::I64 { values, valid }, Cell::I64(v)) => push(values, valid, v),
             (ColumnBuf::F64 { values, valid }, Cell::F64(v)) => push(values, valid, v),
@@ -201,7 +205,7 @@ impl ColumnBuf {
                 for (child, cell) in children.iter_mut().zip(cells) {
                     child.push(cell);
                 }
-                valid.push(true);
+                valid.append(true);
             }
             (
                 ColumnBuf::List {
@@ -217,7 +221,7 @@ impl ColumnBuf {
                     child.push(item);
                 }
                 offsets.push(offsets.last().copied().unwrap_or(0) + n);
-                valid.push(true);
+                valid.append(true);
             }
             (this, _) => this.push_null(),
         }
@@ -233,7 +237,7 @@ impl ColumnBuf {
                 valid,
             } => {
                 offsets.push(data.len() as i32);
-                valid.push(false);
+                valid.append(false);
             }
             ColumnBuf::I64 { values, valid } | ColumnBuf::Ts { values, valid } => {
                 push_invalid(values, valid)
@@ -248,11 +252,11 @@ impl ColumnBuf {
                 for child in children {
                     child.push_placeholder();
                 }
-                valid.push(false);
+                valid.append(false);
             }
             ColumnBuf::List { offsets, valid, .. } => {
                 offsets.push(offsets.last().copied().unwrap_or(0));
-                valid.push(false);
+                valid.append(false);
             }
         }
     }
@@ -266,7 +270,7 @@ impl ColumnBuf {
                 valid,
             } => {
                 offsets.push(data.len() as i32);
-                valid.push(true);
+                valid.append(true);
             }
             ColumnBuf::I64 { values, valid } | ColumnBuf::Ts { values, valid } => {
                 push(values, valid, 0)
@@ -281,11 +285,11 @@ impl ColumnBuf {
                 for child in children {
                     child.push_placeholder();
                 }
-                valid.push(true);
+                valid.append(true);
             }
             ColumnBuf::List { offsets, valid, .. } => {
                 offsets.push(offsets.last().copied().unwrap_or(0));
-                valid.push(true);
+                valid.append(true);
             }
         }
     }
@@ -340,7 +344,7 @@ impl ColumnBuf {
             } => {
                 data.extend_from_slice(s.as_bytes());
                 offsets.push(data.len() as i32);
-                valid.push(true);
+                valid.append(true);
             }
             this => this.push_null(),
         }
@@ -445,24 +449,24 @@ fn take_offsets(offsets: &mut Vec<i32>) -> Vec<i32> {
     taken
 }
 
-fn truncate<T>(values: &mut Vec<T>, valid: &mut Vec<bool>, rows: usize) {
+fn truncate<T>(values: &mut Vec<T>, valid: &mut NullBufferBuilder, rows: usize) {
     values.truncate(rows);
     valid.truncate(rows);
 }
 
-fn push<T>(values: &mut Vec<T>, valid: &mut Vec<bool>, v: T) {
+fn push<T>(values: &mut Vec<T>, valid: &mut NullBufferBuilder, v: T) {
     values.push(v);
-    valid.push(true);
+    valid.append(true);
 }
 
-fn push_invalid<T: Default>(values: &mut Vec<T>, valid: &mut Vec<bool>) {
+fn push_invalid<T: Default>(values: &mut Vec<T>, valid: &mut NullBufferBuilder) {
     values.push(T::default());
-    valid.push(false);
+    valid.append(false);
 }
 
 fn primitive<T: arrow_array::types::ArrowPrimitiveType>(
     values: &mut Vec<T::Native>,
-    valid: &mut Vec<bool>,
+    valid: &mut NullBufferBuilder,
 ) -> ArrayRef {
     Arc::new(PrimitiveArray::<T>::new(
         ScalarBuffer::from(take_sized(values)),
@@ -470,11 +474,7 @@ fn primitive<T: arrow_array::types::ArrowPrimitiveType>(
     ))
 }
 
-fn nulls(valid: &mut Vec<bool>) -> Option<NullBuffer> {
-    let valid = take_sized(valid);
-    if valid.iter().all(|v| *v) {
-        None
-    } else {
-        Some(NullBuffer::from(valid))
-    }
+/// The validity so far (`None` when every row is valid); the builder starts over.
+fn nulls(valid: &mut NullBufferBuilder) -> Option<NullBuffer> {
+    valid.finish()
 }

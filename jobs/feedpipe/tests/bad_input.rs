@@ -166,6 +166,6 @@ fn every_bad_input_case_ends_as_expected() {
         }
     }
     let names: BTreeSet<_> = expected.keys().filter(|k| !k.starts_with('_')).collect();
-    assert_eq!(names.len(), 12, "the twelve cases of issue 5");
+    assert_eq!(names.len(), 12, "the twelve cases of the corpus");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -102,10 +102,10 @@ impl RecordDecoder {
 /// The UTC date of the last value of a timestamp or date column, if not null.
 fn last_date(buf: &ColumnBuf) -> Option<NaiveDate> {
     match buf {
-        ColumnBuf::Ts { values, valid } if valid.last() == Some(&true) => {
+        ColumnBuf::Ts { values, valid } if !valid.is_empty() && valid.is_valid(valid.len() - 1) => {
             DateTime::from_timestamp_micros(*values.last()?).map(|t| t.date_naive())
         }
-        ColumnBuf::Date { values, valid } if valid.last() == Some(&true) => {
+        ColumnBuf::Date { values, valid } if !valid.is_empty() && valid.is_valid(valid.len() - 1) => {
             NaiveDate::from_num_days_from_ce_opt(values.last()? + EPOCH_DAYS_CE)
         }
         _ => None,
@@ -325,7 +325,7 @@ impl<'de> Visitor<'de> for NestedVisitor<'_, '_, 'de> {
                 null(field.nullable, child)?;
             }
         }
-        valid.push(true);
+        valid.append(true);
         Ok(())
     }
 
@@ -365,7 +365,7 @@ impl<'de> Visitor<'de> for NestedVisitor<'_, '_, 'de> {
             n += 1;
         }
         offsets.push(offsets.last().copied().unwrap_or(0) + n as i32);
-        valid.push(true);
+        valid.append(true);
         Ok(())
     }
 }
