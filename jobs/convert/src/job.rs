@@ -32,7 +32,7 @@ use tokio::sync::mpsc;
 
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::quarantine::{Quarantine, QuarantineBuffer, QuarantineError, Stage};
-use feedpipe_shared::storage::StorageLocation;
+use feedpipe_shared::storage::{OpenError, StorageLocation};
 
 use crate::columns::arrow_schema;
 use crate::contract::SchemaContract;
@@ -110,6 +110,18 @@ pub enum ConvertError {
     /// The reading thread died.
     #[error("reader for `{uri}` failed: {reason}")]
     Internal { uri: String, reason: String },
+}
+
+impl From<OpenError> for ConvertError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::NotFound { uri, source } => ConvertError::NotFound { uri, source },
+            OpenError::Read { uri, source } => ConvertError::Read {
+                uri,
+                source: io::Error::other(source),
+            },
+        }
+    }
 }
 
 impl ConvertError {

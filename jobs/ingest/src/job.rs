@@ -19,11 +19,11 @@ use futures::stream::FuturesUnordered;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use feedpipe_shared::lineage::{SourceObject, format_timestamp};
+use feedpipe_shared::lineage::format_timestamp;
 use feedpipe_shared::quarantine::{
     Quarantine, QuarantineBuffer, QuarantineEntry, QuarantineError, RejectKind, Stage,
 };
-use feedpipe_shared::storage::{StorageLocation, object_version, open_object};
+use feedpipe_shared::storage::{OpenError, OpenedObject, StorageLocation, open_source};
 
 use crate::batch::{Batch, KinesisLimits, RecordBatcher};
 use crate::frame::{Record, RecordFramer};
@@ -191,22 +191,14 @@ impl IngestJob {
         let started = Instant::now();
         let uri = feed.uri();
         let ingested_at = Utc::now();
-        let (meta, body) = open_object(feed, version)
-            .await
-            .map_err(|source| match source {
-                object_store::Error::NotFound { .. } => IngestError::NotFound {
-                    uri: uri.clone(),
-                    source,
-                },
-                other => IngestError::Read {
-                    uri: uri.clone(),
-                    source: io::Error::other(other),
+        let OpenedObject { meta, source, body } =
+            open_source(feed, version).await.map_err(|e| match e {
+                OpenError::NotFound { uri, source } => IngestError::NotFound { uri, source },
+                OpenError::Read { uri, source } => IngestError::Read {
+                    uri,
+                    source: io::Error::other(source),
                 },
             })?;
-        let source = SourceObject {
-            uri: uri.clone(),
-            version: object_version(&meta, version),
-        };
         let bytes_stored = meta.size;
         let framer = RecordFramer::new(
             source.clone(),

@@ -265,6 +265,57 @@ impl BucketResolver for S3Buckets {
     }
 }
 
+/// An object opened for reading: what the store says of it, the identity its
+/// records' lineage carries, and its bytes as a synchronous stream.
+pub struct OpenedObject {
+    /// The object's metadata.
+    pub meta: object_store::ObjectMeta,
+    /// Its URI and version, as lineage records them.
+    pub source: crate::lineage::SourceObject,
+    /// Its bytes.
+    pub body: Box<dyn std::io::Read + Send>,
+}
+
+/// Why an object could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// There is no such object (or version): a retry will not help.
+    #[error("`{uri}` not found")]
+    NotFound {
+        uri: String,
+        source: object_store::Error,
+    },
+    /// The store failed.
+    #[error("cannot read `{uri}`")]
+    Read {
+        uri: String,
+        source: object_store::Error,
+    },
+}
+
+/// Opens `location` (`version` pins an S3 version id) as [`open_object`] does, and
+/// names it as lineage does ([`object_version`]).
+pub async fn open_source(
+    location: &StorageLocation,
+    version: Option<&str>,
+) -> Result<OpenedObject, OpenError> {
+    let uri = location.uri();
+    match open_object(location, version).await {
+        Ok((meta, body)) => Ok(OpenedObject {
+            source: crate::lineage::SourceObject {
+                version: object_version(&meta, version),
+                uri,
+            },
+            meta,
+            body,
+        }),
+        Err(source @ object_store::Error::NotFound { .. }) => {
+            Err(OpenError::NotFound { uri, source })
+        }
+        Err(source) => Err(OpenError::Read { uri, source }),
+    }
+}
+
 /// Opens the object at `location` for reading as a synchronous stream (for a blocking
 /// thread): a local file directly, a remote object through its byte stream. `version`
 /// pins an S3 version id. Returns the object's metadata too.

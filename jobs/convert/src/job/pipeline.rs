@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use feedpipe_shared::feed::{FeedError, FeedItem, FeedReader, open_feed};
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::quarantine::QuarantineEntry;
-use feedpipe_shared::storage::{object_version, open_object};
+use feedpipe_shared::storage::{OpenedObject, open_source};
 
 use super::chunk::{Chunk, ChunkItem, Decoded, Refused, decode_chunk};
 use super::{ConvertConfig, ConvertError, RawInput};
@@ -162,23 +162,10 @@ fn read_into(
         sent
     };
     for input in inputs {
-        let uri = input.location.uri();
-        let (meta, body) = handle
-            .block_on(open_object(&input.location, input.version_id.as_deref()))
-            .map_err(|source| match source {
-                object_store::Error::NotFound { .. } => ConvertError::NotFound {
-                    uri: uri.clone(),
-                    source,
-                },
-                other => ConvertError::Read {
-                    uri: uri.clone(),
-                    source: io::Error::other(other),
-                },
-            })?;
-        let source = SourceObject {
-            uri: uri.clone(),
-            version: object_version(&meta, input.version_id.as_deref()),
-        };
+        let OpenedObject { meta, source, body } = handle
+            .block_on(open_source(&input.location, input.version_id.as_deref()))
+            .map_err(ConvertError::from)?;
+        let uri = source.uri.clone();
         if let Some(listed) = &input.listed_version
             && *listed != source.version
         {
