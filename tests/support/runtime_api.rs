@@ -143,6 +143,25 @@ pub fn invoke(binary: &str, event: &serde_json::Value, env: &[(&str, String)]) -
     answer
 }
 
+/// Starts the built Lambda `binary` with nothing in its environment but `env` (and a
+/// Runtime API address it must not need): a cold start with a broken configuration,
+/// which has to stop by itself. Returns whether it exited with success, and all it
+/// printed (stdout, then stderr).
+pub fn cold_start(binary: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let out = std::process::Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9") // never reached
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the Lambda binary");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), printed)
+}
+
 /// The local AWS stand-in that tests/run.sh starts; panics saying so when unset.
 pub fn aws_endpoint() -> String {
     std::env::var("FEEDPIPE_TEST_AWS_ENDPOINT").expect(

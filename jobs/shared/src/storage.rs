@@ -20,6 +20,9 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 
+mod memory;
+pub use memory::MemoryBuckets;
+
 /// Why a location string could not be turned into a store.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -231,7 +234,8 @@ mod tests {
 
 /// Gives the location of a bucket by name: how handlers turn event bucket names into
 /// stores. [`S3Buckets`] builds S3 stores from the environment and keeps them, so that
-/// connections are reused across invocations; tests can hand in other stores.
+/// connections are reused across invocations; [`MemoryBuckets`] holds them in memory
+/// for tests.
 pub trait BucketResolver: Send + Sync {
     /// The root of bucket `name`.
     fn bucket(&self, name: &str) -> Result<StorageLocation, StorageError>;

@@ -5,21 +5,8 @@ use std::time::Duration;
 
 use feedpipe_ingest::IngestConfig;
 use feedpipe_ingest::sink::RetryPolicy;
-
-/// What is wrong with the environment.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    /// A required variable is not set (or empty).
-    #[error("environment variable {0} is required but not set")]
-    Missing(&'static str),
-    /// A variable has a value that cannot be used.
-    #[error("environment variable {name}={value:?} is invalid: {reason}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        reason: String,
-    },
-}
+pub use lambda_shared::env::ConfigError;
+use lambda_shared::env::{Env, process_env};
 
 /// The ingest Lambda's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,33 +26,18 @@ pub struct IngestLambdaConfig {
 impl IngestLambdaConfig {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(process_env)
     }
 
-    /// Reads variables through `lookup` (tests pass a map).
+    /// Reads variables through `lookup` (tests pass a list).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let env = Env::new(lookup);
         Ok(Self {
-            stream_name: required("FEEDPIPE_STREAM_NAME")?,
-            partition_key_field: get("FEEDPIPE_PARTITION_KEY_FIELD"),
-            quarantine_url: required("FEEDPIPE_QUARANTINE_URL")?,
-            max_attempts: number(
-                get("FEEDPIPE_MAX_ATTEMPTS"),
-                "FEEDPIPE_MAX_ATTEMPTS",
-                8,
-                1..=20,
-            )?,
-            max_in_flight: number(
-                get("FEEDPIPE_MAX_IN_FLIGHT"),
-                "FEEDPIPE_MAX_IN_FLIGHT",
-                4,
-                1..=64,
-            )?,
+            stream_name: env.required("FEEDPIPE_STREAM_NAME")?,
+            partition_key_field: env.optional("FEEDPIPE_PARTITION_KEY_FIELD"),
+            quarantine_url: env.required("FEEDPIPE_QUARANTINE_URL")?,
+            max_attempts: env.number_or("FEEDPIPE_MAX_ATTEMPTS", 8, 1..=20)?,
+            max_in_flight: env.number_or("FEEDPIPE_MAX_IN_FLIGHT", 4, 1..=64)?,
         })
     }
 
@@ -84,44 +56,15 @@ impl IngestLambdaConfig {
     }
 }
 
-fn number<T>(
-    value: Option<String>,
-    name: &'static str,
-    default: T,
-    range: std::ops::RangeInclusive<T>,
-) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    let Some(value) = value else {
-        return Ok(default);
-    };
-    match value.parse::<T>() {
-        Ok(n) if range.contains(&n) => Ok(n),
-        _ => Err(ConfigError::Invalid {
-            name,
-            value,
-            reason: format!(
-                "expected a whole number from {} to {}",
-                range.start(),
-                range.end()
-            ),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<IngestLambdaConfig, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        IngestLambdaConfig::from_lookup(|k| map.get(k).cloned())
+        IngestLambdaConfig::from_lookup(|name| {
+            let found = vars.iter().find(|(n, _)| *n == name);
+            found.map(|(_, v)| (*v).to_owned())
+        })
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! takes the S3 event of a feed on the local S3 server (moto, started by
 //! tests/run.sh), puts the feed's records into a Kinesis stream there, and answers
 //! with its summary. The packaging check of the deploy: the same `main` that
-//! `cargo lambda build` packs into bootstrap.zip.
+//! `cargo lambda build` packs into bootstrap.zip. Without its configuration the
+//! binary does not start, and says which variable is missing (no server needed).
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -105,4 +106,19 @@ async fn the_built_binary_ingests_what_an_s3_event_names_through_the_runtime_api
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["_source_uri"], format!("s3://{source}/{key}"));
     assert_eq!(records[1]["order_id"], "ORD-2");
+}
+
+/// The binary refuses to start without its configuration, and says which variable is
+/// missing: a cold start that fails fast and clearly.
+#[test]
+fn missing_configuration_fails_the_cold_start_naming_the_variable() {
+    let (started, printed) = runtime_api::cold_start(
+        env!("CARGO_BIN_EXE_ingest-lambda"),
+        &[("FEEDPIPE_QUARANTINE_URL", "s3://raw/quarantine")],
+    );
+    assert!(!started, "{printed}");
+    assert!(
+        printed.contains("FEEDPIPE_STREAM_NAME is required but not set"),
+        "{printed}"
+    );
 }

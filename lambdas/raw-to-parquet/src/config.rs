@@ -3,21 +3,8 @@
 
 use feedpipe_convert::ConvertConfig;
 use feedpipe_convert::Codec;
-
-/// What is wrong with the environment.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    /// A required variable is not set (or empty).
-    #[error("environment variable {0} is required but not set")]
-    Missing(&'static str),
-    /// A variable has a value that cannot be used.
-    #[error("environment variable {name}={value:?} is invalid: {reason}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        reason: String,
-    },
-}
+pub use lambda_shared::env::ConfigError;
+use lambda_shared::env::{Env, process_env};
 
 /// The raw-to-parquet Lambda's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,32 +26,19 @@ pub struct RawToParquetConfig {
 impl RawToParquetConfig {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(process_env)
     }
 
-    /// Reads variables through `lookup` (tests pass a map).
+    /// Reads variables through `lookup` (tests pass a list).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let codec = match get("FEEDPIPE_COMPRESSION") {
-            None => Codec::Zstd,
-            Some(value) => value.parse().map_err(|reason| ConfigError::Invalid {
-                name: "FEEDPIPE_COMPRESSION",
-                value,
-                reason,
-            })?,
-        };
+        let env = Env::new(lookup);
+        let codec = env.parsed_or("FEEDPIPE_COMPRESSION", Codec::Zstd)?;
         Ok(Self {
-            curated_url: get("FEEDPIPE_CURATED_URL")
-                .ok_or(ConfigError::Missing("FEEDPIPE_CURATED_URL"))?,
-            quarantine_url: get("FEEDPIPE_QUARANTINE_URL")
-                .ok_or(ConfigError::Missing("FEEDPIPE_QUARANTINE_URL"))?,
-            table: get("FEEDPIPE_TABLE"),
-            schema_url: get("FEEDPIPE_SCHEMA_URL"),
-            event_time_column: get("FEEDPIPE_EVENT_TIME_COLUMN"),
+            curated_url: env.required("FEEDPIPE_CURATED_URL")?,
+            quarantine_url: env.required("FEEDPIPE_QUARANTINE_URL")?,
+            table: env.optional("FEEDPIPE_TABLE"),
+            schema_url: env.optional("FEEDPIPE_SCHEMA_URL"),
+            event_time_column: env.optional("FEEDPIPE_EVENT_TIME_COLUMN"),
             codec,
         })
     }
@@ -80,16 +54,13 @@ impl RawToParquetConfig {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<RawToParquetConfig, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        RawToParquetConfig::from_lookup(|k| map.get(k).cloned())
+        RawToParquetConfig::from_lookup(|name| {
+            let found = vars.iter().find(|(n, _)| *n == name);
+            found.map(|(_, v)| (*v).to_owned())
+        })
     }
 
     #[test]

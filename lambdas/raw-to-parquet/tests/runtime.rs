@@ -4,6 +4,8 @@
 //! on the local S3 server (moto, started by tests/run.sh), converts the object into
 //! the curated bucket and answers with no failed message. The packaging check of
 //! the deploy: the same `main` that `cargo lambda build` packs into bootstrap.zip.
+//! Without its configuration the binary does not start, and says which variable is
+//! missing (no server needed).
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -107,4 +109,19 @@ async fn the_built_binary_converts_what_an_sqs_event_names_through_the_runtime_a
     let manifest: Value =
         serde_json::from_slice(&manifest.body.collect().await.unwrap().into_bytes()).unwrap();
     assert_eq!(manifest["rows_written"], 3);
+}
+
+/// The binary refuses to start without its configuration, and says which variable is
+/// missing: a cold start that fails fast and clearly.
+#[test]
+fn missing_configuration_fails_the_cold_start_naming_the_variable() {
+    let (started, printed) = runtime_api::cold_start(
+        env!("CARGO_BIN_EXE_raw-to-parquet-lambda"),
+        &[("FEEDPIPE_QUARANTINE_URL", "s3://raw/quarantine")],
+    );
+    assert!(!started, "{printed}");
+    assert!(
+        printed.contains("FEEDPIPE_CURATED_URL is required but not set"),
+        "{printed}"
+    );
 }

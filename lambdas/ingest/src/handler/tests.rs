@@ -5,39 +5,24 @@ use std::sync::Arc;
 use aws_lambda_events::event::s3::S3Event;
 use futures::StreamExt;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
-use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use feedpipe_ingest::stream::InProcessStream;
 use feedpipe_ingest::{IngestConfig, IngestJob};
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
-use feedpipe_shared::storage::{BucketResolver, StorageError, StorageLocation};
+use feedpipe_shared::storage::MemoryBuckets;
 
 use super::*;
-
-/// Buckets held in memory, by name.
-struct MemoryBuckets(HashMap<String, Arc<dyn ObjectStore>>);
-
-impl BucketResolver for MemoryBuckets {
-    fn bucket(&self, name: &str) -> Result<StorageLocation, StorageError> {
-        self.0
-            .get(name)
-            .map(|s| StorageLocation::s3(Arc::clone(s), name, Path::default()))
-            .ok_or_else(|| StorageError::Unsupported {
-                url: format!("s3://{name}"),
-                reason: "no such bucket".into(),
-            })
-    }
-}
 
 fn event(json: &str) -> LambdaEvent<S3Event> {
     LambdaEvent::new(serde_json::from_str(json).unwrap(), Context::default())
 }
 
 async fn setup() -> (App, Arc<InProcessStream>, Arc<dyn ObjectStore>) {
-    let source: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let raw: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let buckets = MemoryBuckets::new(["feedpipe-source", "raw"]);
+    let source = buckets.bucket("feedpipe-source").unwrap().store;
+    let raw = buckets.bucket("raw").unwrap();
     let key = Path::parse("incoming/commandes d'été + more.jsonl").unwrap();
     source
         .put(
@@ -58,23 +43,16 @@ async fn setup() -> (App, Arc<InProcessStream>, Arc<dyn ObjectStore>) {
         .await
         .unwrap();
     let stream = Arc::new(InProcessStream::new("feed", 2));
-    let quarantine = ObjectStoreQuarantine::new(StorageLocation::s3(
-        Arc::clone(&raw),
-        "raw",
-        Path::from("quarantine"),
-    ));
+    let quarantine = ObjectStoreQuarantine::new(raw.at(Path::from("quarantine")));
     let config = IngestConfig {
         partition_key_field: Some("customer_id".into()),
         ..Default::default()
     };
     let app = App {
         job: IngestJob::new(stream.clone(), Arc::new(quarantine), config),
-        buckets: Arc::new(MemoryBuckets(HashMap::from([(
-            "feedpipe-source".to_owned(),
-            source,
-        )]))),
+        buckets: Arc::new(buckets),
     };
-    (app, stream, raw)
+    (app, stream, raw.store)
 }
 
 #[tokio::test]
@@ -168,14 +146,19 @@ async fn the_same_event_twice_sends_the_same_record_ids_twice() {
     assert!(ids.values().all(|n| *n == 2));
 }
 
-#[test]
-fn test_events_and_folder_markers_are_skipped() {
-    let json = include_str!("s3-event.json").replace("incoming/big.json.gz", "incoming/folder/");
-    let ev: S3Event = serde_json::from_str(&json).unwrap();
-    assert_eq!(feed_ref(2, &ev.records[2]).unwrap(), None);
-    let first = feed_ref(0, &ev.records[0]).unwrap().unwrap();
-    assert_eq!(first.key, "incoming/commandes d'été + more.jsonl");
-    assert_eq!(first.version, None);
-    let test_event: S3Event = serde_json::from_str(r#"{"Records":[]}"#).unwrap();
-    assert!(test_event.records.is_empty());
+#[tokio::test]
+async fn folder_markers_and_empty_events_ingest_nothing() {
+    let (app, stream, _) = setup().await;
+    let json = include_str!("s3-event.json")
+        .replace("incoming/big.json.gz", "incoming/folder/")
+        .replace("ObjectCreated:Put", "s3:ObjectCreated:Put");
+    let summary = handle(event(&json), &app).await.unwrap();
+    assert_eq!(
+        (summary.files, summary.records_read),
+        (1, 3),
+        "only the first record names a feed"
+    );
+    let summary = handle(event(r#"{"Records":[]}"#), &app).await.unwrap();
+    assert_eq!(summary, IngestSummary::default());
+    assert_eq!(stream.lengths().iter().sum::<usize>(), 2);
 }
