@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt};
 
 use feedpipe_shared::lineage::SourceObject;
@@ -92,11 +93,31 @@ pub enum BackfillError {
         uri: String,
         source: object_store::Error,
     },
+    /// An object named for the backfill could not be looked up.
+    #[error("cannot look up {uri}: {source}")]
+    Head {
+        uri: String,
+        source: object_store::Error,
+    },
     /// `force` on an object converted with others that are not all selected.
     #[error(
         "{first} was converted together with {others} other raw object(s), not all selected now; select them all (widen --input, --since, --until) to convert the group again"
     )]
     PartialGroup { first: String, others: usize },
+}
+
+impl BackfillError {
+    /// Whether another try may succeed (a missing object stays missing; a group
+    /// selected in part stays so).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            BackfillError::List { .. } => true,
+            BackfillError::Head { source, .. } => {
+                !matches!(source, object_store::Error::NotFound { .. })
+            }
+            BackfillError::PartialGroup { .. } => false,
+        }
+    }
 }
 
 /// The hour a Firehose key names (`…/YYYY/MM/DD/HH/…`), if it has that layout.
@@ -212,9 +233,43 @@ pub async fn prepare(
     options: &PlanOptions,
 ) -> Result<Plan, BackfillError> {
     let selected = select(list(input).await?, options);
-    let listed: Vec<Listed> = futures::stream::iter(selected)
+    plan_with_manifests(converter, input, selected, options).await
+}
+
+/// Plans objects named one by one under `root` (the backfill state machine's items,
+/// already selected by its listing): each is looked up, then resumed and compacted
+/// as [`prepare`] does a listing.
+pub async fn prepare_named(
+    converter: &Converter,
+    root: &StorageLocation,
+    keys: &[Path],
+    options: &PlanOptions,
+) -> Result<Plan, BackfillError> {
+    let mut objects = Vec::with_capacity(keys.len());
+    for key in keys {
+        let meta = root
+            .store
+            .head(key)
+            .await
+            .map_err(|source| BackfillError::Head {
+                uri: root.uri_of(key),
+                source,
+            })?;
+        objects.push(meta);
+    }
+    plan_with_manifests(converter, root, objects, options).await
+}
+
+/// Reads the manifest of each object (in the order given) and plans.
+async fn plan_with_manifests(
+    converter: &Converter,
+    root: &StorageLocation,
+    objects: Vec<ObjectMeta>,
+    options: &PlanOptions,
+) -> Result<Plan, BackfillError> {
+    let listed: Vec<Listed> = futures::stream::iter(objects)
         .map(|meta| async move {
-            let uri = input.at(meta.location.clone()).uri();
+            let uri = root.at(meta.location.clone()).uri();
             let source = SourceObject {
                 uri: uri.clone(),
                 version: object_version(&meta, None),
@@ -249,7 +304,6 @@ pub fn inputs(input: &StorageLocation, group: &[ObjectMeta]) -> Vec<RawInput> {
 mod tests {
     use super::*;
     use crate::InputObject;
-    use object_store::path::Path;
 
     fn meta(key: &str, size: u64) -> ObjectMeta {
         ObjectMeta {

@@ -3,7 +3,8 @@
 //! - SQS: a message whose objects fail is listed in `batchItemFailures`, so SQS
 //!   retries only it, and after `maxReceiveCount` moves it to the DLQ.
 //! - A direct S3 event or a backfill batch: every object is attempted, and any failure
-//!   fails the invocation, with a `Retryable` or `Permanent` error type.
+//!   fails the invocation, with a `Retryable` or `Permanent` error type. A backfill
+//!   batch skips the objects already converted (the backfill plan's resume rule).
 //!
 //! Which records of an S3 notification count, and how their URL-encoded keys are
 //! decoded, is [`lambda_shared::s3_event`]'s one rule. A notification with a record
@@ -17,13 +18,16 @@ use aws_lambda_events::event::sqs::SqsBatchResponse;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
+use feedpipe_convert::backfill::{self, BackfillError, PlanOptions};
 use feedpipe_convert::{ConvertError, Converter, Manifest};
 use feedpipe_shared::storage::BucketResolver;
 use lambda_shared::Retryable;
 use lambda_shared::failure::{Failures, diagnostic, gather};
 use lambda_shared::s3_event::{EventError, LocationError, ObjectRef, objects_in};
 
-use crate::event::{Answer, Converted, DecodeError, Notification, RawEvent, SqsNotification};
+use crate::event::{
+    Answer, BackfillBatch, Converted, DecodeError, Notification, RawEvent, SqsNotification,
+};
 
 /// What the handler needs, built once at cold start.
 pub struct App {
@@ -48,6 +52,9 @@ pub enum HandlerError {
     /// The conversion failed.
     #[error(transparent)]
     Convert(#[from] ConvertError),
+    /// A backfill batch could not be planned.
+    #[error(transparent)]
+    Backfill(#[from] BackfillError),
     /// Several objects failed.
     #[error(transparent)]
     Several(Failures<HandlerError>),
@@ -60,6 +67,7 @@ impl Retryable for HandlerError {
             HandlerError::Event(e) => e.is_retryable(),
             HandlerError::Location(e) => e.is_retryable(),
             HandlerError::Convert(e) => e.is_retryable(),
+            HandlerError::Backfill(e) => e.is_retryable(),
             HandlerError::Several(all) => all.is_retryable(),
         }
     }
@@ -75,7 +83,7 @@ impl From<HandlerError> for Diagnostic {
 pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Answer, HandlerError> {
     match RawEvent::try_from(event.payload)? {
         RawEvent::Backfill(batch) => {
-            let manifests = convert_all(app, &batch.objects()).await?;
+            let manifests = backfill(app, &batch).await?;
             Ok(Answer::Converted(Converted::from(manifests.as_slice())))
         }
         RawEvent::S3(event) => {
@@ -112,6 +120,40 @@ async fn convert_records(
 ) -> Result<Vec<Manifest>, HandlerError> {
     let objects = objects_in(records).collect::<Result<Vec<_>, _>>()?;
     convert_all(app, &objects).await
+}
+
+/// A batch of the backfill state machine, planned by the rules `feedpipe convert`
+/// follows ([`feedpipe_convert::backfill`]), one object per file as this function
+/// writes them: an object whose manifest exists is done and skipped, so an object the
+/// CLI compacted into a group file is never written again under a second name.
+async fn backfill(app: &App, batch: &BackfillBatch) -> Result<Vec<Manifest>, HandlerError> {
+    let objects = batch.objects();
+    let Some(first) = objects.first() else {
+        return Ok(Vec::new());
+    };
+    let root = ObjectRef {
+        key: String::new(),
+        ..first.clone()
+    }
+    .locate(app.buckets.as_ref())?;
+    let keys = objects
+        .iter()
+        .map(|o| o.locate(app.buckets.as_ref()).map(|l| l.path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let plan = backfill::prepare_named(&app.converter, &root, &keys, &PlanOptions::default())
+        .await?;
+    tracing::info!(
+        bucket = %first.bucket,
+        objects = plan.listed,
+        skipped = plan.skipped,
+        "Backfill batch planned."
+    );
+    let mut outcomes = Vec::with_capacity(plan.groups.len());
+    for group in &plan.groups {
+        let inputs = backfill::inputs(&root, group);
+        outcomes.push(app.converter.convert_group(&inputs).await.map_err(HandlerError::from));
+    }
+    gather(outcomes, HandlerError::Several)
 }
 
 /// Converts every object; all are attempted, and the failures returned together.

@@ -144,10 +144,16 @@ async fn the_same_s3_event_twice_writes_the_same_files() {
 async fn backfill_batches_use_plain_keys_and_fail_as_a_whole() {
     let s = setup().await;
     let batch = json!({"BatchInput": {"bucket": "raw-bucket", "source": "backfill"}, "Items": [{"key": KEY, "size": 1, "etag": "e"}]});
-    let answer = handle(event(batch), &s.app).await.unwrap();
+    let answer = handle(event(batch.clone()), &s.app).await.unwrap();
     assert_eq!(
         serde_json::to_value(&answer).unwrap(),
         json!({"converted": 1, "rows_written": 500})
+    );
+    // Resume, as `feedpipe convert` plans it: a converted object is skipped.
+    let again = handle(event(batch), &s.app).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&again).unwrap(),
+        json!({"converted": 0, "rows_written": 0})
     );
     let bad = json!({"BatchInput": {"bucket": "raw-bucket"}, "Items": [{"key": KEY}, {"key": "raw/none"}]});
     let err = handle(event(bad), &s.app).await.unwrap_err();
