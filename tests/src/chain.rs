@@ -18,12 +18,12 @@ use aws_sdk_s3::types::{
     QueueConfiguration, S3KeyFilter,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use feedpipe_ingest::firehose::{Firehose, FirehoseConfig};
-use feedpipe_ingest::kinesis::{KinesisSink, KinesisSource};
+use feedpipe_ingest::kinesis::KinesisSink;
 use feedpipe_ingest::{IngestConfig, IngestJob};
 use feedpipe_sample::{SampleOptions, write_feed};
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::{S3Buckets, StorageLocation};
+use feedpipe_standins::{Firehose, FirehoseConfig, KinesisSource};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 

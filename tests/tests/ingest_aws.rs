@@ -299,8 +299,7 @@ async fn a_json_array_feed_and_the_same_event_twice_give_the_same_ids_twice() {
 
 #[tokio::test]
 async fn s3_all_the_way_firehose_stand_in_conversion_reconcile_and_query() {
-    use feedpipe_ingest::firehose::{Firehose, FirehoseConfig};
-    use feedpipe_ingest::kinesis::KinesisSource;
+    use feedpipe_standins::{Firehose, FirehoseConfig, KinesisSource};
     use futures::TryStreamExt;
     use object_store::ObjectStoreExt;
 

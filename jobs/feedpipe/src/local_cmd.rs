@@ -26,16 +26,16 @@ use clap::Args;
 use feedpipe_convert::contract::{SAMPLE_CONTRACT, SchemaContract, infer};
 use feedpipe_convert::decode::{RawOrigin, RecordDecoder};
 use feedpipe_convert::{ConvertConfig, Converter, Manifest};
-use feedpipe_ingest::firehose::{
-    DeliveredObject, Firehose, FirehoseConfig, FirehoseSummary, sequence_at_or_after,
-};
 use feedpipe_ingest::reader::{FeedItem, FeedReader, open_feed};
-use feedpipe_ingest::stream::InProcessStream;
 use feedpipe_ingest::{IngestConfig, IngestJob, IngestSummary};
 use feedpipe_sample::{SampleOptions, write_feed};
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::{StorageLocation, object_version};
+use feedpipe_standins::InProcessStream;
+use feedpipe_standins::firehose::{
+    DeliveredObject, Firehose, FirehoseConfig, FirehoseSummary, sequence_at_or_after,
+};
 use feedpipe_warehouse::{OutputFormat, Warehouse, reconcile, render};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;

@@ -3,9 +3,11 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 
+use feedpipe_ingest::frame::Record;
+use feedpipe_ingest::sink::RecordSink;
+
 use super::*;
-use crate::frame::Record;
-use crate::sink::RecordSink;
+use crate::stream::InProcessStream;
 
 fn record(key: &str, n: usize) -> Record {
     Record {

@@ -18,9 +18,9 @@ use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
 use tokio::sync::Notify;
 
-use crate::batch::KinesisLimits;
-use crate::frame::{MAX_PARTITION_KEY_CHARS, Record};
-use crate::sink::{RecordResult, RecordSink, SinkError};
+use feedpipe_ingest::batch::KinesisLimits;
+use feedpipe_ingest::frame::{MAX_PARTITION_KEY_CHARS, Record};
+use feedpipe_ingest::sink::{RecordResult, RecordSink, SinkError};
 
 /// A record as stored in a shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
