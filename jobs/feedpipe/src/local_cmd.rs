@@ -32,10 +32,8 @@ use feedpipe_sample::{SampleOptions, write_feed};
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::{StorageLocation, object_version};
-use feedpipe_standins::InProcessStream;
-use feedpipe_standins::firehose::{
-    DeliveredObject, Firehose, FirehoseConfig, FirehoseSummary, sequence_at_or_after,
-};
+use feedpipe_standins::firehose::{DeliveredObject, Firehose, FirehoseConfig, FirehoseSummary};
+use feedpipe_standins::{InProcessStream, SequenceNumber};
 use feedpipe_warehouse::{OutputFormat, Warehouse, reconcile, render};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
@@ -531,8 +529,8 @@ async fn convert_one(
 /// their records before their ledger entry is written.
 struct Ledger {
     dir: PathBuf,
-    checkpoints: watch::Receiver<Vec<Option<String>>>,
-    pending: Vec<(PathBuf, String, Vec<usize>)>,
+    checkpoints: watch::Receiver<Vec<Option<SequenceNumber>>>,
+    pending: Vec<(PathBuf, String, Vec<Option<SequenceNumber>>)>,
 }
 
 impl Ledger {
@@ -540,28 +538,29 @@ impl Ledger {
         self.dir.join(format!("{}.json", source.digest()))
     }
 
-    /// Whether every record up to `lengths` (per shard) is in a written raw object.
-    fn durable(checkpoints: &[Option<String>], lengths: &[usize]) -> bool {
-        lengths.iter().enumerate().all(|(i, &n)| {
-            n == 0
-                || checkpoints
-                    .get(i)
-                    .and_then(|c| c.as_deref())
-                    .is_some_and(|c| sequence_at_or_after(c, &n.to_string()))
-        })
+    /// Whether every record up to `positions` (per shard) is in a written raw object.
+    fn durable(
+        checkpoints: &[Option<SequenceNumber>],
+        positions: &[Option<SequenceNumber>],
+    ) -> bool {
+        // `None` (nothing checkpointed, or an empty shard) orders before any number.
+        positions
+            .iter()
+            .enumerate()
+            .all(|(i, p)| checkpoints.get(i).and_then(Option::as_ref) >= p.as_ref())
     }
 
     /// Writes the entries whose records are all durable now.
     async fn write_durable(&mut self) -> anyhow::Result<()> {
         let checkpoints = self.checkpoints.borrow_and_update().clone();
         let mut still = Vec::new();
-        for (path, body, lengths) in std::mem::take(&mut self.pending) {
-            if Self::durable(&checkpoints, &lengths) {
+        for (path, body, positions) in std::mem::take(&mut self.pending) {
+            if Self::durable(&checkpoints, &positions) {
                 tokio::fs::write(&path, body)
                     .await
                     .with_context(|| format!("cannot write {}", path.display()))?;
             } else {
-                still.push((path, body, lengths));
+                still.push((path, body, positions));
             }
         }
         self.pending = still;
@@ -617,7 +616,7 @@ async fn ingest_file(
             "records_quarantined": summary.records_quarantined,
         })
         .to_string();
-        ledger.pending.push((entry, body, stream.lengths()));
+        ledger.pending.push((entry, body, stream.positions()));
         if verbose {
             println!(
                 "  ingest   {name}: {} read, {} delivered to the stream, {} quarantined",

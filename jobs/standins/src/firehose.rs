@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, watch};
 
 use feedpipe_shared::storage::StorageLocation;
 
+use crate::sequence::SequenceNumber;
 use crate::source::{SourceError, StreamSource};
 use crate::stream::StoredRecord;
 
@@ -117,7 +118,7 @@ struct Buffer {
     /// When the buffer's first record was taken from the stream (the interval runs from here).
     opened: Option<tokio::time::Instant>,
     /// Per shard index: the last sequence number in the buffer.
-    positions: Vec<(usize, String)>,
+    positions: Vec<(usize, SequenceNumber)>,
 }
 
 /// See the module docs.
@@ -127,9 +128,9 @@ pub struct Firehose<S: ?Sized> {
     config: FirehoseConfig,
     shards: Vec<String>,
     /// Per shard: the last sequence number written to the raw bucket (a checkpoint).
-    checkpoints: watch::Sender<Vec<Option<String>>>,
+    checkpoints: watch::Sender<Vec<Option<SequenceNumber>>>,
     /// Per shard: the last sequence number taken into the buffer.
-    read: Vec<Option<String>>,
+    read: Vec<Option<SequenceNumber>>,
     buffer: Buffer,
     summary: FirehoseSummary,
 }
@@ -162,7 +163,7 @@ impl<S: StreamSource + ?Sized> Firehose<S> {
     /// Per shard (in the order of [`StreamSource::shards`]), the last sequence number
     /// whose record is in an object written to the raw bucket: everything up to it is
     /// durable. Changes after each object written.
-    pub fn checkpoints(&self) -> watch::Receiver<Vec<Option<String>>> {
+    pub fn checkpoints(&self) -> watch::Receiver<Vec<Option<SequenceNumber>>> {
         self.checkpoints.subscribe()
     }
 
@@ -181,7 +182,7 @@ impl<S: StreamSource + ?Sized> Firehose<S> {
             loop {
                 let records = self
                     .source
-                    .get_records(&self.shards[i], self.read[i].as_deref(), READ_LIMIT)
+                    .get_records(&self.shards[i], self.read[i].as_ref(), READ_LIMIT)
                     .await?;
                 let Some(last) = records.last() else { break };
                 self.read[i] = Some(last.sequence_number.clone());
@@ -320,13 +321,6 @@ impl<S: StreamSource + ?Sized> Firehose<S> {
             }
         }
     }
-}
-
-/// Whether sequence number `a` is at or after `b` (both decimal strings, as Kinesis
-/// and the in-process stream write them; compared as numbers).
-pub fn sequence_at_or_after(a: &str, b: &str) -> bool {
-    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-    (a.len(), a) >= (b.len(), b)
 }
 
 /// A random UUID (version 4) as Firehose puts at the end of its object names.

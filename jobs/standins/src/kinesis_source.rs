@@ -9,6 +9,7 @@ use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::error::DisplayErrorContext;
 use aws_sdk_kinesis::types::ShardIteratorType;
 
+use crate::sequence::{NotASequenceNumber, SequenceNumber};
 use crate::source::{SourceError, StreamSource};
 use crate::stream::StoredRecord;
 
@@ -62,7 +63,7 @@ impl StreamSource for KinesisSource {
     async fn get_records(
         &self,
         shard: &str,
-        after: Option<&str>,
+        after: Option<&SequenceNumber>,
         limit: usize,
     ) -> Result<Vec<StoredRecord>, SourceError> {
         let error = |e: String| SourceError {
@@ -77,7 +78,7 @@ impl StreamSource for KinesisSource {
         let call = match after {
             Some(seq) => call
                 .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
-                .starting_sequence_number(seq),
+                .starting_sequence_number(seq.as_str()),
             None => call.shard_iterator_type(ShardIteratorType::TrimHorizon),
         };
         let mut iterator = call
@@ -99,21 +100,26 @@ impl StreamSource for KinesisSource {
                 .await
                 .map_err(|e| error(DisplayErrorContext(&e).to_string()))?;
             if !out.records().is_empty() {
-                return Ok(out
+                return out
                     .records()
                     .iter()
-                    .map(|r| StoredRecord {
-                        sequence_number: r.sequence_number().to_owned(),
-                        partition_key: r.partition_key().to_owned(),
-                        data: bytes::Bytes::copy_from_slice(r.data().as_ref()),
-                        arrived_at: r
-                            .approximate_arrival_timestamp()
-                            .and_then(|t| {
-                                chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
-                            })
-                            .unwrap_or_else(chrono::Utc::now),
+                    .map(|r| {
+                        Ok(StoredRecord {
+                            sequence_number: r
+                                .sequence_number()
+                                .parse()
+                                .map_err(|e: NotASequenceNumber| error(e.to_string()))?,
+                            partition_key: r.partition_key().to_owned(),
+                            data: bytes::Bytes::copy_from_slice(r.data().as_ref()),
+                            arrived_at: r
+                                .approximate_arrival_timestamp()
+                                .and_then(|t| {
+                                    chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+                                })
+                                .unwrap_or_else(chrono::Utc::now),
+                        })
                     })
-                    .collect());
+                    .collect();
             }
             if out.millis_behind_latest().unwrap_or(0) == 0 {
                 break;

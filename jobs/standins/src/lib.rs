@@ -44,10 +44,12 @@
 
 pub mod firehose;
 pub mod kinesis_source;
+pub mod sequence;
 pub mod source;
 pub mod stream;
 
 pub use firehose::{Firehose, FirehoseConfig};
 pub use kinesis_source::KinesisSource;
+pub use sequence::SequenceNumber;
 pub use source::StreamSource;
 pub use stream::{Faults, InProcessStream, StoredRecord};

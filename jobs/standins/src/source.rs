@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::sequence::SequenceNumber;
 use crate::stream::{InProcessStream, StoredRecord};
 
 /// Why records could not be read from the stream.
@@ -32,7 +33,7 @@ pub trait StreamSource: Send + Sync {
     async fn get_records(
         &self,
         shard: &str,
-        after: Option<&str>,
+        after: Option<&SequenceNumber>,
         limit: usize,
     ) -> Result<Vec<StoredRecord>, SourceError>;
     /// Waits until records may have arrived, or `at_most`.
@@ -54,7 +55,7 @@ impl StreamSource for InProcessStream {
     async fn get_records(
         &self,
         shard: &str,
-        after: Option<&str>,
+        after: Option<&SequenceNumber>,
         limit: usize,
     ) -> Result<Vec<StoredRecord>, SourceError> {
         let error = |message: String| SourceError {
@@ -70,8 +71,8 @@ impl StreamSource for InProcessStream {
         let from = match after {
             None => 0,
             Some(seq) => seq
-                .parse::<usize>()
-                .map_err(|_| error(format!("bad sequence number `{seq}`")))?,
+                .position()
+                .ok_or_else(|| error(format!("no sequence number `{seq}` in this stream")))?,
         };
         Ok(self.read(index, from, limit))
     }

@@ -22,11 +22,13 @@ use feedpipe_ingest::batch::KinesisLimits;
 use feedpipe_ingest::frame::{MAX_PARTITION_KEY_CHARS, Record};
 use feedpipe_ingest::sink::{RecordResult, RecordSink, SinkError};
 
+use crate::sequence::SequenceNumber;
+
 /// A record as stored in a shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {
-    /// Increasing within the shard (zero-padded decimal, so strings sort too).
-    pub sequence_number: String,
+    /// Increasing within the shard (here the 1-based position, zero-padded).
+    pub sequence_number: SequenceNumber,
     /// The partition key it was sent with.
     pub partition_key: String,
     /// The record's bytes.
@@ -141,6 +143,15 @@ impl InProcessStream {
             .collect()
     }
 
+    /// Per shard, the sequence number of the last record stored (`None` while the
+    /// shard is empty): where the stream is now, to compare with a reader's checkpoints.
+    pub fn positions(&self) -> Vec<Option<SequenceNumber>> {
+        self.lengths()
+            .into_iter()
+            .map(|n| (n > 0).then(|| SequenceNumber::at_position(n)))
+            .collect()
+    }
+
     /// Waits until a call stores records (or returns at once if one has since the last wait).
     pub async fn arrivals(&self) {
         self.arrivals.notified().await;
@@ -219,7 +230,7 @@ impl RecordSink for InProcessStream {
                 });
                 continue;
             };
-            let sequence_number = format!("{:020}", stored.len() + 1);
+            let sequence_number = SequenceNumber::at_position(stored.len() + 1);
             stored.push(StoredRecord {
                 sequence_number: sequence_number.clone(),
                 partition_key: record.partition_key.clone(),
@@ -228,7 +239,7 @@ impl RecordSink for InProcessStream {
             });
             results.push(RecordResult::Accepted {
                 shard_id: shard.id.clone(),
-                sequence_number,
+                sequence_number: sequence_number.to_string(),
             });
         }
         self.arrivals.notify_waiters();
@@ -280,13 +291,15 @@ mod tests {
             "roughly even spread: {lengths:?}"
         );
         for shard in 0..4 {
-            let seqs: Vec<String> = stream
+            let seqs: Vec<SequenceNumber> = stream
                 .read(shard, 0, 1000)
                 .into_iter()
                 .map(|r| r.sequence_number)
                 .collect();
             assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+            assert_eq!(stream.positions()[shard].as_ref(), seqs.last());
         }
+        assert_eq!(InProcessStream::new("s", 2).positions(), vec![None, None]);
         assert_eq!(stream.read(0, 2, 3).len(), 3);
     }
 
