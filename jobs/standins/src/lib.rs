@@ -9,6 +9,11 @@
 //!   layout, with per-shard checkpoints.
 //! - [`KinesisSource`] ([`kinesis_source`]): a [`StreamSource`] over a real stream
 //!   (GetRecords), so the Firehose stand-in drains Kinesis on a local AWS server too.
+//! - [`SequenceNumber`] ([`sequence`]): a Kinesis sequence number, typed, ordered by
+//!   value; the Firehose checkpoints and the in-process stream's positions are these.
+//! - [`conformance`]: the `RecordSink` conformance suite, run by the in-process stream
+//!   here and by `KinesisSink` on the local AWS server in the tests crate, so both
+//!   answer every record alike.
 //!
 //! Nothing here runs on AWS, and nothing that runs on AWS depends on this crate: the
 //! Lambdas link `feedpipe-ingest` alone. The ingest core itself (framing, batching,
@@ -42,6 +47,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod conformance;
 pub mod firehose;
 pub mod kinesis_source;
 pub mod sequence;
