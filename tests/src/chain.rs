@@ -12,22 +12,21 @@ use std::io::Write;
 use std::sync::Arc;
 
 use aws_lambda_events::event::s3::S3Event;
-use aws_sdk_kinesis::types::{StreamMode, StreamModeDetails};
 use aws_sdk_s3::types::{
     Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
     QueueConfiguration, S3KeyFilter,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use feedpipe_ingest::firehose::{Firehose, FirehoseConfig};
-use feedpipe_ingest::kinesis::{KinesisSink, KinesisSource};
+use feedpipe_ingest::kinesis::KinesisSink;
 use feedpipe_ingest::{IngestConfig, IngestJob};
 use feedpipe_sample::{SampleOptions, write_feed};
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::{S3Buckets, StorageLocation};
+use feedpipe_standins::{Firehose, FirehoseConfig, KinesisSource};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
-use crate::{kinesis_client, s3_client, snowflake, sqs_client, unique};
+use crate::{create_stream, kinesis_client, s3_client, snowflake, sqs_client, unique};
 
 /// Buckets, stream and queues of one chain, named uniquely.
 pub struct Chain {
@@ -80,20 +79,7 @@ impl Chain {
                 .await
                 .unwrap();
         }
-        chain
-            .kinesis
-            .create_stream()
-            .stream_name(&chain.stream)
-            .shard_count(2)
-            .stream_mode_details(
-                StreamModeDetails::builder()
-                    .stream_mode(StreamMode::Provisioned)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
+        create_stream(&chain.kinesis, &chain.stream, 2).await;
         let source_queue = chain.notify(&chain.source, None).await;
         let raw_queue = chain.notify(&chain.raw, Some("raw/")).await;
         Self {

@@ -128,6 +128,24 @@ pub async fn kinesis_client() -> aws_sdk_kinesis::Client {
     aws_sdk_kinesis::Client::new(&aws_config().await)
 }
 
+/// Creates the provisioned stream `name` of `shards` shards (the local server makes
+/// it active at once).
+pub async fn create_stream(kinesis: &aws_sdk_kinesis::Client, name: &str, shards: i32) {
+    use aws_sdk_kinesis::types::{StreamMode, StreamModeDetails};
+    let provisioned = StreamModeDetails::builder()
+        .stream_mode(StreamMode::Provisioned)
+        .build()
+        .expect("the stream mode is set");
+    kinesis
+        .create_stream()
+        .stream_name(name)
+        .shard_count(shards)
+        .stream_mode_details(provisioned)
+        .send()
+        .await
+        .expect("create stream");
+}
+
 /// A Kinesis client of another endpoint (a fault-injecting proxy), retries off as
 /// for the others: the code under test must do its own.
 pub async fn kinesis_client_at(endpoint: &str) -> aws_sdk_kinesis::Client {

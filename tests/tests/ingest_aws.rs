@@ -10,9 +10,11 @@ use std::io::Write;
 use std::sync::Arc;
 
 use aws_lambda_events::event::s3::S3Event;
-use aws_sdk_kinesis::types::{ShardIteratorType, StreamMode, StreamModeDetails};
+use aws_sdk_kinesis::types::ShardIteratorType;
 use aws_sdk_s3::primitives::ByteStream;
-use feedpipe_e2e::{kinesis_client, quarantine_entries, s3_client, s3_put_event, unique};
+use feedpipe_e2e::{
+    create_stream, kinesis_client, quarantine_entries, s3_client, s3_put_event, unique,
+};
 use feedpipe_ingest::kinesis::KinesisSink;
 use feedpipe_ingest::{IngestConfig, IngestJob};
 use feedpipe_sample::{SampleOptions, write_feed};
@@ -48,19 +50,7 @@ impl Aws {
                 .await
                 .expect("create bucket");
         }
-        aws.kinesis
-            .create_stream()
-            .stream_name(&aws.stream)
-            .shard_count(shards)
-            .stream_mode_details(
-                StreamModeDetails::builder()
-                    .stream_mode(StreamMode::Provisioned)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .expect("create stream");
+        create_stream(&aws.kinesis, &aws.stream, shards).await;
         aws
     }
 
@@ -299,8 +289,7 @@ async fn a_json_array_feed_and_the_same_event_twice_give_the_same_ids_twice() {
 
 #[tokio::test]
 async fn s3_all_the_way_firehose_stand_in_conversion_reconcile_and_query() {
-    use feedpipe_ingest::firehose::{Firehose, FirehoseConfig};
-    use feedpipe_ingest::kinesis::KinesisSource;
+    use feedpipe_standins::{Firehose, FirehoseConfig, KinesisSource};
     use futures::TryStreamExt;
     use object_store::ObjectStoreExt;
 

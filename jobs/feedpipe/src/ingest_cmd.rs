@@ -10,10 +10,10 @@ use aws_config::retry::RetryConfig;
 use clap::Args;
 use feedpipe_ingest::kinesis::KinesisSink;
 use feedpipe_ingest::sink::{RecordSink, RetryPolicy};
-use feedpipe_ingest::stream::InProcessStream;
 use feedpipe_ingest::{IngestConfig, IngestJob, IngestSummary};
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::StorageLocation;
+use feedpipe_standins::InProcessStream;
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {

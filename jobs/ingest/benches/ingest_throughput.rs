@@ -13,11 +13,11 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
-use feedpipe_ingest::stream::InProcessStream;
 use feedpipe_ingest::{IngestConfig, IngestJob, IngestSummary};
 use feedpipe_sample::{SampleOptions, write_feed};
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::StorageLocation;
+use feedpipe_standins::InProcessStream;
 
 const RUNS: usize = 3;
 

@@ -7,34 +7,46 @@
 //! records go to the quarantine with their reason; the good ones around them go on.
 //! [`job::IngestJob`] ties it together for one object.
 //!
-//! Downstream of the stream, [`firehose::Firehose`] is the local stand-in for Kinesis
-//! Data Firehose: shards in, buffered JSON-lines objects in Firehose's key layout out.
-//!
-//! Sinks: [`kinesis::KinesisSink`] (the real API, client built by the caller) and
-//! [`stream::InProcessStream`] (Kinesis semantics in memory, for the local pipeline
-//! and tests). No AWS client is built here and no environment variable is read.
+//! This is what the ingest Lambda runs, and all it links. The one sink here is
+//! [`kinesis::KinesisSink`] (the real API, client built by the caller). The stand-ins
+//! of AWS are not here: the in-process stream (another `RecordSink`, for the local
+//! pipeline and tests) and the Firehose stand-in are in `feedpipe-standins`, which
+//! depends on this crate, never the reverse. No AWS client is built here and no
+//! environment variable is read.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use feedpipe_ingest::{IngestConfig, IngestJob, stream::InProcessStream};
+//! use feedpipe_ingest::frame::Record;
+//! use feedpipe_ingest::sink::{RecordResult, RecordSink, SinkError};
+//! use feedpipe_ingest::{IngestConfig, IngestJob};
 //! use feedpipe_shared::{quarantine::ObjectStoreQuarantine, storage::StorageLocation};
 //!
-//! let stream = Arc::new(InProcessStream::new("feed", 4));
+//! /// A sink that accepts everything (a test double; `KinesisSink` in production).
+//! struct Accepting;
+//!
+//! #[async_trait::async_trait]
+//! impl RecordSink for Accepting {
+//!     async fn put_records(&self, records: &[Record]) -> Result<Vec<RecordResult>, SinkError> {
+//!         Ok(records
+//!             .iter()
+//!             .map(|_| RecordResult::Accepted { shard_id: "shardId-0".into(), sequence_number: "1".into() })
+//!             .collect())
+//!     }
+//! }
+//!
 //! let quarantine = Arc::new(ObjectStoreQuarantine::new(StorageLocation::parse("/tmp/q")?));
-//! let job = IngestJob::new(stream.clone(), quarantine, IngestConfig::default());
+//! let job = IngestJob::new(Arc::new(Accepting), quarantine, IngestConfig::default());
 //! let summary = job.run(&StorageLocation::parse("orders.jsonl.gz")?, None).await?;
 //! assert_eq!(summary.records_read, summary.records_sent + summary.records_quarantined);
 //! # Ok(()) }
 //! ```
 
 pub mod batch;
-pub mod firehose;
 pub mod frame;
 pub mod job;
 pub mod kinesis;
 pub use feedpipe_shared::feed as reader;
 pub mod sink;
-pub mod stream;
 
 pub use job::{IngestConfig, IngestError, IngestJob, IngestSummary};

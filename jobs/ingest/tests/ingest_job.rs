@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use feedpipe_ingest::sink::RetryPolicy;
-use feedpipe_ingest::stream::{Faults, InProcessStream};
 use feedpipe_ingest::{IngestConfig, IngestError, IngestJob, IngestSummary};
 use feedpipe_sample::{SampleOptions, write_feed};
 use feedpipe_shared::lineage::record_id;
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::StorageLocation;
+use feedpipe_standins::{Faults, InProcessStream};
 use serde_json::Value;
 
 struct Setup {

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use feedpipe_ingest::stream::InProcessStream;
 use feedpipe_ingest::{IngestJob, IngestSummary};
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::storage::object_version;
+use feedpipe_standins::InProcessStream;
 use object_store::ObjectStoreExt;
 
 use super::ledger::Ledger;
@@ -89,7 +89,7 @@ impl SourceIngest {
         let outcome = match self.job.run(&location, meta.version.as_deref()).await {
             Ok(summary) => {
                 self.ledger
-                    .ingested(&source, &summary, self.stream.lengths());
+                    .ingested(&source, &summary, self.stream.positions());
                 if verbose {
                     println!(
                         "  ingest   {name}: {} read, {} delivered to the stream, {} quarantined",

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use feedpipe_ingest::IngestSummary;
-use feedpipe_ingest::firehose::sequence_at_or_after;
 use feedpipe_shared::lineage::SourceObject;
+use feedpipe_standins::SequenceNumber;
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -29,21 +29,21 @@ struct Entry<'a> {
 struct Pending {
     path: PathBuf,
     body: String,
-    /// Records in each shard of the stream when the file's ingest ended.
-    positions: Vec<usize>,
+    /// The last sequence number of each shard when the file's ingest ended.
+    positions: Vec<Option<SequenceNumber>>,
 }
 
 /// See the module docs.
 #[derive(Debug)]
 pub(super) struct Ledger {
     dir: PathBuf,
-    checkpoints: watch::Receiver<Vec<Option<String>>>,
+    checkpoints: watch::Receiver<Vec<Option<SequenceNumber>>>,
     pending: Vec<Pending>,
 }
 
 impl Ledger {
     /// The ledger in `dir`, waiting on the Firehose stand-in's `checkpoints`.
-    pub fn new(dir: PathBuf, checkpoints: watch::Receiver<Vec<Option<String>>>) -> Self {
+    pub fn new(dir: PathBuf, checkpoints: watch::Receiver<Vec<Option<SequenceNumber>>>) -> Self {
         Self {
             dir,
             checkpoints,
@@ -60,9 +60,14 @@ impl Ledger {
         self.entry_path(source).exists()
     }
 
-    /// Notes that `source` was ingested, its records ending at `positions` (per
-    /// shard); the entry is written once they are durable.
-    pub fn ingested(&mut self, source: &SourceObject, summary: &IngestSummary, positions: Vec<usize>) {
+    /// Notes that `source` was ingested, its records ending at `positions` (the
+    /// last sequence number per shard); the entry is written once they are durable.
+    pub fn ingested(
+        &mut self,
+        source: &SourceObject,
+        summary: &IngestSummary,
+        positions: Vec<Option<SequenceNumber>>,
+    ) {
         let entry = Entry {
             records_quarantined: summary.records_quarantined,
             records_read: summary.records_read,
@@ -78,14 +83,15 @@ impl Ledger {
     }
 
     /// Whether every record up to `positions` (per shard) is in a written raw object.
-    fn durable(checkpoints: &[Option<String>], positions: &[usize]) -> bool {
-        positions.iter().enumerate().all(|(i, &n)| {
-            n == 0
-                || checkpoints
-                    .get(i)
-                    .and_then(|c| c.as_deref())
-                    .is_some_and(|c| sequence_at_or_after(c, &n.to_string()))
-        })
+    fn durable(
+        checkpoints: &[Option<SequenceNumber>],
+        positions: &[Option<SequenceNumber>],
+    ) -> bool {
+        // `None` (nothing checkpointed, or an empty shard) orders before any number.
+        positions
+            .iter()
+            .enumerate()
+            .all(|(i, p)| checkpoints.get(i).and_then(Option::as_ref) >= p.as_ref())
     }
 
     /// Writes the entries whose records are all durable now.

@@ -37,10 +37,10 @@ use anyhow::Context;
 use clap::Args;
 use feedpipe_convert::backfill::{self, PlanOptions};
 use feedpipe_convert::{ConvertConfig, Converter, RawInput};
-use feedpipe_ingest::firehose::{DeliveredObject, Firehose, FirehoseConfig};
-use feedpipe_ingest::stream::InProcessStream;
 use feedpipe_ingest::{IngestConfig, IngestJob};
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
+use feedpipe_standins::InProcessStream;
+use feedpipe_standins::firehose::{DeliveredObject, Firehose, FirehoseConfig};
 use tokio::sync::mpsc;
 
 use contract::choose_contract;

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use feedpipe_convert::contract::SchemaContract;
 use feedpipe_ingest::IngestSummary;
-use feedpipe_ingest::firehose::FirehoseSummary;
 use feedpipe_shared::storage::StorageLocation;
+use feedpipe_standins::firehose::FirehoseSummary;
 use feedpipe_warehouse::{OutputFormat, Warehouse, reconcile, render};
 
 use super::convert::ConvertStats;

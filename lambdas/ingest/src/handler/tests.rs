@@ -8,10 +8,10 @@ use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use feedpipe_ingest::stream::InProcessStream;
 use feedpipe_ingest::{IngestConfig, IngestJob};
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::MemoryBuckets;
+use feedpipe_standins::InProcessStream;
 
 use super::*;
 

@@ -5,7 +5,9 @@
 //! big-endian number, ranges split evenly as Kinesis does for a new stream), each shard
 //! hands out increasing sequence numbers, and the same limits are enforced (500
 //! records and 5 MiB per call, 1 MiB per record, partition keys of 1 to 256
-//! characters). Faults can be injected, as [`Faults`], to exercise retries.
+//! characters). Faults can be injected, as [`Faults`], to exercise retries. That it
+//! answers as Kinesis does is checked by the suite of [`crate::conformance`], which
+//! `KinesisSink` on the local AWS server runs too.
 //!
 //! It is the stream of the embedded local pipeline and of tests; readers
 //! ([`InProcessStream::read`]) take records by shard and position, like GetRecords.
@@ -18,15 +20,17 @@ use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
 use tokio::sync::Notify;
 
-use crate::batch::KinesisLimits;
-use crate::frame::{MAX_PARTITION_KEY_CHARS, Record};
-use crate::sink::{RecordResult, RecordSink, SinkError};
+use feedpipe_ingest::batch::KinesisLimits;
+use feedpipe_ingest::frame::{MAX_PARTITION_KEY_CHARS, Record};
+use feedpipe_ingest::sink::{RecordResult, RecordSink, SinkError};
+
+use crate::sequence::SequenceNumber;
 
 /// A record as stored in a shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {
-    /// Increasing within the shard (zero-padded decimal, so strings sort too).
-    pub sequence_number: String,
+    /// Increasing within the shard (here the 1-based position, zero-padded).
+    pub sequence_number: SequenceNumber,
     /// The partition key it was sent with.
     pub partition_key: String,
     /// The record's bytes.
@@ -141,6 +145,15 @@ impl InProcessStream {
             .collect()
     }
 
+    /// Per shard, the sequence number of the last record stored (`None` while the
+    /// shard is empty): where the stream is now, to compare with a reader's checkpoints.
+    pub fn positions(&self) -> Vec<Option<SequenceNumber>> {
+        self.lengths()
+            .into_iter()
+            .map(|n| (n > 0).then(|| SequenceNumber::at_position(n)))
+            .collect()
+    }
+
     /// Waits until a call stores records (or returns at once if one has since the last wait).
     pub async fn arrivals(&self) {
         self.arrivals.notified().await;
@@ -219,7 +232,7 @@ impl RecordSink for InProcessStream {
                 });
                 continue;
             };
-            let sequence_number = format!("{:020}", stored.len() + 1);
+            let sequence_number = SequenceNumber::at_position(stored.len() + 1);
             stored.push(StoredRecord {
                 sequence_number: sequence_number.clone(),
                 partition_key: record.partition_key.clone(),
@@ -228,7 +241,7 @@ impl RecordSink for InProcessStream {
             });
             results.push(RecordResult::Accepted {
                 shard_id: shard.id.clone(),
-                sequence_number,
+                sequence_number: sequence_number.to_string(),
             });
         }
         self.arrivals.notify_waiters();
@@ -280,38 +293,16 @@ mod tests {
             "roughly even spread: {lengths:?}"
         );
         for shard in 0..4 {
-            let seqs: Vec<String> = stream
+            let seqs: Vec<SequenceNumber> = stream
                 .read(shard, 0, 1000)
                 .into_iter()
                 .map(|r| r.sequence_number)
                 .collect();
             assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+            assert_eq!(stream.positions()[shard].as_ref(), seqs.last());
         }
+        assert_eq!(InProcessStream::new("s", 2).positions(), vec![None, None]);
         assert_eq!(stream.read(0, 2, 3).len(), 3);
-    }
-
-    #[tokio::test]
-    async fn limits_are_enforced_like_kinesis() {
-        let stream = InProcessStream::new("s", 1);
-        let too_many: Vec<Record> = (0..501).map(|_| record("k", 1)).collect();
-        assert!(
-            matches!(stream.put_records(&too_many).await, Err(SinkError::Permanent(m)) if m.contains("501 records"))
-        );
-        let too_big = vec![record("k", 1024 * 1024)];
-        assert!(
-            matches!(stream.put_records(&too_big).await, Err(SinkError::Permanent(m)) if m.contains("1048577 bytes"))
-        );
-        let call_too_big: Vec<Record> = (0..6).map(|_| record("k", 1024 * 1024 - 1)).collect();
-        assert!(
-            matches!(stream.put_records(&call_too_big).await, Err(SinkError::Permanent(m)) if m.contains("in one call"))
-        );
-        let bad_key = vec![record(&"k".repeat(257), 1)];
-        assert!(stream.put_records(&bad_key).await.is_err());
-        let exactly: Vec<Record> = (0..5).map(|_| record("k", 1024 * 1024 - 1)).collect();
-        assert!(
-            stream.put_records(&exactly).await.is_ok(),
-            "exactly 5 MiB is allowed"
-        );
     }
 
     #[tokio::test]

@@ -21,7 +21,6 @@
 use std::io::Write;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use flate2::Compression;
@@ -31,81 +30,12 @@ use tokio::sync::{mpsc, watch};
 
 use feedpipe_shared::storage::StorageLocation;
 
-use crate::stream::{InProcessStream, StoredRecord};
+use crate::sequence::SequenceNumber;
+use crate::source::{SourceError, StreamSource};
+use crate::stream::StoredRecord;
 
 /// Records read from one shard per call.
 const READ_LIMIT: usize = 10_000;
-
-/// Why records could not be read from the stream.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot read stream shard {shard}: {message}")]
-pub struct SourceError {
-    /// The shard.
-    pub shard: String,
-    /// What went wrong.
-    pub message: String,
-}
-
-/// What the delivery loop reads from: the shards of a stream, by sequence number.
-#[async_trait]
-pub trait StreamSource: Send + Sync {
-    /// The stream's name (it appears in the object keys).
-    fn stream_name(&self) -> &str;
-    /// The shard ids.
-    async fn shards(&self) -> Result<Vec<String>, SourceError>;
-    /// Up to `limit` records of `shard` after sequence number `after` (from the
-    /// oldest record when `None`), in order.
-    async fn get_records(
-        &self,
-        shard: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<StoredRecord>, SourceError>;
-    /// Waits until records may have arrived, or `at_most`.
-    async fn wait(&self, at_most: Duration) {
-        tokio::time::sleep(at_most).await;
-    }
-}
-
-#[async_trait]
-impl StreamSource for InProcessStream {
-    fn stream_name(&self) -> &str {
-        self.name()
-    }
-
-    async fn shards(&self) -> Result<Vec<String>, SourceError> {
-        Ok(self.shard_ids())
-    }
-
-    async fn get_records(
-        &self,
-        shard: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<StoredRecord>, SourceError> {
-        let error = |message: String| SourceError {
-            shard: shard.to_owned(),
-            message,
-        };
-        let index = self
-            .shard_ids()
-            .iter()
-            .position(|id| id == shard)
-            .ok_or_else(|| error("no such shard".into()))?;
-        // Sequence numbers are the 1-based position in the shard.
-        let from = match after {
-            None => 0,
-            Some(seq) => seq
-                .parse::<usize>()
-                .map_err(|_| error(format!("bad sequence number `{seq}`")))?,
-        };
-        Ok(self.read(index, from, limit))
-    }
-
-    async fn wait(&self, at_most: Duration) {
-        let _ = tokio::time::timeout(at_most, self.arrivals()).await;
-    }
-}
 
 /// How the delivery stream buffers and names objects; plain data.
 #[derive(Debug, Clone)]
@@ -188,7 +118,7 @@ struct Buffer {
     /// When the buffer's first record was taken from the stream (the interval runs from here).
     opened: Option<tokio::time::Instant>,
     /// Per shard index: the last sequence number in the buffer.
-    positions: Vec<(usize, String)>,
+    positions: Vec<(usize, SequenceNumber)>,
 }
 
 /// See the module docs.
@@ -198,9 +128,9 @@ pub struct Firehose<S: ?Sized> {
     config: FirehoseConfig,
     shards: Vec<String>,
     /// Per shard: the last sequence number written to the raw bucket (a checkpoint).
-    checkpoints: watch::Sender<Vec<Option<String>>>,
+    checkpoints: watch::Sender<Vec<Option<SequenceNumber>>>,
     /// Per shard: the last sequence number taken into the buffer.
-    read: Vec<Option<String>>,
+    read: Vec<Option<SequenceNumber>>,
     buffer: Buffer,
     summary: FirehoseSummary,
 }
@@ -233,7 +163,7 @@ impl<S: StreamSource + ?Sized> Firehose<S> {
     /// Per shard (in the order of [`StreamSource::shards`]), the last sequence number
     /// whose record is in an object written to the raw bucket: everything up to it is
     /// durable. Changes after each object written.
-    pub fn checkpoints(&self) -> watch::Receiver<Vec<Option<String>>> {
+    pub fn checkpoints(&self) -> watch::Receiver<Vec<Option<SequenceNumber>>> {
         self.checkpoints.subscribe()
     }
 
@@ -252,7 +182,7 @@ impl<S: StreamSource + ?Sized> Firehose<S> {
             loop {
                 let records = self
                     .source
-                    .get_records(&self.shards[i], self.read[i].as_deref(), READ_LIMIT)
+                    .get_records(&self.shards[i], self.read[i].as_ref(), READ_LIMIT)
                     .await?;
                 let Some(last) = records.last() else { break };
                 self.read[i] = Some(last.sequence_number.clone());
@@ -391,13 +321,6 @@ impl<S: StreamSource + ?Sized> Firehose<S> {
             }
         }
     }
-}
-
-/// Whether sequence number `a` is at or after `b` (both decimal strings, as Kinesis
-/// and the in-process stream write them; compared as numbers).
-pub fn sequence_at_or_after(a: &str, b: &str) -> bool {
-    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-    (a.len(), a) >= (b.len(), b)
 }
 
 /// A random UUID (version 4) as Firehose puts at the end of its object names.
