@@ -375,13 +375,18 @@ mod tests {
         let names: Vec<String> = selected.iter().map(|m| m.location.to_string()).collect();
         assert_eq!(names, ["raw/2026/11/23/10/c"]);
         let all = select(objects, &PlanOptions::default());
-        assert_eq!(all.first().map(|m| m.location.to_string()).as_deref(), Some("other/no-hour"));
+        assert_eq!(
+            all.first().map(|m| m.location.to_string()).as_deref(),
+            Some("other/no-hour")
+        );
         assert_eq!(all.len(), 4);
     }
 
     #[test]
     fn objects_are_grouped_in_key_order_up_to_the_estimated_size() {
-        let objects = (0..5).map(|i| listed(&format!("raw/{i}"), 400, None)).collect();
+        let objects = (0..5)
+            .map(|i| listed(&format!("raw/{i}"), 400, None))
+            .collect();
         // 100 bytes of Parquet ≈ 800 raw bytes: two objects of 400 per group.
         let options = PlanOptions {
             target_file_size: 100,
@@ -390,9 +395,16 @@ mod tests {
         let plan = plan(objects, &options).unwrap();
         assert_eq!(
             keys(&plan),
-            [vec!["raw/0", "raw/1"], vec!["raw/2", "raw/3"], vec!["raw/4"]]
+            [
+                vec!["raw/0", "raw/1"],
+                vec!["raw/2", "raw/3"],
+                vec!["raw/4"]
+            ]
         );
-        assert_eq!((plan.listed, plan.skipped, plan.objects(), plan.bytes()), (5, 0, 5, 2000));
+        assert_eq!(
+            (plan.listed, plan.skipped, plan.objects(), plan.bytes()),
+            (5, 0, 5, 2000)
+        );
     }
 
     #[test]
@@ -443,7 +455,11 @@ mod tests {
         let plan = plan(objects, &options).unwrap();
         assert_eq!(
             keys(&plan),
-            [vec!["raw/b", "raw/a"], vec!["raw/c"], vec!["raw/d", "raw/e"]]
+            [
+                vec!["raw/b", "raw/a"],
+                vec!["raw/c"],
+                vec!["raw/d", "raw/e"]
+            ]
         );
         assert_eq!(plan.skipped, 0);
     }
@@ -455,7 +471,10 @@ mod tests {
             force: true,
             ..PlanOptions::default()
         };
-        let err = plan(objects, &options).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = plan(objects, &options)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(
             err.starts_with("s3://raw/raw/a was converted together with 2 other raw object(s)"),
             "{err}"

@@ -11,7 +11,9 @@ use arrow_array::types::{
     Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType,
 };
 use arrow_array::{ArrayRef, BooleanArray, ListArray, PrimitiveArray, StringArray, StructArray};
-use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{
+    BooleanBuffer, Buffer, NullBuffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer,
+};
 use arrow_schema::{ArrowError, DataType, Field, FieldRef, Fields, Schema, TimeUnit};
 
 use crate::contract::{Column, ColumnType};
@@ -90,15 +92,30 @@ pub enum ColumnBuf {
         valid: NullBufferBuilder,
     },
     /// Int64.
-    I64 { values: Vec<i64>, valid: NullBufferBuilder },
+    I64 {
+        values: Vec<i64>,
+        valid: NullBufferBuilder,
+    },
     /// Float64.
-    F64 { values: Vec<f64>, valid: NullBufferBuilder },
+    F64 {
+        values: Vec<f64>,
+        valid: NullBufferBuilder,
+    },
     /// Boolean.
-    Bool { values: Vec<bool>, valid: NullBufferBuilder },
+    Bool {
+        values: Vec<bool>,
+        valid: NullBufferBuilder,
+    },
     /// Date32.
-    Date { values: Vec<i32>, valid: NullBufferBuilder },
+    Date {
+        values: Vec<i32>,
+        valid: NullBufferBuilder,
+    },
     /// Timestamp(µs, UTC).
-    Ts { values: Vec<i64>, valid: NullBufferBuilder },
+    Ts {
+        values: Vec<i64>,
+        valid: NullBufferBuilder,
+    },
     /// Decimal128(p, s).
     Dec {
         values: Vec<i128>,

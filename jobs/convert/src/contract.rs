@@ -462,7 +462,7 @@ mod choose;
 mod load;
 
 pub use crate::infer::{InferError, Inferred, infer};
-pub use choose::{ChooseError, Choice, Chosen, SAMPLE_PER_FILE, choose, sample_records};
+pub use choose::{Choice, ChooseError, Chosen, SAMPLE_PER_FILE, choose, sample_records};
 pub use load::{LoadError, load, load_or_sample};
 
 #[cfg(test)]

@@ -38,8 +38,9 @@ fn quarantine(dir: &Path) -> Vec<(String, u64, String)> {
             for line in std::fs::read_to_string(&p).unwrap().lines() {
                 // Read back as the typed record reconcile reads: a writer and a reader
                 // that drift apart fail here.
-                let entry = QuarantineRecord::parse(line.as_bytes())
-                    .unwrap_or_else(|e| panic!("{}: not a quarantine record: {e}: {line}", p.display()));
+                let entry = QuarantineRecord::parse(line.as_bytes()).unwrap_or_else(|e| {
+                    panic!("{}: not a quarantine record: {e}: {line}", p.display())
+                });
                 let stage = match entry.stage {
                     Stage::Ingest => "ingest",
                     Stage::Convert => "convert",

@@ -205,8 +205,11 @@ fn scan_object(text: &str, partition_field: Option<&str>) -> Result<ObjectScan, 
         partition_field,
         refused: &refused,
     };
-    let scan = de::Deserializer::deserialize_any(&mut de, visitor)
-        .map_err(|e| refused.take().unwrap_or_else(|| Reject::Malformed(e.to_string())))?;
+    let scan = de::Deserializer::deserialize_any(&mut de, visitor).map_err(|e| {
+        refused
+            .take()
+            .unwrap_or_else(|| Reject::Malformed(e.to_string()))
+    })?;
     de.end().map_err(|e| Reject::Malformed(e.to_string()))?;
     Ok(scan)
 }

@@ -26,8 +26,8 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use flate2::read::MultiGzDecoder;
 use crate::quarantine::RejectKind;
+use flate2::read::MultiGzDecoder;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -340,7 +340,6 @@ impl FeedReader {
             }));
         }
     }
-
 }
 
 mod array;

@@ -417,7 +417,10 @@ mod tests {
         let mut value: serde_json::Value = serde_json::from_slice(&out).unwrap();
         value["surprise"] = serde_json::json!(1);
         let changed = serde_json::to_vec(&value).unwrap();
-        assert!(QuarantineRecord::parse(&changed).is_err(), "unknown fields are refused");
+        assert!(
+            QuarantineRecord::parse(&changed).is_err(),
+            "unknown fields are refused"
+        );
         value["kind"] = serde_json::json!("reworded");
         assert!(QuarantineRecord::parse(&serde_json::to_vec(&value).unwrap()).is_err());
     }

@@ -40,8 +40,8 @@ use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 
 use crate::query::{QueryError, Warehouse};
-pub use report::{FileReport, Report};
 use report::LIST_LIMIT;
+pub use report::{FileReport, Report};
 
 /// Why reconcile could not run at all (a mismatch is a report, not an error).
 #[derive(Debug, thiserror::Error)]
@@ -197,4 +197,3 @@ async fn list(location: &StorageLocation) -> Result<Vec<object_store::ObjectMeta
         Err(e) => Err(read_error(&location.uri(), e)),
     }
 }
-

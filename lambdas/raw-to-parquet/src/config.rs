@@ -1,8 +1,8 @@
 //! The raw-to-parquet Lambda's settings, read from the environment once, at cold
 //! start. Terraform (`infra/`) sets exactly these variables.
 
-use feedpipe_convert::ConvertConfig;
 use feedpipe_convert::Codec;
+use feedpipe_convert::ConvertConfig;
 pub use lambda_shared::env::ConfigError;
 use lambda_shared::env::{Env, process_env};
 

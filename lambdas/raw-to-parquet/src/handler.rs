@@ -140,8 +140,8 @@ async fn backfill(app: &App, batch: &BackfillBatch) -> Result<Vec<Manifest>, Han
         .iter()
         .map(|o| o.locate(app.buckets.as_ref()).map(|l| l.path))
         .collect::<Result<Vec<_>, _>>()?;
-    let plan = backfill::prepare_named(&app.converter, &root, &keys, &PlanOptions::default())
-        .await?;
+    let plan =
+        backfill::prepare_named(&app.converter, &root, &keys, &PlanOptions::default()).await?;
     tracing::info!(
         bucket = %first.bucket,
         objects = plan.listed,
@@ -151,7 +151,12 @@ async fn backfill(app: &App, batch: &BackfillBatch) -> Result<Vec<Manifest>, Han
     let mut outcomes = Vec::with_capacity(plan.groups.len());
     for group in &plan.groups {
         let inputs = backfill::inputs(&root, group);
-        outcomes.push(app.converter.convert_group(&inputs).await.map_err(HandlerError::from));
+        outcomes.push(
+            app.converter
+                .convert_group(&inputs)
+                .await
+                .map_err(HandlerError::from),
+        );
     }
     gather(outcomes, HandlerError::Several)
 }

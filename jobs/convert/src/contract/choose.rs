@@ -46,7 +46,9 @@ pub struct Chosen {
 #[derive(Debug, thiserror::Error)]
 pub enum ChooseError {
     /// The records fit neither the sample contract nor any inferred one.
-    #[error("the feeds do not fit the sample contract, and no contract can be inferred from them: {0}")]
+    #[error(
+        "the feeds do not fit the sample contract, and no contract can be inferred from them: {0}"
+    )]
     NoContract(InferError),
     /// The contract inferred is not valid.
     #[error(transparent)]
@@ -94,7 +96,9 @@ pub fn choose(table: &str, records: &[Vec<u8>]) -> Result<Chosen, ChooseError> {
     };
     let fit = records
         .iter()
-        .filter(|r| std::str::from_utf8(r).is_ok_and(|text| decoder.decode(text, 1, &origin).is_ok()))
+        .filter(|r| {
+            std::str::from_utf8(r).is_ok_and(|text| decoder.decode(text, 1, &origin).is_ok())
+        })
         .count();
     if records.is_empty() || fit * 10 >= records.len() * 9 {
         return Ok(Chosen {

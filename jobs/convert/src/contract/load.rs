@@ -40,7 +40,9 @@ pub async fn load(url: &str) -> Result<SchemaContract, LoadError> {
             .to_vec()
     } else {
         let path = url.strip_prefix("file://").unwrap_or(url);
-        tokio::fs::read(path).await.map_err(|e| read(e.to_string()))?
+        tokio::fs::read(path)
+            .await
+            .map_err(|e| read(e.to_string()))?
     };
     let text = std::str::from_utf8(&bytes).map_err(|_| LoadError::NotText {
         url: url.to_owned(),
@@ -76,16 +78,29 @@ mod tests {
 
         let bad = dir.path().join("bad.json");
         std::fs::write(&bad, r#"{"table": "t", "columns": []}"#).unwrap();
-        let err = load(&bad.display().to_string()).await.err().map(|e| e.to_string());
+        let err = load(&bad.display().to_string())
+            .await
+            .err()
+            .map(|e| e.to_string());
         let err = err.unwrap_or_default();
-        assert!(err.contains("bad.json") && err.contains("no columns"), "{err}");
+        assert!(
+            err.contains("bad.json") && err.contains("no columns"),
+            "{err}"
+        );
 
         std::fs::create_dir(dir.path().join("x")).unwrap();
         let relative = dir.path().join("x/../good.json").display().to_string();
-        assert!(load(&relative).await.is_ok(), "`..` in a local path is fine");
+        assert!(
+            load(&relative).await.is_ok(),
+            "`..` in a local path is fine"
+        );
 
         let missing = dir.path().join("missing.json").display().to_string();
-        let err = load(&missing).await.err().map(|e| e.to_string()).unwrap_or_default();
+        let err = load(&missing)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("missing.json"), "{err}");
     }
 }

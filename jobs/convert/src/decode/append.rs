@@ -105,7 +105,9 @@ fn last_date(buf: &ColumnBuf) -> Option<NaiveDate> {
         ColumnBuf::Ts { values, valid } if !valid.is_empty() && valid.is_valid(valid.len() - 1) => {
             DateTime::from_timestamp_micros(*values.last()?).map(|t| t.date_naive())
         }
-        ColumnBuf::Date { values, valid } if !valid.is_empty() && valid.is_valid(valid.len() - 1) => {
+        ColumnBuf::Date { values, valid }
+            if !valid.is_empty() && valid.is_valid(valid.len() - 1) =>
+        {
             NaiveDate::from_num_days_from_ce_opt(values.last()? + EPOCH_DAYS_CE)
         }
         _ => None,

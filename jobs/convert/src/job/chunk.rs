@@ -204,4 +204,3 @@ pub(super) fn decode_chunk(
     messages.extend(rejected);
     Ok(Decoded { messages, records })
 }
-

@@ -112,8 +112,14 @@ mod tests {
     fn stems_keep_a_safe_file_name_and_change_with_the_version() {
         let a = output_stem(&source("s3://raw/2026/11/23/10/feed 1.gz", "v1"));
         assert!(a.starts_with("feed_1-"), "{a}");
-        assert_ne!(a, output_stem(&source("s3://raw/2026/11/23/10/feed 1.gz", "v2")));
-        assert_eq!(a, output_stem(&source("s3://raw/2026/11/23/10/feed 1.gz", "v1")));
+        assert_ne!(
+            a,
+            output_stem(&source("s3://raw/2026/11/23/10/feed 1.gz", "v2"))
+        );
+        assert_eq!(
+            a,
+            output_stem(&source("s3://raw/2026/11/23/10/feed 1.gz", "v1"))
+        );
     }
 
     #[test]

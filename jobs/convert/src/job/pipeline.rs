@@ -253,4 +253,3 @@ fn chunk_object(
     }
     Ok(chunk.items.is_empty() || send(Work::Chunk(chunk)))
 }
-

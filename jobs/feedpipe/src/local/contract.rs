@@ -60,4 +60,3 @@ pub(super) async fn choose_contract(
     contract.validate()?;
     Ok((contract, note))
 }
-

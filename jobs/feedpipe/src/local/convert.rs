@@ -79,4 +79,3 @@ pub(super) async fn convert_one(
         }
     }
 }
-

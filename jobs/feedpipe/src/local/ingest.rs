@@ -70,7 +70,10 @@ impl SourceIngest {
             uri: location.uri(),
             version: object_version(&meta, None),
         };
-        if !self.seen.insert((file.to_path_buf(), source.version.clone())) {
+        if !self
+            .seen
+            .insert((file.to_path_buf(), source.version.clone()))
+        {
             return Ok(());
         }
         let name = file

@@ -119,7 +119,13 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
             catch_up.objects()
         );
         for group in &catch_up.groups {
-            convert_one(&converter, &backfill::inputs(&raw, group), &mut convert_stats, true).await;
+            convert_one(
+                &converter,
+                &backfill::inputs(&raw, group),
+                &mut convert_stats,
+                true,
+            )
+            .await;
         }
     }
 

@@ -153,7 +153,10 @@ fn print_files(ingested: &[IngestedFile]) {
                 i.name, s.records_read, s.records_sent, s.records_quarantined, i.millis
             ),
             Outcome::AlreadyIngested => {
-                println!("{:<width$} already ingested (same version), skipped", i.name)
+                println!(
+                    "{:<width$} already ingested (same version), skipped",
+                    i.name
+                )
             }
             Outcome::Failed(e) => println!("{:<width$} failed: {e}", i.name),
         }

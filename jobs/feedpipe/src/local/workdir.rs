@@ -115,4 +115,3 @@ pub(super) fn source_files(source: &Path) -> anyhow::Result<Vec<PathBuf>> {
     files.sort();
     Ok(files)
 }
-

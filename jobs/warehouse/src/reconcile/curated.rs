@@ -32,7 +32,8 @@ pub(super) async fn read_curated(
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(QueryError::from)?;
             let text = |i: usize| {
-                cast(batch.column(i), &DataType::Utf8).map_err(|e| QueryError::Format(e.to_string()))
+                cast(batch.column(i), &DataType::Utf8)
+                    .map_err(|e| QueryError::Format(e.to_string()))
             };
             let (ids, uris, versions) = (text(0)?, text(1)?, text(2)?);
             let (ids, uris, versions) = (
@@ -42,7 +43,9 @@ pub(super) async fn read_curated(
             );
             report.curated_rows += batch.num_rows() as u64;
             for row in 0..batch.num_rows() {
-                let id = (!ids.is_null(row)).then(|| parse_id(ids.value(row))).flatten();
+                let id = (!ids.is_null(row))
+                    .then(|| parse_id(ids.value(row)))
+                    .flatten();
                 match id.and_then(|id| index.slot_mut(id)) {
                     Some(slot) => slot.loaded += 1,
                     None => {

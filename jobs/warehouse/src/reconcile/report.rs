@@ -189,7 +189,10 @@ impl Report {
             );
         }
         for (uri, line, reason) in self.unreadable.iter().take(LIST_LIMIT) {
-            let _ = writeln!(out, "unreadable quarantine line: {uri} line {line}: {reason}");
+            let _ = writeln!(
+                out,
+                "unreadable quarantine line: {uri} line {line}: {reason}"
+            );
         }
         for p in &self.manifest_problems {
             let _ = writeln!(out, "manifest: {p}");
@@ -219,4 +222,3 @@ fn lines(shown: &[u64], count: u64) -> String {
         list.join(", ")
     }
 }
-
