@@ -232,6 +232,17 @@ impl FeedReader {
         }
     }
 
+    /// What the framing refused, at the current line, with the bytes buffered.
+    fn bad(&self, kind: RejectKind, truncated: bool, reason: String) -> FeedItem<'_> {
+        FeedItem::Bad {
+            line: self.line,
+            bytes: &self.buf,
+            truncated,
+            reason,
+            kind,
+        }
+    }
+
     fn consume(&mut self, n: usize) {
         self.input.consume(n);
         self.bytes_read += n as u64;
@@ -320,16 +331,14 @@ impl FeedReader {
                 total -= 1;
             }
             if total > self.buf.len() {
-                return Ok(Some(FeedItem::Bad {
-                    kind: RejectKind::TooLarge,
-                    line: self.line,
-                    bytes: &self.buf,
-                    truncated: true,
-                    reason: format!(
+                return Ok(Some(self.bad(
+                    RejectKind::TooLarge,
+                    true,
+                    format!(
                         "line of {total} bytes is longer than the {} bytes a record may have",
                         self.keep_limit
                     ),
-                }));
+                )));
             }
             if self.buf.iter().all(u8::is_ascii_whitespace) {
                 continue;

@@ -49,13 +49,11 @@ impl FeedReader {
                 self.line += 1;
                 self.buf.clear();
                 self.buf.push(b',');
-                return Ok(Some(FeedItem::Bad {
-                    kind: RejectKind::Malformed,
-                    line: self.line,
-                    bytes: &self.buf,
-                    truncated: false,
-                    reason: format!("trailing comma before `]` on text line {}", self.text_line),
-                }));
+                return Ok(Some(self.bad(
+                    RejectKind::Malformed,
+                    false,
+                    format!("trailing comma before `]` on text line {}", self.text_line),
+                )));
             }
             (_, Some(b',')) => {
                 self.consume(1);
@@ -63,16 +61,14 @@ impl FeedReader {
                 self.state = ArrayState::AfterComma;
                 self.buf.clear();
                 self.buf.push(b',');
-                return Ok(Some(FeedItem::Bad {
-                    kind: RejectKind::Malformed,
-                    line: self.line,
-                    bytes: &self.buf,
-                    truncated: false,
-                    reason: format!(
+                return Ok(Some(self.bad(
+                    RejectKind::Malformed,
+                    false,
+                    format!(
                         "empty array element (two commas) on text line {}",
                         self.text_line
                     ),
-                }));
+                )));
             }
             _ => {}
         }
@@ -96,16 +92,14 @@ impl FeedReader {
             };
             if chunk.is_empty() {
                 self.done = true;
-                return Ok(Some(FeedItem::Bad {
-                    kind: RejectKind::Malformed,
-                    line: self.line,
-                    bytes: &self.buf,
-                    truncated: total > self.buf.len(),
-                    reason: format!(
+                return Ok(Some(self.bad(
+                    RejectKind::Malformed,
+                    total > self.buf.len(),
+                    format!(
                         "file ends inside array element {} (started on text line {start_text_line}, no closing `]`)",
                         self.line
                     ),
-                }));
+                )));
             }
             let mut end = None;
             let mut newlines = 0;
@@ -158,16 +152,14 @@ impl FeedReader {
             total -= 1;
         }
         if total > self.buf.len() {
-            return Ok(Some(FeedItem::Bad {
-                kind: RejectKind::TooLarge,
-                line: self.line,
-                bytes: &self.buf,
-                truncated: true,
-                reason: format!(
+            return Ok(Some(self.bad(
+                RejectKind::TooLarge,
+                true,
+                format!(
                     "array element {} (text line {start_text_line}) of {total} bytes is longer than the {} bytes a record may have",
                     self.line, self.keep_limit
                 ),
-            }));
+            )));
         }
         Ok(Some(FeedItem::Record {
             line: self.line,
@@ -227,12 +219,10 @@ impl FeedReader {
         }
         self.done = true;
         self.line += 1;
-        Ok(Some(FeedItem::Bad {
-            kind: RejectKind::Malformed,
-            line: self.line,
-            bytes: &self.buf,
-            truncated: total > self.buf.len(),
-            reason: format!("{reason} (text line {})", self.text_line),
-        }))
+        Ok(Some(self.bad(
+            RejectKind::Malformed,
+            total > self.buf.len(),
+            format!("{reason} (text line {})", self.text_line),
+        )))
     }
 }
