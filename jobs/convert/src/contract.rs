@@ -39,6 +39,10 @@ pub const SAMPLE_CONTRACT: &str = include_str!("../../../sql/contracts/feed.json
 /// Column of fields the contract does not know, kept as JSON text (VARIANT in Snowflake).
 pub const EXTRA: &str = "_extra";
 
+/// The partition column of the curated table (`<table>/dt=YYYY-MM-DD/`): no column of
+/// a contract may have its name, which a query would see twice.
+pub const PARTITION: &str = "dt";
+
 const LINEAGE: [(&str, ColumnType, &str); 5] = [
     (
         "_source_uri",
@@ -191,6 +195,16 @@ impl SchemaContract {
                     column.name
                 ));
             }
+        }
+        if let Some(c) = self
+            .columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(PARTITION))
+        {
+            return invalid(format!(
+                "column `{}` has the name of the `dt` partition the curated table is cut by (a query would see two); leave it out of the contract, and the decoder keeps the field in `_extra`",
+                c.name
+            ));
         }
         if let Some(event_time) = &self.event_time {
             match self.columns.iter().find(|c| &c.name == event_time) {

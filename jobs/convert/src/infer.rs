@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
-use crate::contract::{Column, ColumnType, EXTRA, SchemaContract, TimestampFormat};
+use crate::contract::{Column, ColumnType, EXTRA, PARTITION, SchemaContract, TimestampFormat};
 
 /// Why no contract could be inferred.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -111,14 +111,14 @@ impl Seen {
     }
 }
 
-/// Columns from merged fields; at the top level, lineage names and `_extra` are left
-/// out (feedpipe adds them), and so are names that would clash case-insensitively.
+/// Columns from merged fields; at the top level, the names feedpipe reserves
+/// ([`reserved`]) are left out, and so are names that would clash case-insensitively.
 fn columns(fields: &[(String, Seen)], top: bool) -> Vec<Column> {
     let mut seen = std::collections::HashSet::new();
     fields
         .iter()
         .filter(|(name, _)| !name.is_empty())
-        .filter(|(name, _)| !top || !(LINEAGE.contains(&name.as_str()) || name == EXTRA))
+        .filter(|(name, _)| !top || !reserved(name))
         .filter(|(name, _)| seen.insert(name.to_ascii_lowercase()))
         .map(|(name, s)| Column {
             name: name.clone(),
@@ -127,6 +127,14 @@ fn columns(fields: &[(String, Seen)], top: bool) -> Vec<Column> {
             description: None,
         })
         .collect()
+}
+
+/// Whether a top-level field name is feedpipe's: a lineage column or `_extra` (feedpipe
+/// adds them), or the `dt` partition column (case-insensitively, as Snowflake compares
+/// names). A customer field of such a name stays out of the contract; the decoder
+/// keeps it in `_extra`, so it is not lost.
+fn reserved(name: &str) -> bool {
+    LINEAGE.contains(&name) || name == EXTRA || name.eq_ignore_ascii_case(PARTITION)
 }
 
 /// A contract inferred from a sample, and how much of the sample it came from.
@@ -138,6 +146,9 @@ pub struct Inferred {
     pub used: u64,
     /// Records skipped: not valid JSON, or not objects.
     pub skipped: u64,
+    /// Top-level fields left out of the contract because feedpipe reserves their
+    /// names (`dt`, `_extra`): the decoder keeps them in `_extra`.
+    pub set_aside: Vec<String>,
 }
 
 /// Infers the contract of table `table` from sample records (each the bytes of one
@@ -162,6 +173,12 @@ pub fn infer<'a>(
         return Err(InferError::NoRecords { skipped });
     };
     let columns = columns(&fields, true);
+    let set_aside = fields
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|name| reserved(name) && !LINEAGE.contains(&name.as_str()))
+        .cloned()
+        .collect();
     let is_time = |c: &&Column| matches!(c.ty, ColumnType::Timestamp(_));
     let event_time = columns
         .iter()
@@ -180,6 +197,7 @@ pub fn infer<'a>(
         },
         used,
         skipped,
+        set_aside,
     })
 }
 

@@ -281,7 +281,7 @@ fn user_feeds_of_another_shape_get_an_inferred_contract() {
     for i in 0..200 {
         writeln!(
             file,
-            r#"{{"event":"click","n":{i},"score":{}.5,"at":"2026-11-0{}T12:00:00+01:00"}}"#,
+            r#"{{"event":"click","n":{i},"score":{}.5,"at":"2026-11-0{}T12:00:00+01:00","dt":"d{i}"}}"#,
             i % 7,
             1 + i % 3
         )
@@ -307,9 +307,29 @@ fn user_feeds_of_another_shape_get_an_inferred_contract() {
     let contract: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(work.join("schema.json")).unwrap()).unwrap();
     assert_eq!(contract["table"], "events");
+    // A customer field named like the `dt` partition stays out of the contract (a
+    // query would see two `dt`s), and is kept in `_extra`.
+    let names: Vec<&str> = contract["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["event", "n", "score", "at"], "{contract}");
+    assert!(
+        stdout.contains("field(s) `dt` kept in `_extra`"),
+        "{stdout}"
+    );
     assert_eq!(
         scalar(&work.join("curated"), "SELECT count(*), sum(n) FROM events"),
         "200,19900"
+    );
+    assert_eq!(
+        scalar(
+            &work.join("curated"),
+            "SELECT _extra FROM events WHERE n = 7"
+        ),
+        r#""{""dt"":""d7""}""#
     );
 }
 

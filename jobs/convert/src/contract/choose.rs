@@ -30,6 +30,9 @@ pub enum Choice {
         used: u64,
         /// Sampled records that fit the sample contract.
         fit: usize,
+        /// Top-level fields left out because feedpipe reserves their names (they
+        /// stay in `_extra`).
+        set_aside: Vec<String>,
     },
 }
 
@@ -114,6 +117,7 @@ pub fn choose(table: &str, records: &[Vec<u8>]) -> Result<Chosen, ChooseError> {
         choice: Choice::Inferred {
             used: inferred.used,
             fit,
+            set_aside: inferred.set_aside,
         },
     })
 }
@@ -149,7 +153,14 @@ mod tests {
         let records = sample_records([std::io::Cursor::new(feed.into_bytes())], 20);
         assert_eq!(records.len(), 20, "at most per_file records a file");
         let chosen = choose("stock", &records).unwrap();
-        assert_eq!(chosen.choice, Choice::Inferred { used: 20, fit: 0 });
+        assert_eq!(
+            chosen.choice,
+            Choice::Inferred {
+                used: 20,
+                fit: 0,
+                set_aside: Vec::new()
+            }
+        );
         assert_eq!(chosen.contract.table, "stock");
         assert!(chosen.contract.columns.iter().any(|c| c.name == "qty"));
     }

@@ -108,6 +108,10 @@ fn bad_contracts_say_what_is_wrong() {
     );
     assert!(err(r#"{"table":"t","columns":[{"name":"c","type":{"struct":[{"name":"x","type":"string"},{"name":"x","type":"string"}]}}]}"#).contains("`c.x` appears twice"));
     assert!(err(r#"{"table":"t","colums":[]}"#).contains("unknown field `colums`"));
+    for name in ["dt", "DT"] {
+        let text = format!(r#"{{"table":"t","columns":[{{"name":"{name}","type":"date"}}]}}"#);
+        assert!(err(&text).contains("`dt` partition"), "{name}");
+    }
 }
 
 #[test]
@@ -235,6 +239,21 @@ fn inference_of_the_sample_feed_gives_its_documented_contract() {
         "sql/contracts/feed.json drifted from the sample feed:\n{}",
         contract.to_json()
     );
+}
+
+#[test]
+fn fields_named_like_the_partition_are_set_aside_by_inference() {
+    let records = [br#"{"a":1,"DT":"x","dt":"y"}"#.as_slice()];
+    let inferred = infer("t", records).unwrap();
+    let names: Vec<&str> = inferred
+        .contract
+        .columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(names, ["a"]);
+    assert_eq!(inferred.set_aside, ["DT", "dt"]);
+    assert!(inferred.contract.validate().is_ok());
 }
 
 #[test]

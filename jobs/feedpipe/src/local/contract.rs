@@ -41,13 +41,26 @@ pub(super) async fn choose_contract(
         let chosen = contract::choose(&table, &records)?;
         match chosen.choice {
             Choice::Sample => (chosen.contract, "the built-in sample contract".to_owned()),
-            Choice::Inferred { used, fit } => {
+            Choice::Inferred {
+                used,
+                fit,
+                set_aside,
+            } => {
                 std::fs::write(&pinned, chosen.contract.to_json())
                     .with_context(|| format!("cannot write {}", pinned.display()))?;
+                let set_aside = if set_aside.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; field(s) `{}` kept in `_extra` (feedpipe reserves the name{})",
+                        set_aside.join("`, `"),
+                        if set_aside.len() > 1 { "s" } else { "" }
+                    )
+                };
                 (
                     chosen.contract,
                     format!(
-                        "contract inferred from {used} record(s) (only {fit} fit the sample contract) and written to {}: review it, and pin it with --schema",
+                        "contract inferred from {used} record(s) (only {fit} fit the sample contract) and written to {}: review it, and pin it with --schema{set_aside}",
                         pinned.display()
                     ),
                 )
