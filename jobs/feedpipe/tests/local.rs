@@ -334,6 +334,60 @@ fn user_feeds_of_another_shape_get_an_inferred_contract() {
 }
 
 #[test]
+fn feeds_of_one_name_are_refused_rather_than_one_replacing_the_other() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let first = feed(&a, "orders.jsonl", 50, 1);
+    let second = feed(&b, "orders.jsonl", 60, 2);
+    let work = tmp.path().join("work");
+    let out = run(&["local", "--workdir", s(&work), s(&first), s(&second)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(s(&first))
+            && stderr.contains(s(&second))
+            && stderr.contains("same file name"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_dir(work.join("source"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing is staged when a name clashes"
+    );
+
+    // The same file twice is one feed.
+    let out = run(&["local", "--workdir", s(&work), s(&first), s(&first)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Its 50 generated orders and the drift record (the one whose `total` is text is
+    // quarantined, and so is the malformed line).
+    assert_eq!(
+        scalar(&work.join("curated"), "SELECT count(*) FROM feed"),
+        "51"
+    );
+
+    // A later run with another file of that name would replace the first for good.
+    let out = run(&["local", "--workdir", s(&work), s(&second)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(s(&second)) && stderr.contains("already holds another file"),
+        "{stderr}"
+    );
+    assert_eq!(
+        scalar(&work.join("curated"), "SELECT count(*) FROM feed"),
+        "51"
+    );
+}
+
+#[test]
 fn watch_takes_files_dropped_into_the_source_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path().join("work");

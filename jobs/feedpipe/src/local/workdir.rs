@@ -1,9 +1,12 @@
 //! The workdir: its folders (the local "buckets"), staging the user's feed files
 //! into the source folder, and which files there count as feeds.
 
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use feedpipe_sample::{SampleOptions, write_feed};
 use feedpipe_shared::storage::StorageLocation;
 
@@ -51,8 +54,13 @@ pub(super) fn location(path: &Path) -> anyhow::Result<StorageLocation> {
     Ok(StorageLocation::parse(text)?)
 }
 
+/// Bytes compared at a time when a feed is checked against its copy.
+const COMPARE_BLOCK: usize = 64 * 1024;
+
 /// Copies the given feeds into the source folder (an identical file already there is
 /// left alone, so its version and record ids stay the same), or writes the sample feed.
+/// Two different feeds of one file name, or a feed whose name another file in the
+/// source folder has, are refused, naming both: the copy would replace the other.
 pub(super) fn stage_feeds(feeds: &[PathBuf], rows: u64, dirs: &Dirs) -> anyhow::Result<()> {
     if feeds.is_empty() {
         let sample = dirs.source.join("sample-orders.jsonl");
@@ -77,14 +85,41 @@ pub(super) fn stage_feeds(feeds: &[PathBuf], rows: u64, dirs: &Dirs) -> anyhow::
             );
         }
     }
+    // Every feed is checked before any is copied: one source folder holds one file
+    // of a name, and a file ingested before is never replaced by another.
+    let mut staged: BTreeMap<&OsStr, &Path> = BTreeMap::new();
+    let mut copies = Vec::new();
     for feed in feeds {
         let name = feed
             .file_name()
             .with_context(|| format!("{} is not a file", feed.display()))?;
         let target = dirs.source.join(name);
-        if target.exists() && same_content(feed, &target)? {
-            continue;
+        if let Some(earlier) = staged.insert(name, feed) {
+            if same_content(earlier, feed)? {
+                continue;
+            }
+            bail!(
+                "{} and {} have the same file name: both would be {}; rename one of them",
+                earlier.display(),
+                feed.display(),
+                target.display()
+            );
         }
+        if target.exists() {
+            if same_content(feed, &target)? {
+                continue;
+            }
+            bail!(
+                "{} already holds another file of that name (its records may be in the table); \
+                 {} would replace it for good: give the new file another name, or remove the old one from {} first",
+                target.display(),
+                feed.display(),
+                dirs.source.display()
+            );
+        }
+        copies.push((feed, name, target));
+    }
+    for (feed, name, target) in copies {
         // Copy then rename: a watcher never sees half a file.
         let tmp = dirs.root.join(format!(".{}.tmp", name.to_string_lossy()));
         std::fs::copy(feed, &tmp).with_context(|| format!("cannot copy {}", feed.display()))?;
@@ -93,11 +128,29 @@ pub(super) fn stage_feeds(feeds: &[PathBuf], rows: u64, dirs: &Dirs) -> anyhow::
     Ok(())
 }
 
+/// Whether two files hold the same bytes, read side by side in small blocks.
 fn same_content(a: &Path, b: &Path) -> anyhow::Result<bool> {
     if std::fs::metadata(a)?.len() != std::fs::metadata(b)?.len() {
         return Ok(false);
     }
-    Ok(std::fs::read(a)? == std::fs::read(b)?)
+    let open = |p: &Path| {
+        std::fs::File::open(p)
+            .map(|f| std::io::BufReader::with_capacity(COMPARE_BLOCK, f))
+            .with_context(|| format!("cannot read {}", p.display()))
+    };
+    let (mut a, mut b) = (open(a)?, open(b)?);
+    loop {
+        let (x, y) = (a.fill_buf()?, b.fill_buf()?);
+        let n = x.len().min(y.len());
+        if n == 0 {
+            return Ok(x.len() == y.len());
+        }
+        if x[..n] != y[..n] {
+            return Ok(false);
+        }
+        a.consume(n);
+        b.consume(n);
+    }
 }
 
 /// Feed files in the source folder, by name (hidden and temporary files left out).
