@@ -341,3 +341,27 @@ fn append_agrees_with_decode_on_mutated_sample_records() {
         "{taken} taken, {refused} refused"
     );
 }
+
+#[test]
+fn timestamps_outside_the_years_1_to_9999_and_leap_seconds_are_refused() {
+    let with = |field: &str, value: &str| format!(r#"{{{LINEAGE},"id":"a","{field}":{value}}}"#);
+    for (field, value) in [
+        ("s", "9e12"),
+        ("s", "253402300800"),
+        ("s", "-62135596801"),
+        ("ms", "253402300800000"),
+        ("s", "1e300"),
+    ] {
+        let err = decode(&with(field, value)).unwrap_err();
+        assert!(
+            err.starts_with(&format!("field `{field}`: ")) && err.contains("out of range"),
+            "{field} {value}: {err}"
+        );
+    }
+    // The edges themselves fit.
+    assert!(decode(&with("s", "253402300799")).is_ok());
+    assert!(decode(&with("s", "-62135596800")).is_ok());
+    assert!(decode(&with("at", r#""9999-12-31T23:59:59.999999Z""#)).is_ok());
+    let err = decode(&with("at", r#""2026-06-30T23:59:60Z""#)).unwrap_err();
+    assert!(err.contains("leap second"), "{err}");
+}

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike};
 use serde_json::value::RawValue;
 
 use feedpipe_shared::quarantine::RejectKind;
@@ -93,7 +93,16 @@ pub(super) fn convert<'a>(
             }
             let s = string(text, path)?;
             match DateTime::parse_from_rfc3339(&s) {
-                Ok(t) => Ok(Cell::Ts(t.timestamp_micros())),
+                // chrono keeps a leap second as a nanosecond count past 1e9; Parquet and
+                // Snowflake timestamps have no 60th second, and moving it silently to
+                // the next one could change its `dt`.
+                Ok(t) if t.nanosecond() >= 1_000_000_000 => fail(
+                    path,
+                    format!(
+                        "`{s}` is a leap second (`:60`), which Parquet and Snowflake timestamps cannot hold; write `:59.999999` or the next second"
+                    ),
+                ),
+                Ok(t) => in_range(t.timestamp_micros(), path, &s),
                 Err(e) => fail(
                     path,
                     format!("`{s}` is not an ISO-8601 timestamp with offset: {e}"),
@@ -109,17 +118,21 @@ pub(super) fn convert<'a>(
             } else {
                 1_000
             };
-            match text.parse::<i64>() {
-                Ok(v) => v
-                    .checked_mul(unit)
-                    .map(Cell::Ts)
-                    .map_or_else(|| fail(path, "epoch value out of range"), Ok),
+            let micros = match text.parse::<i64>() {
+                Ok(v) => v.checked_mul(unit),
                 Err(_) => match text.parse::<f64>() {
                     Ok(v) if v.is_finite() && (v * unit as f64).abs() < 9.0e18 => {
-                        Ok(Cell::Ts((v * unit as f64).round() as i64))
+                        Some((v * unit as f64).round() as i64)
                     }
-                    _ => fail(path, "epoch value out of range"),
+                    _ => None,
                 },
+            };
+            match micros {
+                Some(micros) => in_range(micros, path, text),
+                None => fail(
+                    path,
+                    format!("epoch value {} is out of range", shorten(text)),
+                ),
             }
         }
         ColumnType::Struct(fields) => {
@@ -199,6 +212,26 @@ fn string<'a>(text: &'a str, path: &FieldPath<'_>) -> Result<Cow<'a, str>, Decod
             kind: RejectKind::Contract,
             reason: format!("field `{path}`: {e}"),
         })
+}
+
+/// 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z in microseconds since 1970: the
+/// years a Snowflake timestamp (and a date partition `dt=YYYY-MM-DD`) can hold.
+const TS_MIN_MICROS: i64 = -62_135_596_800_000_000;
+const TS_END_MICROS: i64 = 253_402_300_800_000_000;
+
+/// A timestamp cell, if it lies in the years 1 to 9999; else why not.
+fn in_range<'a>(micros: i64, path: &FieldPath<'_>, written: &str) -> Result<Cell<'a>, DecodeError> {
+    if (TS_MIN_MICROS..TS_END_MICROS).contains(&micros) {
+        Ok(Cell::Ts(micros))
+    } else {
+        fail(
+            path,
+            format!(
+                "timestamp {} is out of range (years 1 to 9999)",
+                shorten(written)
+            ),
+        )
+    }
 }
 
 /// The unscaled value of a JSON number as decimal(precision, scale), exactly.
