@@ -121,7 +121,12 @@ impl RecordFramer {
         let text = std::str::from_utf8(raw).map_err(|e| Reject::InvalidUtf8 {
             at: e.valid_up_to(),
         })?;
-        let scan = scan_object(text, self.partition_field.as_deref())?;
+        let scan = scan_object(text, self.partition_field.as_deref()).map_err(|e| match e {
+            Reject::Malformed(m) if has_bare_cr(text) => Reject::Malformed(format!(
+                "{m}; the line holds carriage returns without line feeds: are its line endings CR only (old Mac)? Save the file with LF or CRLF line endings"
+            )),
+            other => other,
+        })?;
         let record_id = self.source.record_id(line);
         scratch.clear();
         scratch.extend_from_slice(&self.prefix);
@@ -193,6 +198,13 @@ fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
 struct ObjectScan {
     fields: usize,
     partition_key: Option<String>,
+}
+
+/// Whether `text` holds a `\r` that no `\n` follows (outside what a JSON string may
+/// hold, a CR-only line ending).
+fn has_bare_cr(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'))
 }
 
 /// Checks that `text` is exactly one JSON object, counts its fields, finds the
@@ -404,7 +416,10 @@ mod tests {
         ));
         assert!(matches!(frame(&f, r#"{"a":1"#), Err(Reject::Malformed(m)) if m.contains("EOF")));
         assert!(
-            matches!(frame(&f, r#"{"a":1}{"b":2}"#), Err(Reject::Malformed(m)) if m.contains("trailing characters"))
+            matches!(frame(&f, "{\"a\":1}\r{\"b\":2}\r"), Err(Reject::Malformed(m)) if m.contains("trailing characters") && m.contains("CR only"))
+        );
+        assert!(
+            matches!(frame(&f, r#"{"a":1}{"b":2}"#), Err(Reject::Malformed(m)) if m.contains("trailing characters") && !m.contains("CR only"))
         );
         assert_eq!(frame(&f, "[1,2]"), Err(Reject::NotAnObject("an array")));
         assert_eq!(frame(&f, "\"s\""), Err(Reject::NotAnObject("a string")));
