@@ -388,6 +388,63 @@ fn feeds_of_one_name_are_refused_rather_than_one_replacing_the_other() {
 }
 
 #[test]
+fn one_listing_rule_for_ingest_and_reconcile_and_a_bad_name_stops_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    let source = work.join("source");
+    std::fs::create_dir_all(source.join("sub")).unwrap();
+    let good = feed(&source, "good.jsonl", 40, 1);
+    let nested = feed(&source.join("sub"), "nested.jsonl", 30, 2);
+    std::fs::copy(&good, source.join("half.jsonl.part")).unwrap();
+    std::fs::copy(&good, source.join(".hidden.jsonl")).unwrap();
+    std::fs::copy(&good, source.join("batch#7")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"caf\xe9.jsonl");
+        std::fs::copy(&good, source.join(name)).unwrap();
+    }
+    let out = run(&["local", "--workdir", s(&work)]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The feeds that can be read go through whole; the subfolder's too.
+    assert!(
+        stdout.contains("good.jsonl") && stdout.contains("sub/nested.jsonl"),
+        "{stdout}"
+    );
+    assert_eq!(
+        scalar(&work.join("curated"), "SELECT count(*) FROM feed"),
+        "72",
+        "40 + 30 generated orders and a drift record each"
+    );
+    // Every skipped name is reported, and the unreadable ones fail the run.
+    for name in ["half.jsonl.part", ".hidden.jsonl", "batch#7"] {
+        assert!(stderr.contains(name), "{name}: {stderr}");
+    }
+    assert!(
+        stderr.contains("batch#7: cannot be read, rename it"),
+        "{stderr}"
+    );
+    #[cfg(unix)]
+    assert!(
+        stderr.contains("caf\u{fffd}.jsonl: cannot be read"),
+        "{stderr}"
+    );
+    assert!(!out.status.success());
+    // Reconcile follows the same rule: the skipped files are named, not missing.
+    assert!(
+        stdout.contains("skipped: ") && stdout.contains("half.jsonl.part"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("MISMATCH"), "{stdout}");
+    assert!(
+        stdout.contains("batch#7") && stdout.contains("ERROR: cannot be read"),
+        "{stdout}"
+    );
+    let _ = nested;
+}
+
+#[test]
 fn watch_takes_files_dropped_into_the_source_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path().join("work");

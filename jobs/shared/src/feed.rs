@@ -352,6 +352,7 @@ impl FeedReader {
 }
 
 mod array;
+pub mod listing;
 
 #[cfg(test)]
 mod tests;

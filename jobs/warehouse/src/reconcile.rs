@@ -106,10 +106,8 @@ pub async fn reconcile(
     quarantine: Option<&StorageLocation>,
 ) -> Result<Report, ReconcileError> {
     let mut index = Index::default();
-    let mut report = Report {
-        files: sources::read_sources(source, &mut index).await?,
-        ..Report::default()
-    };
+    let mut report = Report::default();
+    report.files = sources::read_sources(source, &mut index, &mut report.skipped).await?;
     let warehouse = Warehouse::open(curated).await?;
     report.tables = warehouse.tables().to_vec();
     curated::read_curated(&warehouse, &mut index, &mut report).await?;

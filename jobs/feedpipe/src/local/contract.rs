@@ -1,10 +1,9 @@
 //! Which contract a local run uses: `--schema`, else the one an earlier run inferred,
 //! else the conversion core's choice for the feeds in the source folder.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use feedpipe_convert::contract::{self, Choice, SchemaContract};
+use feedpipe_shared::storage::{StorageLocation, open_object};
 
 use super::LocalArgs;
 use super::workdir::Dirs;
@@ -15,7 +14,7 @@ use super::workdir::Dirs;
 pub(super) async fn choose_contract(
     args: &LocalArgs,
     dirs: &Dirs,
-    files: &[PathBuf],
+    files: &[StorageLocation],
 ) -> anyhow::Result<(SchemaContract, String)> {
     let pinned = dirs.root.join("schema.json");
     let (mut contract, note) = if let Some(path) = &args.schema {
@@ -30,11 +29,11 @@ pub(super) async fn choose_contract(
         )
     } else {
         let mut feeds = Vec::with_capacity(files.len());
-        for path in files {
-            feeds.push(
-                std::fs::File::open(path)
-                    .with_context(|| format!("cannot open {}", path.display()))?,
-            );
+        for file in files {
+            let (_, body) = open_object(file, None)
+                .await
+                .with_context(|| format!("cannot open {}", file.uri()))?;
+            feeds.push(body);
         }
         let records = contract::sample_records(feeds, contract::SAMPLE_PER_FILE);
         let table = args.table.clone().unwrap_or_else(|| "feed".into());

@@ -2,19 +2,17 @@
 //! ingest core into the in-process stream, once per version (see [`super::ledger`]).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
 use feedpipe_ingest::{IngestJob, IngestSummary};
+use feedpipe_shared::feed::listing::{FeedListing, SkippedFile};
 use feedpipe_shared::lineage::SourceObject;
-use feedpipe_shared::storage::object_version;
+use feedpipe_shared::storage::{StorageLocation, object_version};
 use feedpipe_standins::InProcessStream;
-use object_store::ObjectStoreExt;
+use object_store::ObjectMeta;
 
 use super::ledger::Ledger;
-use super::workdir::location;
 
 /// What became of one source file.
 #[derive(Debug)]
@@ -40,46 +38,67 @@ pub(super) struct SourceIngest {
     job: IngestJob,
     stream: Arc<InProcessStream>,
     pub ledger: Ledger,
-    /// (file, version) taken in this run.
-    seen: HashSet<(PathBuf, String)>,
+    /// The source folder's URI, which names are shown relative to.
+    root: String,
+    /// (URI, version) taken in this run.
+    seen: HashSet<(String, String)>,
     /// Every file taken, in order.
     pub files: Vec<IngestedFile>,
+    /// Every file the listing skipped, once each, in order.
+    pub skipped: Vec<SkippedFile>,
 }
 
 impl SourceIngest {
-    pub fn new(job: IngestJob, stream: Arc<InProcessStream>, ledger: Ledger) -> Self {
+    pub fn new(
+        job: IngestJob,
+        stream: Arc<InProcessStream>,
+        ledger: Ledger,
+        source: &StorageLocation,
+    ) -> Self {
         Self {
             job,
             stream,
             ledger,
+            root: format!("{}/", source.uri().trim_end_matches('/')),
             seen: HashSet::new(),
             files: Vec::new(),
+            skipped: Vec::new(),
         }
     }
 
-    /// Ingests `file` unless this version was taken in this run or ingested by an
-    /// earlier one.
-    pub async fn ingest(&mut self, file: &Path, verbose: bool) -> anyhow::Result<()> {
-        let location = location(file)?;
-        let meta = location
-            .store
-            .head(&location.path)
-            .await
-            .with_context(|| format!("cannot read {}", file.display()))?;
+    /// Notes the files a listing skipped, saying so for those not seen before.
+    pub fn skipped(&mut self, listing: &FeedListing) {
+        for skipped in &listing.skipped {
+            if !self.skipped.contains(skipped) {
+                eprintln!("  skipped  {skipped}");
+                self.skipped.push(skipped.clone());
+            }
+        }
+    }
+
+    /// Ingests the feed at `location` unless this version was taken in this run or
+    /// ingested by an earlier one.
+    pub async fn ingest(
+        &mut self,
+        location: &StorageLocation,
+        meta: &ObjectMeta,
+        verbose: bool,
+    ) -> anyhow::Result<()> {
         let source = SourceObject {
             uri: location.uri(),
-            version: object_version(&meta, None),
+            version: object_version(meta, None),
         };
         if !self
             .seen
-            .insert((file.to_path_buf(), source.version.clone()))
+            .insert((source.uri.clone(), source.version.clone()))
         {
             return Ok(());
         }
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = source
+            .uri
+            .strip_prefix(&self.root)
+            .unwrap_or(&source.uri)
+            .to_owned();
         if self.ledger.has(&source) {
             self.files.push(IngestedFile {
                 name,
@@ -89,7 +108,7 @@ impl SourceIngest {
             return Ok(());
         }
         let t = Instant::now();
-        let outcome = match self.job.run(&location, meta.version.as_deref()).await {
+        let outcome = match self.job.run(location, meta.version.as_deref()).await {
             Ok(summary) => {
                 self.ledger
                     .ingested(&source, &summary, self.stream.positions());

@@ -38,6 +38,7 @@ use clap::Args;
 use feedpipe_convert::backfill::{self, PlanOptions};
 use feedpipe_convert::{ConvertConfig, Converter, RawInput};
 use feedpipe_ingest::{IngestConfig, IngestJob};
+use feedpipe_shared::feed::listing::list_feeds;
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_standins::InProcessStream;
 use feedpipe_standins::firehose::{DeliveredObject, Firehose, FirehoseConfig};
@@ -49,7 +50,7 @@ use ingest::SourceIngest;
 use ledger::Ledger;
 use report::RunReport;
 use watch::watch_source;
-use workdir::{Dirs, location, source_files, stage_feeds};
+use workdir::{Dirs, location, stage_feeds};
 
 #[derive(Debug, Args)]
 pub struct LocalArgs {
@@ -92,7 +93,9 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let dirs = Dirs::new(&args.workdir)?;
     stage_feeds(&args.feeds, args.rows, &dirs)?;
-    let files = source_files(&dirs.source)?;
+    let source = location(&dirs.source)?;
+    let listing = list_feeds(&source).await?;
+    let files: Vec<_> = listing.feeds.iter().map(|(l, _)| l.clone()).collect();
     let (contract, contract_note) = choose_contract(&args, &dirs, &files).await?;
     let table = &contract.table;
     println!(
@@ -186,7 +189,8 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
             ..Default::default()
         },
     );
-    let mut ingest = SourceIngest::new(job, stream, Ledger::new(dirs.ledger.clone(), checkpoints));
+    let ledger = Ledger::new(dirs.ledger.clone(), checkpoints);
+    let mut ingest = SourceIngest::new(job, stream, ledger, &source);
     println!(
         "\ningest: {} file(s) in {} → in-process stream of {} shards → Firehose stand-in ({} MiB / {} s buffers{}) → {}",
         files.len(),
@@ -197,15 +201,16 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
         if args.gzip { ", gzip" } else { "" },
         dirs.raw.display()
     );
-    for file in &files {
-        ingest.ingest(file, verbose).await?;
+    ingest.skipped(&listing);
+    for (file, meta) in &listing.feeds {
+        ingest.ingest(file, meta, verbose).await?;
     }
     if args.watch {
         println!(
             "watching {} (drop feed files there; Ctrl-C to stop)",
             dirs.source.display()
         );
-        watch_source(&dirs.source, &mut ingest).await?;
+        watch_source(&source, &mut ingest).await?;
         println!("stopping: writing what is buffered");
     }
 
@@ -221,6 +226,7 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
         contract: &contract,
         curated: &curated,
         ingested: &ingest.files,
+        skipped: &ingest.skipped,
         delivery: &delivery,
         delivery_time,
         convert: &convert_stats,

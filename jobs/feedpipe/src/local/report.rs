@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use feedpipe_convert::contract::SchemaContract;
 use feedpipe_ingest::IngestSummary;
+use feedpipe_shared::feed::listing::{SkipReason, SkippedFile};
 use feedpipe_shared::storage::StorageLocation;
 use feedpipe_standins::firehose::FirehoseSummary;
 use feedpipe_warehouse::{OutputFormat, Warehouse, reconcile, render};
@@ -20,6 +21,8 @@ pub(super) struct RunReport<'a> {
     pub contract: &'a SchemaContract,
     pub curated: &'a StorageLocation,
     pub ingested: &'a [IngestedFile],
+    /// What the source listing skipped (see `feedpipe_shared::feed::listing`).
+    pub skipped: &'a [SkippedFile],
     pub delivery: &'a FirehoseSummary,
     pub delivery_time: Duration,
     pub convert: &'a ConvertStats,
@@ -35,6 +38,7 @@ impl RunReport<'_> {
             contract,
             curated,
             ingested,
+            skipped,
             delivery,
             delivery_time,
             convert,
@@ -121,10 +125,18 @@ impl RunReport<'_> {
         }
         println!("done in {:.2} s", started.elapsed().as_secs_f64());
 
-        let ok = report.ok() && failed == 0 && convert.failures.is_empty();
+        let unusable: Vec<&SkippedFile> = skipped
+            .iter()
+            .filter(|s| matches!(s.reason, SkipReason::Unusable(_)))
+            .collect();
+        for file in &unusable {
+            eprintln!("error: {file}");
+        }
+        let ok = report.ok() && failed == 0 && convert.failures.is_empty() && unusable.is_empty();
         if !ok {
             eprintln!(
-                "error: {failed} file(s) failed to ingest, {} raw object(s) failed to convert, reconcile {}",
+                "error: {failed} file(s) failed to ingest, {} file(s) cannot be read, {} raw object(s) failed to convert, reconcile {}",
+                unusable.len(),
                 convert.failures.len(),
                 if report.ok() { "passed" } else { "FAILED" }
             );

@@ -152,19 +152,3 @@ fn same_content(a: &Path, b: &Path) -> anyhow::Result<bool> {
         b.consume(n);
     }
 }
-
-/// Feed files in the source folder, by name (hidden and temporary files left out).
-pub(super) fn source_files(source: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(source)
-        .with_context(|| format!("cannot list {}", source.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .filter(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                !n.starts_with('.') && !n.ends_with(".tmp") && !n.ends_with(".part")
-            })
-        })
-        .collect();
-    files.sort();
-    Ok(files)
-}

@@ -53,6 +53,9 @@ impl FileReport {
 pub struct Report {
     /// One entry per source file, by URI.
     pub files: Vec<FileReport>,
+    /// Files under the source that are not feeds (hidden, or still being written), as
+    /// ingest skips them: named, not counted.
+    pub skipped: Vec<String>,
     /// Curated tables read.
     pub tables: Vec<String>,
     /// Rows in the curated tables.
@@ -187,6 +190,9 @@ impl Report {
                 out,
                 "unattributed quarantine entry: {uri} line {line}: {reason}"
             );
+        }
+        for skipped in self.skipped.iter().take(LIST_LIMIT) {
+            let _ = writeln!(out, "skipped: {skipped}");
         }
         for (uri, line, reason) in self.unreadable.iter().take(LIST_LIMIT) {
             let _ = writeln!(

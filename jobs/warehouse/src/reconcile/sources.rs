@@ -2,23 +2,38 @@
 
 use std::io::Read;
 
+use feedpipe_shared::feed::listing::{SkipReason, list_feeds};
 use feedpipe_shared::feed::{FeedItem, FeedReader, open_feed};
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::storage::{StorageLocation, object_version, open_object};
 
 use super::report::FileReport;
-use super::{Index, ReconcileError, list, parse_id};
+use super::{Index, ReconcileError, parse_id};
 
-/// Reads every source file under `source` and enters each of its records in `index`.
+/// Reads every feed under `source` (by the listing rule ingest follows) and enters
+/// each of its records in `index`. A file that cannot be read is a report with its
+/// error; files skipped as hidden or still being written go to `skipped`.
 pub(super) async fn read_sources(
     source: &StorageLocation,
     index: &mut Index,
+    skipped: &mut Vec<String>,
 ) -> Result<Vec<FileReport>, ReconcileError> {
     let mut files = Vec::new();
-    let mut sources = list(source).await?;
-    sources.sort_by(|a, b| a.location.cmp(&b.location));
-    for meta in sources {
-        let location = source.at(meta.location.clone());
+    let listing = list_feeds(source).await.map_err(|e| ReconcileError::Read {
+        uri: e.uri,
+        message: e.reason,
+    })?;
+    for file in &listing.skipped {
+        match &file.reason {
+            SkipReason::Unusable(why) => files.push(FileReport {
+                uri: file.name.clone(),
+                error: Some(format!("cannot be read, rename it: {why}")),
+                ..Default::default()
+            }),
+            _ => skipped.push(file.to_string()),
+        }
+    }
+    for (location, meta) in listing.feeds {
         let object = SourceObject {
             uri: location.uri(),
             version: object_version(&meta, None),
