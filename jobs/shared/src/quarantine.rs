@@ -124,7 +124,11 @@ pub struct QuarantineRecord<'a> {
 impl<'a> QuarantineRecord<'a> {
     /// The record of `entry`, rejected at `stage` while reading `source`.
     pub fn new(stage: Stage, source: &'a SourceObject, entry: &'a QuarantineEntry) -> Self {
-        let text = std::str::from_utf8(&entry.raw).ok();
+        // As text when it is UTF-8 and JSON escapes at most double it (quotes do); else
+        // as base64, 4 bytes for every 3: a run of NUL bytes is 6 bytes each as `\u0000`.
+        let text = std::str::from_utf8(&entry.raw)
+            .ok()
+            .filter(|t| escaped_len(t) <= 2 * t.len());
         Self {
             error: Cow::Borrowed(&entry.error),
             kind: entry.kind,
@@ -151,6 +155,18 @@ impl<'a> QuarantineRecord<'a> {
             (None, None) => Some(Cow::Borrowed(&[])),
         }
     }
+}
+
+/// The length of `text` as a JSON string's contents: control characters take six
+/// bytes (`\u0000`) or two (`\n`), quotes and backslashes two.
+fn escaped_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..0x20 => 6,
+            _ => 1,
+        })
+        .sum()
 }
 
 /// Appends the JSON line for `entry` (with its trailing `\n`) to `out`.
@@ -400,6 +416,40 @@ mod tests {
         }
         assert!(!RejectKind::Undelivered.is_bad_data());
         assert!(RejectKind::Contract.is_bad_data());
+    }
+
+    #[test]
+    fn bytes_that_escape_badly_are_kept_as_base64() {
+        let mut raw = b"{\"a\":\"".to_vec();
+        raw.extend(std::iter::repeat_n(0u8, 10_000));
+        raw.extend_from_slice(b"\"}");
+        let entry = QuarantineEntry {
+            kind: RejectKind::Malformed,
+            error: "e".into(),
+            line: 1,
+            raw: Bytes::from(raw.clone()),
+            truncated: false,
+        };
+        let mut out = Vec::new();
+        encode_entry(&mut out, Stage::Ingest, &source(), &entry);
+        assert!(
+            out.len() < raw.len() * 14 / 10,
+            "{} bytes for {}",
+            out.len(),
+            raw.len()
+        );
+        let read = QuarantineRecord::parse(out.trim_ascii_end()).unwrap();
+        assert!(read.raw.is_none());
+        assert_eq!(read.raw_bytes().as_deref(), Some(&raw[..]));
+        // Ordinary JSON stays readable text.
+        let plain = QuarantineEntry {
+            raw: Bytes::from_static(b"{\"a\": \"line\\nbreak \\\"q\\\"\"}"),
+            ..entry
+        };
+        let mut out = Vec::new();
+        encode_entry(&mut out, Stage::Ingest, &source(), &plain);
+        let read = QuarantineRecord::parse(out.trim_ascii_end()).unwrap();
+        assert!(read.raw.is_some());
     }
 
     #[test]
