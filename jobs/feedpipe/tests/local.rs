@@ -455,6 +455,8 @@ fn watch_takes_files_dropped_into_the_source_folder() {
             "--watch",
             "--buffer-seconds",
             "1",
+            "--settle-seconds",
+            "3",
             "--workdir",
             s(&work),
             s(&first),
@@ -505,6 +507,21 @@ fn watch_takes_files_dropped_into_the_source_folder() {
         std::fs::rename(&extra, work.join("source").join(extra.file_name().unwrap())).unwrap();
         wait_for(rows);
     }
+    // Written in place in two halves with a pause shorter than --settle-seconds: taken
+    // once, whole (taking the first half would load it twice, under two versions).
+    let halves = feed(tmp.path(), "halves.jsonl", 120, 7);
+    let bytes = std::fs::read(&halves).unwrap();
+    let cut = bytes.len() / 2;
+    let target = work.join("source").join("halves.jsonl");
+    std::fs::write(&target, &bytes[..cut]).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&target)
+        .unwrap()
+        .write_all(&bytes[cut..])
+        .unwrap();
+    wait_for(572);
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -516,6 +533,11 @@ fn watch_takes_files_dropped_into_the_source_folder() {
     assert!(out.status.success());
     assert!(stdout.contains("ingest   drop-5.jsonl"), "{stdout}");
     assert!(stdout.contains("ingest   drop-6.jsonl"), "{stdout}");
+    assert_eq!(
+        stdout.matches("ingest   halves.jsonl").count(),
+        1,
+        "{stdout}"
+    );
     assert!(stdout.contains("reconcile: OK"), "{stdout}");
 }
 

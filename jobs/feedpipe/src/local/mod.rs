@@ -87,6 +87,19 @@ pub struct LocalArgs {
     /// Keep running: files dropped into DIR/source flow through as they arrive; Ctrl-C stops.
     #[arg(long)]
     watch: bool,
+    /// With --watch: a file is taken once its size and modification time have not
+    /// changed for this many seconds (write to NAME.part and rename it when done to
+    /// have it taken at once).
+    #[arg(long, default_value_t = 5.0, value_parser = parse_settle)]
+    settle_seconds: f64,
+}
+
+/// `--settle-seconds`: a number of seconds, 0 to 3600.
+fn parse_settle(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds from 0 to 3600")),
+    }
 }
 
 pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
@@ -210,7 +223,12 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
             "watching {} (drop feed files there; Ctrl-C to stop)",
             dirs.source.display()
         );
-        watch_source(&source, &mut ingest).await?;
+        watch_source(
+            &source,
+            &mut ingest,
+            Duration::from_secs_f64(args.settle_seconds),
+        )
+        .await?;
         println!("stopping: writing what is buffered");
     }
 
