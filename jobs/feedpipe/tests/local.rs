@@ -445,6 +445,45 @@ fn one_listing_rule_for_ingest_and_reconcile_and_a_bad_name_stops_nothing_else()
 }
 
 #[test]
+fn a_touched_feed_is_the_same_version_and_is_not_ingested_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    let orders = feed(tmp.path(), "orders.jsonl", 50, 3);
+    assert!(
+        run(&["local", "--workdir", s(&work), s(&orders)])
+            .status
+            .success()
+    );
+    // `touch`: the bytes stay, the modification time (so the local ETag) moves.
+    let staged = work.join("source").join("orders.jsonl");
+    std::fs::File::options()
+        .write(true)
+        .open(&staged)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + Duration::from_secs(3600))
+        .unwrap();
+    let out = run(&["local", "--workdir", s(&work)]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("already ingested (same version), skipped"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("reconcile: OK"), "{stdout}");
+    assert_eq!(
+        scalar(&work.join("curated"), "SELECT count(*) FROM feed"),
+        "51"
+    );
+    assert_eq!(
+        scalar(
+            &work.join("curated"),
+            "SELECT count(DISTINCT _source_version) FROM feed"
+        ),
+        "1"
+    );
+}
+
+#[test]
 fn watch_takes_files_dropped_into_the_source_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path().join("work");

@@ -23,7 +23,9 @@ use feedpipe_shared::lineage::format_timestamp;
 use feedpipe_shared::quarantine::{
     Quarantine, QuarantineBuffer, QuarantineEntry, QuarantineError, RejectKind, Stage,
 };
-use feedpipe_shared::storage::{OpenError, OpenedObject, StorageLocation, open_source};
+use feedpipe_shared::storage::{
+    OpenError, OpenedObject, StorageLocation, feed_version, open_source,
+};
 
 use crate::batch::{Batch, KinesisLimits, RecordBatcher};
 use crate::frame::{Record, RecordFramer};
@@ -191,14 +193,20 @@ impl IngestJob {
         let started = Instant::now();
         let uri = feed.uri();
         let ingested_at = Utc::now();
-        let OpenedObject { meta, source, body } =
-            open_source(feed, version).await.map_err(|e| match e {
-                OpenError::NotFound { uri, source } => IngestError::NotFound { uri, source },
-                OpenError::Read { uri, source } => IngestError::Read {
-                    uri,
-                    source: io::Error::other(source),
-                },
-            })?;
+        let opened = |e| match e {
+            OpenError::NotFound { uri, source } => IngestError::NotFound { uri, source },
+            OpenError::Read { uri, source } => IngestError::Read {
+                uri,
+                source: io::Error::other(source),
+            },
+        };
+        let OpenedObject {
+            meta,
+            mut source,
+            body,
+        } = open_source(feed, version).await.map_err(opened)?;
+        // A local feed is versioned by its content (see `feed_version`).
+        source.version = feed_version(feed, &meta, version).await.map_err(opened)?;
         let bytes_stored = meta.size;
         let framer = RecordFramer::new(
             source.clone(),

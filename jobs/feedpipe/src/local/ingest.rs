@@ -5,10 +5,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::Context;
+
 use feedpipe_ingest::{IngestJob, IngestSummary};
 use feedpipe_shared::feed::listing::{FeedListing, SkippedFile};
 use feedpipe_shared::lineage::SourceObject;
-use feedpipe_shared::storage::{StorageLocation, object_version};
+use feedpipe_shared::storage::{StorageLocation, feed_version};
 use feedpipe_standins::InProcessStream;
 use object_store::ObjectMeta;
 
@@ -86,7 +88,9 @@ impl SourceIngest {
     ) -> anyhow::Result<()> {
         let source = SourceObject {
             uri: location.uri(),
-            version: object_version(meta, None),
+            version: feed_version(location, meta, None)
+                .await
+                .with_context(|| format!("cannot read {}", location.uri()))?,
         };
         if !self
             .seen

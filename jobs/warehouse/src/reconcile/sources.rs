@@ -5,7 +5,7 @@ use std::io::Read;
 use feedpipe_shared::feed::listing::{SkipReason, list_feeds};
 use feedpipe_shared::feed::{FeedItem, FeedReader, open_feed};
 use feedpipe_shared::lineage::SourceObject;
-use feedpipe_shared::storage::{StorageLocation, object_version, open_object};
+use feedpipe_shared::storage::{StorageLocation, feed_version, open_object};
 
 use super::report::FileReport;
 use super::{Index, ReconcileError, parse_id};
@@ -34,9 +34,21 @@ pub(super) async fn read_sources(
         }
     }
     for (location, meta) in listing.feeds {
+        // The version ingest gave the file's records (a local file's is its content's).
+        let version = match feed_version(&location, &meta, None).await {
+            Ok(v) => v,
+            Err(e) => {
+                files.push(FileReport {
+                    uri: location.uri(),
+                    error: Some(e.to_string()),
+                    ..Default::default()
+                });
+                continue;
+            }
+        };
         let object = SourceObject {
             uri: location.uri(),
-            version: object_version(&meta, None),
+            version,
         };
         let file = files.len() as u32;
         let mut report = FileReport {
