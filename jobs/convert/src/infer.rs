@@ -203,13 +203,23 @@ pub fn infer<'a>(
 
 /// The shape of one JSON value, from its text.
 fn shape(raw: &RawValue) -> Result<Seen, serde_json::Error> {
+    shape_at(raw, 0)
+}
+
+/// Objects and lists nested deeper than this become one `json` column: a contract
+/// stays small, and no step (inference, merging, decoding) recurses without bound.
+const MAX_NESTING: usize = 32;
+
+/// [`shape`] of a value `depth` levels down.
+fn shape_at(raw: &RawValue, depth: usize) -> Result<Seen, serde_json::Error> {
     let text = raw.get();
     Ok(match text.as_bytes().first() {
+        Some(b'{' | b'[') if depth >= MAX_NESTING => Seen::Mixed,
         Some(b'{') => {
             let fields = crate::raw_json::object_fields(text)?;
             let mut out: Vec<(String, Seen)> = Vec::with_capacity(fields.len());
             for (name, value) in fields {
-                let seen = shape(value)?;
+                let seen = shape_at(value, depth + 1)?;
                 match out.iter_mut().find(|(n, _)| *n == name) {
                     Some(slot) => slot.1 = std::mem::replace(&mut slot.1, Seen::Null).merge(seen),
                     None => out.push((name.into_owned(), seen)),
@@ -221,7 +231,7 @@ fn shape(raw: &RawValue) -> Result<Seen, serde_json::Error> {
             let items: Vec<&RawValue> = serde_json::from_str(text)?;
             let mut inner = Seen::Null;
             for item in items {
-                inner = inner.merge(shape(item)?);
+                inner = inner.merge(shape_at(item, depth + 1)?);
             }
             Seen::Array(Box::new(inner))
         }

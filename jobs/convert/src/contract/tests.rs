@@ -257,6 +257,22 @@ fn fields_named_like_the_partition_are_set_aside_by_inference() {
 }
 
 #[test]
+fn deep_nesting_is_inferred_as_json_past_a_limit() {
+    // 10,000 levels (80 KB): inference used to recurse once per level and overflow the
+    // stack; past the limit a value is one `json` column.
+    let deep = format!(
+        "{{\"a\":{}1{}}}",
+        "{\"b\":[".repeat(5_000),
+        "]}".repeat(5_000)
+    );
+    let inferred = infer("t", [deep.as_bytes()]).unwrap();
+    let json = inferred.contract.to_json();
+    assert!(json.len() < 20_000, "{} bytes of contract", json.len());
+    assert!(json.contains("\"json\""), "{json}");
+    assert!(inferred.contract.validate().is_ok());
+}
+
+#[test]
 fn no_objects_no_contract() {
     assert_eq!(
         infer("t", [&b"[1]"[..], b"x"]),
