@@ -261,16 +261,27 @@ impl RecordDecoder {
     }
 }
 
-/// `{"name":raw,...}` from the unknown fields, raw values as written.
+/// `{"name":raw,...}` from the unknown fields, raw values as written, with unique keys
+/// so that every JSON reader (Snowflake's included) takes the object: a key met again (a
+/// field written twice, or a top-level `c.x` beside a nested `c` → `x`) gets `#2`, `#3`,
+/// … appended, the first free one. Nothing is dropped.
 fn extra_json(extra: &[(String, &RawValue)]) -> String {
     let mut out = String::from("{");
+    let mut keys: Vec<Cow<'_, str>> = Vec::with_capacity(extra.len());
     for (i, (name, raw)) in extra.iter().enumerate() {
+        let mut key = Cow::Borrowed(name.as_str());
+        let mut n = 2;
+        while keys.contains(&key) {
+            key = Cow::Owned(format!("{name}#{n}"));
+            n += 1;
+        }
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&serde_json::to_string(name).unwrap_or_default());
+        out.push_str(&serde_json::to_string(key.as_ref()).unwrap_or_default());
         out.push(':');
         out.push_str(raw.get());
+        keys.push(key);
     }
     out.push('}');
     out

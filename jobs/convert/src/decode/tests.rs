@@ -365,3 +365,20 @@ fn timestamps_outside_the_years_1_to_9999_and_leap_seconds_are_refused() {
     let err = decode(&with("at", r#""2026-06-30T23:59:60Z""#)).unwrap_err();
     assert!(err.contains("leap second"), "{err}");
 }
+
+#[test]
+fn extra_has_unique_keys_and_keeps_every_value() {
+    let text = format!(
+        r#"{{{LINEAGE},"id":"a","coupon":"X1","coupon":"X2","c":{{"x":1,"loyalty":7}},"c.loyalty":8,"coupon#2":"X3"}}"#
+    );
+    let cells = decode(&text).unwrap();
+    let Cell::Str(extra) = &cells[17] else {
+        panic!("no _extra: {:?}", cells[17]);
+    };
+    assert_eq!(
+        extra,
+        r#"{"coupon":"X1","coupon#2":"X2","c.loyalty":7,"c.loyalty#2":8,"coupon#2#2":"X3"}"#
+    );
+    let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(extra).unwrap();
+    assert_eq!(parsed.len(), 5, "one key per value");
+}
