@@ -92,6 +92,19 @@ pub fn open_feed<R: Read + Send + 'static>(source: R) -> io::Result<OpenFeed> {
 }
 
 /// Returns up to `n` leading bytes without consuming them (fewer only at end of input).
+/// Whether `text` (starting at a `[`, as far as it is buffered) opens a JSON array that
+/// is the whole feed, rather than a first line of JSON lines that happens to be an
+/// array: it is the latter only when the first line is a complete JSON value and more
+/// text follows it.
+fn first_line_is_an_array(text: &[u8]) -> bool {
+    let Some(end) = memchr::memchr(b'\n', text) else {
+        return true;
+    };
+    let complete = serde_json::from_slice::<serde::de::IgnoredAny>(&text[..end]).is_ok();
+    let more = text[end..].iter().any(|b| !b.is_ascii_whitespace());
+    !(complete && more)
+}
+
 fn peek<R: BufRead>(reader: &mut R, n: usize) -> io::Result<Vec<u8>> {
     let buf = reader.fill_buf()?;
     Ok(buf[..buf.len().min(n)].to_vec())
@@ -203,33 +216,27 @@ impl FeedReader {
     }
 
     /// Skips a BOM, then looks at the first non-whitespace byte: `[` means an array.
+    /// The format, by this rule: after a BOM and any whitespace (blank lines
+    /// included), a feed is a JSON array when it starts with `[` — unless that first
+    /// line is one complete JSON value and more text follows it, which makes it JSON
+    /// lines whose first record is an array (quarantined as not an object). Anything
+    /// else is JSON lines. The leading whitespace is consumed only for an array: in JSON
+    /// lines, blank lines count in the line numbers.
     fn detect(&mut self) -> io::Result<FeedFormat> {
         let head = peek(&mut self.input, 3)?;
         if head == BOM {
             self.consume(3);
         }
-        loop {
-            let buf = self.input.fill_buf()?;
-            let Some(pos) = buf.iter().position(|b| !b.is_ascii_whitespace()) else {
-                if buf.is_empty() {
-                    return Ok(FeedFormat::JsonLines);
-                }
-                // Whitespace only so far: JSON lines keeps blank lines, so only an
-                // array start is looked for further on.
-                let newlines = buf.iter().filter(|b| **b == b'\n').count();
-                let len = buf.len();
-                if newlines > 0 {
-                    return Ok(FeedFormat::JsonLines);
-                }
-                self.consume(len);
-                continue;
-            };
-            if buf[pos] == b'[' && !buf[..pos].contains(&b'\n') {
-                self.consume(pos + 1);
-                return Ok(FeedFormat::JsonArray);
-            }
+        let buf = self.input.fill_buf()?;
+        let Some(pos) = buf.iter().position(|b| !b.is_ascii_whitespace()) else {
+            return Ok(FeedFormat::JsonLines);
+        };
+        if buf[pos] != b'[' || !first_line_is_an_array(&buf[pos..]) {
             return Ok(FeedFormat::JsonLines);
         }
+        self.text_line += buf[..pos].iter().filter(|b| **b == b'\n').count() as u64;
+        self.consume(pos + 1);
+        Ok(FeedFormat::JsonArray)
     }
 
     /// What the framing refused, at the current line, with the bytes buffered.

@@ -214,8 +214,13 @@ fn unterminated_array_reports_the_last_element() {
 
 #[test]
 fn data_after_the_array_is_reported() {
-    let (_, _, items) = read_all(b"[{\"a\":1}]\n{\"b\":2}\n".to_vec(), 1024);
+    // (A one-line array followed by more lines is JSON lines, by the format rule; an
+    // array over several lines is the whole feed, and what follows it is bad.)
+    let (format, _, items) = read_all(b"[{\"a\":1},\n{\"c\":3}]\n{\"b\":2}\n".to_vec(), 1024);
+    assert_eq!(format, FeedFormat::JsonArray);
     assert_eq!(items[0], rec(1, "{\"a\":1}"));
+    assert_eq!(items[1], rec(2, "{\"c\":3}"));
+    let items = items[1..].to_vec();
     assert_eq!(items[1].1, b"{\"b\":2}\n");
     assert!(
         items[1]
@@ -292,4 +297,39 @@ fn a_generated_feed_as_an_array_yields_every_record() {
     for (item, line) in items.iter().zip(&lines) {
         assert_eq!(&item.1[..], *line);
     }
+}
+
+#[test]
+fn a_first_line_that_is_an_array_does_not_make_json_lines_an_array() {
+    // JSON lines whose first record is an array: the array is one bad record (the
+    // framer refuses it), and every line after it is read.
+    let mut input = b"[1,2,3]\n".to_vec();
+    for i in 0..3 {
+        input.extend_from_slice(format!("{{\"n\":{i}}}\n").as_bytes());
+    }
+    let (format, _, items) = read_all(input, 1024);
+    assert_eq!(format, FeedFormat::JsonLines);
+    assert_eq!(
+        items,
+        vec![
+            rec(1, "[1,2,3]"),
+            rec(2, "{\"n\":0}"),
+            rec(3, "{\"n\":1}"),
+            rec(4, "{\"n\":2}")
+        ]
+    );
+}
+
+#[test]
+fn an_array_after_blank_lines_is_still_an_array() {
+    let (format, _, items) = read_all(b"\n  \n[{\"a\":1},\n {\"b\":2}]\n".to_vec(), 1024);
+    assert_eq!(format, FeedFormat::JsonArray);
+    assert_eq!(items, vec![rec(1, "{\"a\":1}"), rec(2, "{\"b\":2}")]);
+    // A whole array on one line, and one that opens on a line of its own.
+    let (format, _, items) = read_all(b"[{\"a\":1},{\"b\":2}]\n\n".to_vec(), 1024);
+    assert_eq!(format, FeedFormat::JsonArray);
+    assert_eq!(items.len(), 2);
+    let (format, _, items) = read_all(b"[\n{\"a\":1}\n]".to_vec(), 1024);
+    assert_eq!(format, FeedFormat::JsonArray);
+    assert_eq!(items, vec![rec(1, "{\"a\":1}")]);
 }
