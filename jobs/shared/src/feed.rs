@@ -250,6 +250,15 @@ impl FeedReader {
         }
     }
 
+    /// A record longer than the keep limit, kept cut to it; `what` names it.
+    fn too_large(&self, what: String) -> FeedItem<'_> {
+        let reason = format!(
+            "{what} is longer than the {} bytes a record may have",
+            self.keep_limit
+        );
+        self.bad(RejectKind::TooLarge, true, reason)
+    }
+
     fn consume(&mut self, n: usize) {
         self.input.consume(n);
         self.bytes_read += n as u64;
@@ -338,14 +347,7 @@ impl FeedReader {
                 total -= 1;
             }
             if total > self.buf.len() {
-                return Ok(Some(self.bad(
-                    RejectKind::TooLarge,
-                    true,
-                    format!(
-                        "line of {total} bytes is longer than the {} bytes a record may have",
-                        self.keep_limit
-                    ),
-                )));
+                return Ok(Some(self.too_large(format!("line of {total} bytes"))));
             }
             if self.buf.iter().all(u8::is_ascii_whitespace) {
                 continue;

@@ -152,14 +152,10 @@ impl FeedReader {
             total -= 1;
         }
         if total > self.buf.len() {
-            return Ok(Some(self.bad(
-                RejectKind::TooLarge,
-                true,
-                format!(
-                    "array element {} (text line {start_text_line}) of {total} bytes is longer than the {} bytes a record may have",
-                    self.line, self.keep_limit
-                ),
-            )));
+            return Ok(Some(self.too_large(format!(
+                "array element {} (text line {start_text_line}) of {total} bytes",
+                self.line
+            ))));
         }
         Ok(Some(FeedItem::Record {
             line: self.line,
