@@ -12,6 +12,16 @@ use super::ingest::SourceIngest;
 /// How often the source folder is scanned.
 const SCAN_INTERVAL: Duration = Duration::from_millis(300);
 
+/// What a scan knows of one file.
+struct Seen {
+    /// Its size and modification time when last listed.
+    state: (u64, DateTime<Utc>),
+    /// Since when they have not changed.
+    since: Instant,
+    /// Whether it was handed to the ingest in this state.
+    taken: bool,
+}
+
 /// Ingests each feed under `source` (the shared listing rule) once it is complete: its
 /// size and modification time unchanged for `settle` (a file written as `.part` and
 /// renamed when done is complete at once, whatever `settle` is, since `.part` files are
@@ -21,8 +31,7 @@ pub(super) async fn watch_source(
     ingest: &mut SourceIngest,
     settle: Duration,
 ) -> anyhow::Result<()> {
-    // Per file: the size and time last seen, and since when they have not changed.
-    let mut seen: BTreeMap<String, (u64, DateTime<Utc>, Instant)> = BTreeMap::new();
+    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
     let mut tick = tokio::time::interval(SCAN_INTERVAL);
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -35,15 +44,26 @@ pub(super) async fn watch_source(
         let listing = list_feeds(source).await?;
         ingest.skipped(&listing);
         for (file, meta) in &listing.feeds {
-            let now = (meta.size, meta.last_modified);
-            let since = match seen.get(&file.uri()) {
-                Some((size, at, since)) if (*size, *at) == now => *since,
+            let state = (meta.size, meta.last_modified);
+            let entry = match seen.get_mut(&file.uri()) {
+                Some(entry) if entry.state == state => entry,
                 _ => {
-                    seen.insert(file.uri(), (now.0, now.1, Instant::now()));
+                    let since = Instant::now();
+                    seen.insert(
+                        file.uri(),
+                        Seen {
+                            state,
+                            since,
+                            taken: false,
+                        },
+                    );
                     continue;
                 }
             };
-            if since.elapsed() >= settle {
+            // Taken once per state: a local feed's version is a digest of its bytes,
+            // not to be read again every scan.
+            if !entry.taken && entry.since.elapsed() >= settle {
+                entry.taken = true;
                 ingest.ingest(file, meta, true).await?;
             }
         }
