@@ -580,6 +580,140 @@ fn watch_takes_files_dropped_into_the_source_folder() {
     assert!(stdout.contains("reconcile: OK"), "{stdout}");
 }
 
+/// Files under `dir` (recursively), without the staging files of an unfinished write.
+fn files(dir: &Path) -> usize {
+    walk(dir)
+        .iter()
+        .filter(|p| !p.to_string_lossy().contains('#'))
+        .count()
+}
+
+/// Runs `feedpipe local` on `feeds` in `work` and kills it with SIGKILL as soon as
+/// `ready(work)` holds; panics if the run ended before that (the kill point was missed).
+fn kill_when(work: &Path, feeds: &[&Path], point: &str, ready: impl Fn(&Path) -> bool) {
+    let mut args = vec!["local", "--buffer-mib", "1", "--workdir", s(work)];
+    args.extend(feeds.iter().map(|f| s(f)));
+    let mut child = feedpipe()
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !ready(work) {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended ({status}) before the kill point `{point}`");
+        }
+        assert!(Instant::now() < deadline, "never reached `{point}`");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL: no destructor, no flush, no Ctrl-C handler
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "`{point}`: {status}");
+    eprintln!(
+        "killed at `{point}`: {} raw object(s), {} manifest(s)",
+        raw_objects(work),
+        manifests(work)
+    );
+}
+
+fn raw_objects(work: &Path) -> usize {
+    files(&work.join("raw"))
+}
+
+fn manifests(work: &Path) -> usize {
+    files(&work.join("curated").join("_manifests"))
+}
+
+/// A run killed at any point, then run again (and killed again), ends with every
+/// record of the feed in the table exactly once and reconcile OK (without `--dedup`).
+#[test]
+fn a_run_killed_at_any_point_then_run_again_loads_every_record_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let orders = tmp.path().join("orders.jsonl");
+    let out = run(&[
+        "gen",
+        "--rows",
+        "300000",
+        "--bad-rate",
+        "0.01",
+        "--seed",
+        "11",
+        "--out",
+        s(&orders),
+    ]);
+    assert!(out.status.success());
+    // An uninterrupted run: what every interrupted one must end with.
+    let clean = tmp.path().join("clean");
+    let out = run(&[
+        "local",
+        "--buffer-mib",
+        "1",
+        "--workdir",
+        s(&clean),
+        s(&orders),
+    ]);
+    assert!(out.status.success());
+    let rows = scalar(&clean.join("curated"), "SELECT count(*) FROM feed");
+    let total_manifests = manifests(&clean);
+    assert!(total_manifests > 40, "{total_manifests} raw objects only");
+
+    type Point = (&'static str, Box<dyn Fn(&Path) -> bool>);
+    let points: Vec<Point> = vec![
+        (
+            "while ingesting: 3 raw objects written",
+            Box::new(|w| raw_objects(w) >= 3),
+        ),
+        (
+            "while the stand-in writes: a third of the raw objects",
+            Box::new(move |w| raw_objects(w) >= total_manifests / 3),
+        ),
+        (
+            "while converting: 10 objects converted",
+            Box::new(|w| manifests(w) >= 10),
+        ),
+        (
+            "near the end: all but 3 objects converted",
+            Box::new(move |w| manifests(w) >= total_manifests - 3),
+        ),
+    ];
+    for (i, (point, ready)) in points.iter().enumerate() {
+        let work = tmp.path().join(format!("work-{i}"));
+        kill_when(&work, &[&orders], point, ready);
+        if i == 0 {
+            // The resumed run killed too, before it is done.
+            let before = raw_objects(&work);
+            kill_when(&work, &[], "the re-run, while ingesting", move |w| {
+                raw_objects(w) >= before + 3
+            });
+        }
+        let out = run(&["local", "--buffer-mib", "1", "--workdir", s(&work)]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "`{point}`: {stdout}");
+        assert!(stdout.contains("reconcile: OK"), "`{point}`: {stdout}");
+        let curated = work.join("curated");
+        assert_eq!(
+            scalar(&curated, "SELECT count(*) FROM feed"),
+            rows,
+            "`{point}`"
+        );
+        assert_eq!(
+            scalar(&curated, "SELECT count(DISTINCT _record_id) FROM feed"),
+            rows,
+            "`{point}`"
+        );
+        // And a run after that has nothing left to do.
+        let out = run(&["local", "--workdir", s(&work)]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("already ingested"), "`{point}`: {stdout}");
+        assert_eq!(
+            scalar(&curated, "SELECT count(*) FROM feed"),
+            rows,
+            "`{point}`"
+        );
+    }
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {

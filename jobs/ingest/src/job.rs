@@ -6,8 +6,9 @@
 //! the channel and the calls in flight (a few batches of at most 5 MiB), whatever the
 //! size of the file.
 //!
-//! For every file: records read = records sent + records quarantined, or the run
-//! fails (and the invocation with it, so that it is retried).
+//! For every file: records read = records sent + records quarantined (+ records
+//! already delivered, when an interrupted ingest is resumed, see [`crate::resume`]), or
+//! the run fails (and the invocation with it, so that it is retried).
 
 use std::io;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use feedpipe_shared::storage::{
 use crate::batch::{Batch, KinesisLimits, RecordBatcher};
 use crate::frame::{Record, RecordFramer};
 use crate::reader::{FeedError, FeedFormat, FeedItem, FeedReader, open_feed};
+use crate::resume::DeliveredLines;
 use crate::sink::{RecordSink, RetryPolicy, deliver};
 
 /// How an ingest run behaves; plain data, validated by whoever builds it.
@@ -73,6 +75,9 @@ pub struct IngestSummary {
     pub records_sent: u64,
     /// Records written to the quarantine (bad data, or not accepted in the end).
     pub records_quarantined: u64,
+    /// Records not sent because an interrupted earlier run delivered them
+    /// ([`IngestJob::resume`]); 0 otherwise.
+    pub records_already_delivered: u64,
     /// `PutRecords` calls.
     pub put_calls: u64,
     /// Calls that were retries.
@@ -95,6 +100,7 @@ impl std::ops::AddAssign for IngestSummary {
         self.records_read += o.records_read;
         self.records_sent += o.records_sent;
         self.records_quarantined += o.records_quarantined;
+        self.records_already_delivered += o.records_already_delivered;
         self.put_calls += o.put_calls;
         self.retry_calls += o.retry_calls;
         self.retried_records += o.retried_records;
@@ -156,6 +162,7 @@ enum Message {
 
 struct ReadStats {
     records: u64,
+    already_delivered: u64,
     bytes: u64,
     format: FeedFormat,
     gzip: bool,
@@ -190,6 +197,27 @@ impl IngestJob {
         feed: &StorageLocation,
         version: Option<&str>,
     ) -> Result<IngestSummary, IngestError> {
+        self.run_skipping(feed, version, None).await
+    }
+
+    /// Ingests the object at `feed` as [`IngestJob::run`] does, but sends none of the
+    /// records at the lines of `delivered`: an earlier, interrupted run delivered them
+    /// (see [`crate::resume`]). They count as `records_already_delivered`.
+    pub async fn resume(
+        &self,
+        feed: &StorageLocation,
+        version: Option<&str>,
+        delivered: Arc<DeliveredLines>,
+    ) -> Result<IngestSummary, IngestError> {
+        self.run_skipping(feed, version, Some(delivered)).await
+    }
+
+    async fn run_skipping(
+        &self,
+        feed: &StorageLocation,
+        version: Option<&str>,
+        delivered: Option<Arc<DeliveredLines>>,
+    ) -> Result<IngestSummary, IngestError> {
         let started = Instant::now();
         let uri = feed.uri();
         let ingested_at = Utc::now();
@@ -216,8 +244,9 @@ impl IngestJob {
         );
         let (tx, mut rx) = mpsc::channel::<Message>(2);
         let (limits, keep_limit) = (self.config.limits, self.config.keep_limit);
-        let reader =
-            tokio::task::spawn_blocking(move || read_feed(body, framer, limits, keep_limit, tx));
+        let reader = tokio::task::spawn_blocking(move || {
+            read_feed(body, framer, limits, keep_limit, delivered, tx)
+        });
 
         let dt = ingested_at.date_naive();
         let mut rejected = QuarantineBuffer::new(
@@ -291,6 +320,7 @@ impl IngestJob {
         let (format, gzip) = match &read {
             Ok(stats) => {
                 summary.records_read = stats.records;
+                summary.records_already_delivered = stats.already_delivered;
                 summary.bytes_read = stats.bytes;
                 (Some(stats.format), stats.gzip)
             }
@@ -340,6 +370,7 @@ fn read_feed(
     framer: RecordFramer,
     limits: KinesisLimits,
     keep_limit: usize,
+    delivered: Option<Arc<DeliveredLines>>,
     tx: mpsc::Sender<Message>,
 ) -> Result<ReadStats, FeedError> {
     let feed = open_feed(body).map_err(|source| FeedError { line: 0, source })?;
@@ -347,10 +378,17 @@ fn read_feed(
     let mut batcher = RecordBatcher::new(limits);
     let mut scratch = Vec::new();
     let mut records = 0u64;
+    let mut already_delivered = 0u64;
     let send = |m: Message| tx.blocking_send(m).is_ok();
     while let Some(item) = reader.next_item()? {
         records += 1;
         let message = match item {
+            FeedItem::Record { line, .. }
+                if delivered.as_ref().is_some_and(|d| d.contains(line)) =>
+            {
+                already_delivered += 1;
+                continue;
+            }
             FeedItem::Record { line, bytes } => match framer.frame(line, bytes, &mut scratch) {
                 Ok(record) => match batcher.push(record) {
                     Some(batch) => Message::Batch(batch),
@@ -387,6 +425,7 @@ fn read_feed(
     }
     Ok(ReadStats {
         records,
+        already_delivered,
         bytes: reader.bytes_read(),
         format: reader.format(),
         gzip: reader.gzip(),
@@ -413,6 +452,7 @@ fn log_summary(
         records_read = s.records_read,
         records_sent = s.records_sent,
         records_quarantined = s.records_quarantined,
+        records_already_delivered = s.records_already_delivered,
         put_calls = s.put_calls,
         retry_calls = s.retry_calls,
         retried_records = s.retried_records,

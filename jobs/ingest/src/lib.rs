@@ -47,6 +47,8 @@ pub mod frame;
 pub mod job;
 pub mod kinesis;
 pub use feedpipe_shared::feed as reader;
+pub mod resume;
 pub mod sink;
 
 pub use job::{IngestConfig, IngestError, IngestJob, IngestSummary};
+pub use resume::DeliveredLines;

@@ -1,13 +1,13 @@
 //! The ingest Lambda's part in the local pipeline: each source file through the
 //! ingest core into the in-process stream, once per version (see [`super::ledger`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 
-use feedpipe_ingest::{IngestJob, IngestSummary};
+use feedpipe_ingest::{DeliveredLines, IngestJob, IngestSummary};
 use feedpipe_shared::feed::listing::{FeedListing, SkippedFile};
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::storage::{StorageLocation, feed_version};
@@ -48,6 +48,9 @@ pub(super) struct SourceIngest {
     pub files: Vec<IngestedFile>,
     /// Every file the listing skipped, once each, in order.
     pub skipped: Vec<SkippedFile>,
+    /// Files an interrupted run started, by (URI, version): the lines already in raw
+    /// objects ([`super::resume`]).
+    resume: HashMap<(String, String), Arc<DeliveredLines>>,
 }
 
 impl SourceIngest {
@@ -56,6 +59,7 @@ impl SourceIngest {
         stream: Arc<InProcessStream>,
         ledger: Ledger,
         source: &StorageLocation,
+        resume: HashMap<(String, String), Arc<DeliveredLines>>,
     ) -> Self {
         Self {
             job,
@@ -65,6 +69,7 @@ impl SourceIngest {
             seen: HashSet::new(),
             files: Vec::new(),
             skipped: Vec::new(),
+            resume,
         }
     }
 
@@ -112,7 +117,22 @@ impl SourceIngest {
             return Ok(());
         }
         let t = Instant::now();
-        let outcome = match self.job.run(location, meta.version.as_deref()).await {
+        self.ledger.begin(&source).await?;
+        let version = meta.version.as_deref();
+        let run = match self
+            .resume
+            .remove(&(source.uri.clone(), source.version.clone()))
+        {
+            Some(delivered) => {
+                println!(
+                    "  resume   {name}: an earlier run was interrupted; {} record(s) already in raw objects are not sent again",
+                    delivered.len()
+                );
+                self.job.resume(location, version, delivered).await
+            }
+            None => self.job.run(location, version).await,
+        };
+        let outcome = match run {
             Ok(summary) => {
                 self.ledger
                     .ingested(&source, &summary, self.stream.positions());

@@ -2,16 +2,21 @@
 //!
 //! A file's entry (`DIR/state/ingested/<digest of URI and version>.json`) is written
 //! only when every record the ingest sent is in a raw object: the Firehose stand-in's
-//! checkpoints have passed the stream positions the ingest ended at. A run killed
-//! before that ingests the file again.
+//! checkpoints have passed the stream positions the ingest ended at.
+//!
+//! Before a file's ingest starts, a marker (`DIR/state/ingesting/<digest>.json`) says
+//! so; it is removed when the entry is written. A run killed in between leaves the
+//! marker, and the next run resumes the file ([`super::resume`]): the records already
+//! in raw objects are not sent again, the others are.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::Context;
 use feedpipe_ingest::IngestSummary;
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_standins::SequenceNumber;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 /// What an entry says (fields in this order: the bytes of earlier runs' entries).
@@ -24,10 +29,26 @@ struct Entry<'a> {
     source_version: &'a str,
 }
 
+/// What a marker says: the file whose ingest started.
+#[derive(Debug, Serialize, Deserialize)]
+struct Marker {
+    source: String,
+    source_version: String,
+}
+
+/// A file whose ingest an earlier run started and did not finish.
+#[derive(Debug, Clone)]
+pub(super) struct Interrupted {
+    pub source: SourceObject,
+    /// When that ingest started (the marker's modification time).
+    pub since: SystemTime,
+}
+
 /// An entry waiting for the checkpoints to pass its positions.
 #[derive(Debug)]
 struct Pending {
     path: PathBuf,
+    marker: PathBuf,
     body: String,
     /// The last sequence number of each shard when the file's ingest ended.
     positions: Vec<Option<SequenceNumber>>,
@@ -37,14 +58,17 @@ struct Pending {
 #[derive(Debug)]
 pub(super) struct Ledger {
     dir: PathBuf,
+    markers: PathBuf,
     checkpoints: watch::Receiver<Vec<Option<SequenceNumber>>>,
     pending: Vec<Pending>,
 }
 
 impl Ledger {
-    /// The ledger in `dir`, waiting on the Firehose stand-in's `checkpoints`.
+    /// The ledger in `dir` (its markers beside it, in `ingesting/`), waiting on the
+    /// Firehose stand-in's `checkpoints`.
     pub fn new(dir: PathBuf, checkpoints: watch::Receiver<Vec<Option<SequenceNumber>>>) -> Self {
         Self {
+            markers: dir.with_file_name("ingesting"),
             dir,
             checkpoints,
             pending: Vec::new(),
@@ -55,9 +79,66 @@ impl Ledger {
         self.dir.join(format!("{}.json", source.digest()))
     }
 
+    fn marker_path(&self, source: &SourceObject) -> PathBuf {
+        self.markers.join(format!("{}.json", source.digest()))
+    }
+
     /// Whether this version of the file was ingested for good by an earlier run.
     pub fn has(&self, source: &SourceObject) -> bool {
         self.entry_path(source).exists()
+    }
+
+    /// Notes that the ingest of `source` starts (a marker an interrupted earlier run
+    /// left is kept, with its time).
+    pub async fn begin(&self, source: &SourceObject) -> anyhow::Result<()> {
+        let path = self.marker_path(source);
+        if path.exists() {
+            return Ok(());
+        }
+        tokio::fs::create_dir_all(&self.markers)
+            .await
+            .with_context(|| format!("cannot create {}", self.markers.display()))?;
+        let body = serde_json::to_string(&Marker {
+            source: source.uri.clone(),
+            source_version: source.version.clone(),
+        })?;
+        write_atomically(&path, &body).await
+    }
+
+    /// The files whose ingest an earlier run started and did not see durable: the
+    /// markers without an entry, in the ledger `dir`.
+    pub fn interrupted(dir: &Path) -> anyhow::Result<Vec<Interrupted>> {
+        let ledger = Self::new(dir.to_owned(), watch::channel(Vec::new()).1);
+        let mut out = Vec::new();
+        let entries = match std::fs::read_dir(&ledger.markers) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot list {}", ledger.markers.display()));
+            }
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let read = || -> anyhow::Result<Interrupted> {
+                let marker: Marker = serde_json::from_slice(&std::fs::read(&path)?)?;
+                Ok(Interrupted {
+                    source: SourceObject {
+                        uri: marker.source,
+                        version: marker.source_version,
+                    },
+                    since: std::fs::metadata(&path)?.modified()?,
+                })
+            };
+            let interrupted =
+                read().with_context(|| format!("cannot read the marker {}", path.display()))?;
+            if !ledger.has(&interrupted.source) {
+                out.push(interrupted);
+            }
+        }
+        Ok(out)
     }
 
     /// Notes that `source` was ingested, its records ending at `positions` (the
@@ -77,6 +158,7 @@ impl Ledger {
         };
         self.pending.push(Pending {
             path: self.entry_path(source),
+            marker: self.marker_path(source),
             body: serde_json::to_string(&entry).unwrap_or_default(),
             positions,
         });
@@ -100,9 +182,15 @@ impl Ledger {
         let mut still = Vec::new();
         for pending in std::mem::take(&mut self.pending) {
             if Self::durable(&checkpoints, &pending.positions) {
-                tokio::fs::write(&pending.path, &pending.body)
-                    .await
-                    .with_context(|| format!("cannot write {}", pending.path.display()))?;
+                write_atomically(&pending.path, &pending.body).await?;
+                match tokio::fs::remove_file(&pending.marker).await {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(e).with_context(|| {
+                            format!("cannot remove {}", pending.marker.display())
+                        });
+                    }
+                    _ => {}
+                }
             } else {
                 still.push(pending);
             }
@@ -110,4 +198,16 @@ impl Ledger {
         self.pending = still;
         Ok(())
     }
+}
+
+/// Writes `body` to `path` through a temporary file and a rename, so that a run killed
+/// while writing leaves the old state or the new one, never half a file.
+async fn write_atomically(path: &Path, body: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    tokio::fs::write(&tmp, body)
+        .await
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    tokio::fs::rename(&tmp, path)
+        .await
+        .with_context(|| format!("cannot write {}", path.display()))
 }

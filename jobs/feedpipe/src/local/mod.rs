@@ -25,6 +25,7 @@ mod convert;
 mod ingest;
 mod ledger;
 mod report;
+mod resume;
 mod watch;
 mod workdir;
 
@@ -145,6 +146,11 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
+    // Files an earlier run was ingesting when it stopped: what of them is in raw objects
+    // already (read before this run's stand-in writes any).
+    let interrupted = Ledger::interrupted(&dirs.ledger)?;
+    let resume = resume::delivered_lines(&raw, &interrupted).await?;
+
     let stream = Arc::new(InProcessStream::new("feedpipe-local", args.shards));
     let firehose = Firehose::new(
         stream.clone(),
@@ -203,7 +209,7 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
         },
     );
     let ledger = Ledger::new(dirs.ledger.clone(), checkpoints);
-    let mut ingest = SourceIngest::new(job, stream, ledger, &source);
+    let mut ingest = SourceIngest::new(job, stream, ledger, &source, resume);
     println!(
         "\ningest: {} file(s) in {} → in-process stream of {} shards → Firehose stand-in ({} MiB / {} s buffers{}) → {}",
         files.len(),

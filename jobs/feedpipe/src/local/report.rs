@@ -162,7 +162,12 @@ fn print_files(ingested: &[IngestedFile]) {
         match &i.outcome {
             Outcome::Ingested(s) => println!(
                 "{:<width$} {:>9} {:>10} {:>12} {:>8}",
-                i.name, s.records_read, s.records_sent, s.records_quarantined, i.millis
+                i.name,
+                s.records_read,
+                // With the records an interrupted earlier run delivered (see `resume`).
+                s.records_sent + s.records_already_delivered,
+                s.records_quarantined,
+                i.millis
             ),
             Outcome::AlreadyIngested => {
                 println!(
