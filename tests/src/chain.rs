@@ -70,11 +70,25 @@ impl Chain {
             source_queue: String::new(),
             raw_queue: (String::new(), String::new()),
         };
+        // Versioned, as infra/modules/buckets makes every bucket: events and reads
+        // then carry version ids, which listings do not.
         for bucket in [&chain.source, &chain.raw, &chain.curated] {
             chain
                 .s3
                 .create_bucket()
                 .bucket(bucket)
+                .send()
+                .await
+                .unwrap();
+            chain
+                .s3
+                .put_bucket_versioning()
+                .bucket(bucket)
+                .versioning_configuration(
+                    aws_sdk_s3::types::VersioningConfiguration::builder()
+                        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                        .build(),
+                )
                 .send()
                 .await
                 .unwrap();

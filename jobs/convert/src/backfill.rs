@@ -25,7 +25,7 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt};
 
 use feedpipe_shared::lineage::SourceObject;
-use feedpipe_shared::storage::{StorageLocation, object_version};
+use feedpipe_shared::storage::{StorageLocation, object_version, with_versions};
 
 use crate::{Converter, Manifest, RawInput};
 
@@ -207,7 +207,8 @@ fn compact(objects: Vec<ObjectMeta>, target: u64) -> Vec<Vec<ObjectMeta>> {
     out
 }
 
-/// The object at `input` if it is one, else every object under it.
+/// The object at `input` if it is one, else every object under it. A listing carries
+/// no version ids: [`prepare`] reads them for the objects it selects.
 pub async fn list(input: &StorageLocation) -> Result<Vec<ObjectMeta>, BackfillError> {
     if !input.path.as_ref().is_empty()
         && let Ok(meta) = input.store.head(&input.path).await
@@ -233,6 +234,14 @@ pub async fn prepare(
     options: &PlanOptions,
 ) -> Result<Plan, BackfillError> {
     let selected = select(list(input).await?, options);
+    // Each with its version id on a versioned bucket: the Lambda named the manifests
+    // by the version id its event gave, and reads pin it.
+    let selected = with_versions(input, selected)
+        .await
+        .map_err(|source| BackfillError::List {
+            uri: input.uri(),
+            source,
+        })?;
     plan_with_manifests(converter, input, selected, options).await
 }
 

@@ -382,6 +382,36 @@ pub async fn feed_version(
     Ok(format!("sha256-{}", hex::encode(&digest[..16])))
 }
 
+/// Listed objects read once more, one HEAD each (at most 16 at once), so that each
+/// carries its version id on a versioned bucket. A listing (ListObjectsV2) gives no
+/// version ids, while S3 events and reads do; without this, a listed object would be
+/// named by its ETag where its records and manifests carry its version id. Objects of
+/// a local folder are returned as they are. An object deleted since it was listed is
+/// left out.
+pub async fn with_versions(
+    location: &StorageLocation,
+    listed: Vec<object_store::ObjectMeta>,
+) -> Result<Vec<object_store::ObjectMeta>, object_store::Error> {
+    use futures::{StreamExt, TryStreamExt};
+    use object_store::ObjectStoreExt;
+    if !location.is_s3() {
+        return Ok(listed);
+    }
+    let store = &location.store;
+    let heads: Vec<Option<object_store::ObjectMeta>> = futures::stream::iter(listed)
+        .map(|meta| async move {
+            match store.head(&meta.location).await {
+                Ok(head) => Ok(Some(head)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .buffered(16)
+        .try_collect()
+        .await?;
+    Ok(heads.into_iter().flatten().collect())
+}
+
 /// The version string lineage records for an object: its version id, else its ETag
 /// without quotes, else `unversioned`.
 pub fn object_version(meta: &object_store::ObjectMeta, requested: Option<&str>) -> String {

@@ -18,7 +18,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt};
 
-use crate::storage::StorageLocation;
+use crate::storage::{StorageLocation, with_versions};
 
 /// Why a listed file is not a feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +127,18 @@ async fn list_objects(location: &StorageLocation) -> Result<FeedListing, ListErr
     };
     metas.sort_by(|a, b| a.location.cmp(&b.location));
     let mut out = FeedListing::default();
+    // Feeds only (skipped names need no version), each with its version id.
+    let (skipped, feeds): (Vec<_>, Vec<_>) = metas
+        .into_iter()
+        .partition(|m| skip_by_name(m.location.filename().unwrap_or_default()).is_some());
+    let feeds = with_versions(location, feeds)
+        .await
+        .map_err(|e| ListError {
+            uri: location.uri(),
+            reason: e.to_string(),
+        })?;
+    let mut metas: Vec<_> = skipped.into_iter().chain(feeds).collect();
+    metas.sort_by(|a, b| a.location.cmp(&b.location));
     for meta in metas {
         let name = meta.location.filename().unwrap_or_default();
         match skip_by_name(name) {
