@@ -20,7 +20,7 @@ use feedpipe_ingest::{IngestConfig, IngestJob};
 use feedpipe_sample::{SampleOptions, write_feed};
 use feedpipe_shared::lineage::record_id;
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
-use feedpipe_shared::storage::{S3Buckets, StorageLocation};
+use feedpipe_shared::storage::{Expected, S3Buckets, StorageLocation};
 use ingest_lambda::handler::{App, handle};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -262,6 +262,74 @@ async fn a_missing_stream_fails_the_invocation_as_permanent() {
             .unwrap()
             .starts_with("undelivered: ")
     );
+}
+
+/// On an unversioned bucket the event's ETag names the object. An event handled after
+/// its object was overwritten fails, as permanent, rather than read the newer object
+/// under the older one's identity; the newer object's own event ingests it. The same
+/// holds for the raw-to-parquet core.
+#[tokio::test]
+async fn a_late_event_on_an_unversioned_bucket_reads_its_own_object_or_fails_clearly() {
+    let aws = Aws::new(1).await;
+    let app = aws.app(None);
+    let old = aws
+        .upload("in/late.jsonl", b"{\"a\":1}\n{\"a\":2}\n".to_vec())
+        .await;
+    let new = aws.upload("in/late.jsonl", b"{\"a\":3}\n".to_vec()).await;
+    let err = handle(old, &app).await.unwrap_err();
+    let diagnostic = Diagnostic::from(err);
+    assert_eq!(
+        diagnostic.error_type, "Permanent",
+        "{}",
+        diagnostic.error_message
+    );
+    assert!(
+        diagnostic.error_message.contains("in/late.jsonl")
+            && diagnostic.error_message.contains("ETag is no longer"),
+        "{}",
+        diagnostic.error_message
+    );
+    assert!(
+        aws.read_stream().await.is_empty(),
+        "nothing read, nothing sent"
+    );
+    let summary = handle(new, &app).await.unwrap();
+    assert_eq!((summary.records_read, summary.records_sent), (1, 1));
+
+    // The conversion core, given a raw object's event after the object changed.
+    let raw = StorageLocation::parse(&format!("s3://{}/raw/one.jsonl", aws.raw)).unwrap();
+    let curated = StorageLocation::parse(&format!("s3://{}/curated", aws.raw)).unwrap();
+    let put = |body: &'static [u8]| {
+        aws.s3
+            .put_object()
+            .bucket(&aws.raw)
+            .key("raw/one.jsonl")
+            .body(ByteStream::from_static(body))
+            .send()
+    };
+    let first = put(b"{\"order_id\":\"A\"}\n").await.unwrap();
+    put(b"{\"order_id\":\"B\"}\n").await.unwrap();
+    let converter = feedpipe_convert::Converter::new(
+        feedpipe_convert::contract::SchemaContract::from_json(
+            feedpipe_convert::contract::SAMPLE_CONTRACT,
+        )
+        .unwrap(),
+        curated,
+        Arc::new(ObjectStoreQuarantine::new(
+            StorageLocation::parse(&format!("s3://{}/quarantine", aws.raw)).unwrap(),
+        )),
+        feedpipe_convert::ConvertConfig::default(),
+    );
+    let expected = Expected {
+        version: None,
+        e_tag: first.e_tag(),
+    };
+    let err = converter
+        .convert_expected(&raw, expected)
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("ETag is no longer"), "{err}");
 }
 
 #[tokio::test]

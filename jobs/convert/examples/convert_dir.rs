@@ -40,6 +40,7 @@ async fn main() {
             location: raw.at(meta.location.clone()),
             version_id: None,
             listed_version: Some(object_version(meta, None)),
+            e_tag: None,
         })
         .collect();
     let bytes: u64 = listed.iter().map(|m| m.size).sum();

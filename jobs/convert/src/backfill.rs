@@ -305,6 +305,7 @@ pub fn inputs(input: &StorageLocation, group: &[ObjectMeta]) -> Vec<RawInput> {
             location: input.at(meta.location.clone()),
             version_id: meta.version.clone(),
             listed_version: Some(object_version(meta, None)),
+            e_tag: meta.e_tag.clone(),
         })
         .collect()
 }

@@ -32,7 +32,7 @@ use tokio::sync::mpsc;
 
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::quarantine::{Quarantine, QuarantineBuffer, QuarantineError, Stage};
-use feedpipe_shared::storage::{OpenError, StorageLocation};
+use feedpipe_shared::storage::{Expected, OpenError, StorageLocation};
 
 use crate::columns::arrow_schema;
 use crate::contract::SchemaContract;
@@ -110,6 +110,9 @@ pub enum ConvertError {
     /// The reading thread died.
     #[error("reader for `{uri}` failed: {reason}")]
     Internal { uri: String, reason: String },
+    /// The raw object is not the one named (overwritten since): a retry will not help.
+    #[error("raw object {0}")]
+    Changed(String),
 }
 
 impl From<OpenError> for ConvertError {
@@ -120,6 +123,7 @@ impl From<OpenError> for ConvertError {
                 uri,
                 source: io::Error::other(source),
             },
+            e @ OpenError::Changed { .. } => ConvertError::Changed(e.to_string()),
         }
     }
 }
@@ -127,7 +131,10 @@ impl From<OpenError> for ConvertError {
 impl ConvertError {
     /// Whether another try may succeed.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, ConvertError::NotFound { .. })
+        !matches!(
+            self,
+            ConvertError::NotFound { .. } | ConvertError::Changed(_)
+        )
     }
 }
 
@@ -143,6 +150,9 @@ pub struct RawInput {
     /// name comes from it, and an object that changed since is an error, not a
     /// silent change of content under the same name.
     pub listed_version: Option<String>,
+    /// The ETag the event or listing gave: without `version_id`, the object is read
+    /// only if it still has it (`If-Match`), so a newer object is never read in its place.
+    pub e_tag: Option<String>,
 }
 
 /// Converts raw objects under one contract; see the module docs.
@@ -216,10 +226,22 @@ impl Converter {
         raw: &StorageLocation,
         version: Option<&str>,
     ) -> Result<Manifest, ConvertError> {
+        self.convert_expected(raw, Expected::version(version)).await
+    }
+
+    /// Converts the raw object at `raw` that `expected` names, as an event names it: a
+    /// version id pins it, else its ETag is checked, so that a late or repeated event
+    /// never converts a newer object in its place.
+    pub async fn convert_expected(
+        &self,
+        raw: &StorageLocation,
+        expected: Expected<'_>,
+    ) -> Result<Manifest, ConvertError> {
         self.convert_group(&[RawInput {
             location: raw.clone(),
-            version_id: version.map(str::to_owned),
+            version_id: expected.version.map(str::to_owned),
             listed_version: None,
+            e_tag: expected.e_tag.map(str::to_owned),
         }])
         .await
     }

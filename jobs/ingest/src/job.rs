@@ -25,7 +25,7 @@ use feedpipe_shared::quarantine::{
     Quarantine, QuarantineBuffer, QuarantineEntry, QuarantineError, RejectKind, Stage,
 };
 use feedpipe_shared::storage::{
-    OpenError, OpenedObject, StorageLocation, feed_version, open_source,
+    Expected, OpenError, OpenedObject, StorageLocation, feed_version, open_expected,
 };
 
 use crate::batch::{Batch, KinesisLimits, RecordBatcher};
@@ -140,13 +140,32 @@ pub enum IngestError {
     /// The reading thread died.
     #[error("feed reader for `{uri}` failed: {reason}")]
     Internal { uri: String, reason: String },
+    /// The object is not the one the event named (overwritten since, on an
+    /// unversioned bucket): the newer object's own event ingests it.
+    #[error("feed {0}")]
+    Changed(String),
+}
+
+/// Which object [`IngestJob::run_with`] reads, and what of it is delivered already.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The S3 version id to read, as S3 events give it on a versioned bucket.
+    pub version: Option<String>,
+    /// The ETag the event gave. Without a version id the object is read only if it
+    /// still has this ETag (`If-Match`), so a late or repeated event never reads a
+    /// newer object under the older one's name; it fails with
+    /// [`IngestError::Changed`] instead.
+    pub e_tag: Option<String>,
+    /// Lines an earlier, interrupted run delivered (see [`crate::resume`]): not sent
+    /// again, counted as `records_already_delivered`.
+    pub delivered: Option<Arc<DeliveredLines>>,
 }
 
 impl IngestError {
     /// Whether running the file again may succeed (throttling, network) or not.
     pub fn is_retryable(&self) -> bool {
         match self {
-            IngestError::NotFound { .. } => false,
+            IngestError::NotFound { .. } | IngestError::Changed(_) => false,
             IngestError::Undelivered { permanent, .. } => !permanent,
             IngestError::Read { .. }
             | IngestError::Quarantine(_)
@@ -197,27 +216,30 @@ impl IngestJob {
         feed: &StorageLocation,
         version: Option<&str>,
     ) -> Result<IngestSummary, IngestError> {
-        self.run_skipping(feed, version, None).await
+        let options = RunOptions {
+            version: version.map(str::to_owned),
+            ..Default::default()
+        };
+        self.run_with(feed, options).await
     }
 
-    /// Ingests the object at `feed` as [`IngestJob::run`] does, but sends none of the
-    /// records at the lines of `delivered`: an earlier, interrupted run delivered them
-    /// (see [`crate::resume`]). They count as `records_already_delivered`.
-    pub async fn resume(
+    /// Ingests the object at `feed` that `options` names, leaving out the lines it says
+    /// are delivered already (see [`RunOptions`]).
+    pub async fn run_with(
         &self,
         feed: &StorageLocation,
-        version: Option<&str>,
-        delivered: Arc<DeliveredLines>,
+        options: RunOptions,
     ) -> Result<IngestSummary, IngestError> {
-        self.run_skipping(feed, version, Some(delivered)).await
-    }
-
-    async fn run_skipping(
-        &self,
-        feed: &StorageLocation,
-        version: Option<&str>,
-        delivered: Option<Arc<DeliveredLines>>,
-    ) -> Result<IngestSummary, IngestError> {
+        let RunOptions {
+            version,
+            e_tag,
+            delivered,
+        } = options;
+        let version = version.as_deref();
+        let expected = Expected {
+            version,
+            e_tag: e_tag.as_deref(),
+        };
         let started = Instant::now();
         let uri = feed.uri();
         let ingested_at = Utc::now();
@@ -227,12 +249,13 @@ impl IngestJob {
                 uri,
                 source: io::Error::other(source),
             },
+            e @ OpenError::Changed { .. } => IngestError::Changed(e.to_string()),
         };
         let OpenedObject {
             meta,
             mut source,
             body,
-        } = open_source(feed, version).await.map_err(opened)?;
+        } = open_expected(feed, expected).await.map_err(opened)?;
         // A local feed is versioned by its content (see `feed_version`).
         source.version = feed_version(feed, &meta, version).await.map_err(opened)?;
         let bytes_stored = meta.size;

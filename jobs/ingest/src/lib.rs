@@ -50,5 +50,5 @@ pub use feedpipe_shared::feed as reader;
 pub mod resume;
 pub mod sink;
 
-pub use job::{IngestConfig, IngestError, IngestJob, IngestSummary};
+pub use job::{IngestConfig, IngestError, IngestJob, IngestSummary, RunOptions};
 pub use resume::DeliveredLines;

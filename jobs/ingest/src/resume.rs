@@ -4,7 +4,7 @@
 //! those are already in raw objects. Sending the file again whole would put those
 //! records in the table twice (under one `_record_id`, but twice). Whoever knows which
 //! lines are already delivered (the local pipeline reads them back from its raw
-//! objects) hands them to [`crate::IngestJob::resume`] as [`DeliveredLines`], and only
+//! objects) hands them to [`crate::IngestJob::run_with`] as [`DeliveredLines`], and only
 //! the others are sent. Bad records are quarantined again either way: their
 //! quarantine parts have names derived from the source, so they are rewritten, not
 //! added to.

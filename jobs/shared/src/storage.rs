@@ -295,6 +295,34 @@ pub enum OpenError {
         uri: String,
         source: object_store::Error,
     },
+    /// The object is not the one expected: its ETag is no longer `e_tag` (an
+    /// unversioned bucket's object overwritten since the event or listing named it). A
+    /// retry will not help.
+    #[error(
+        "`{uri}` is not the object expected: its ETag is no longer {e_tag} (overwritten since it was named; on an unversioned bucket, only the newest object can be read)"
+    )]
+    Changed { uri: String, e_tag: String },
+}
+
+/// Which object a read must get, as an event or a listing named it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expected<'a> {
+    /// An S3 version id: the read gets that version (a versioned bucket).
+    pub version: Option<&'a str>,
+    /// The ETag (with or without quotes): without a version id, the read gets this
+    /// object or fails with [`OpenError::Changed`] (the response's ETag is checked,
+    /// as `If-Match` would).
+    pub e_tag: Option<&'a str>,
+}
+
+impl<'a> Expected<'a> {
+    /// A version id, or none (the current object).
+    pub fn version(version: Option<&'a str>) -> Self {
+        Self {
+            version,
+            e_tag: None,
+        }
+    }
 }
 
 /// Opens `location` (`version` pins an S3 version id) as [`open_object`] does, and
@@ -303,8 +331,18 @@ pub async fn open_source(
     location: &StorageLocation,
     version: Option<&str>,
 ) -> Result<OpenedObject, OpenError> {
+    open_expected(location, Expected::version(version)).await
+}
+
+/// Opens the object at `location` that `expected` names (see [`Expected`]), and names
+/// it as lineage does ([`object_version`]).
+pub async fn open_expected(
+    location: &StorageLocation,
+    expected: Expected<'_>,
+) -> Result<OpenedObject, OpenError> {
     let uri = location.uri();
-    match open_object(location, version).await {
+    let version = expected.version;
+    match get_object(location, expected).await {
         Ok((meta, body)) => Ok(OpenedObject {
             source: crate::lineage::SourceObject {
                 version: object_version(&meta, version),
@@ -316,6 +354,14 @@ pub async fn open_source(
         Err(source @ object_store::Error::NotFound { .. }) => {
             Err(OpenError::NotFound { uri, source })
         }
+        Err(object_store::Error::Precondition { .. }) => Err(OpenError::Changed {
+            uri,
+            e_tag: expected
+                .e_tag
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_owned(),
+        }),
         Err(source) => Err(OpenError::Read { uri, source }),
     }
 }
@@ -327,12 +373,42 @@ pub async fn open_object(
     location: &StorageLocation,
     version: Option<&str>,
 ) -> Result<(object_store::ObjectMeta, Box<dyn std::io::Read + Send>), object_store::Error> {
+    get_object(location, Expected::version(version)).await
+}
+
+async fn get_object(
+    location: &StorageLocation,
+    expected: Expected<'_>,
+) -> Result<(object_store::ObjectMeta, Box<dyn std::io::Read + Send>), object_store::Error> {
     use futures::TryStreamExt;
     let options = object_store::GetOptions {
-        version: version.map(str::to_owned),
+        version: expected.version.map(str::to_owned),
         ..Default::default()
     };
     let object = location.store.get_opts(&location.path, options).await?;
+    // A version id names one object for good. Without one, the ETag the response
+    // carries is that of the bytes it holds: the check `If-Match` would make, made
+    // here so that it does not depend on how a store quotes its ETags.
+    let unquoted = |t: &str| t.trim_matches('"').to_owned();
+    if expected.version.is_none()
+        && let Some(want) = expected.e_tag.filter(|t| !t.is_empty())
+        && object.meta.e_tag.as_deref().map(unquoted) != Some(unquoted(want))
+    {
+        return Err(object_store::Error::Precondition {
+            path: location.path.to_string(),
+            source: format!(
+                "ETag {} expected, {} now",
+                unquoted(want),
+                object
+                    .meta
+                    .e_tag
+                    .as_deref()
+                    .map(unquoted)
+                    .unwrap_or_default()
+            )
+            .into(),
+        });
+    }
     let reader: Box<dyn std::io::Read + Send> = match object.payload {
         object_store::GetResultPayload::File(file, _) => Box::new(file),
         object_store::GetResultPayload::Stream(stream) => {

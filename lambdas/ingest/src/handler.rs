@@ -11,7 +11,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::s3::S3Event;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 
-use feedpipe_ingest::{IngestError, IngestJob, IngestSummary};
+use feedpipe_ingest::{IngestError, IngestJob, IngestSummary, RunOptions};
 use feedpipe_shared::storage::BucketResolver;
 use lambda_shared::Retryable;
 use lambda_shared::failure::{Failures, diagnostic, gather};
@@ -83,7 +83,13 @@ pub async fn handle(event: LambdaEvent<S3Event>, app: &App) -> Result<IngestSumm
 
 async fn ingest(app: &App, feed: &ObjectRef) -> Result<IngestSummary, HandlerError> {
     let location = feed.locate(app.buckets.as_ref())?;
-    Ok(app.job.run(&location, feed.version.as_deref()).await?)
+    // The object the event names: its version id, else its ETag (checked by the read).
+    let options = RunOptions {
+        version: feed.version.clone(),
+        e_tag: feed.e_tag.clone(),
+        ..Default::default()
+    };
+    Ok(app.job.run_with(&location, options).await?)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use feedpipe_convert::backfill::{self, BackfillError, PlanOptions};
 use feedpipe_convert::{ConvertError, Converter, Manifest};
-use feedpipe_shared::storage::BucketResolver;
+use feedpipe_shared::storage::{BucketResolver, Expected};
 use lambda_shared::Retryable;
 use lambda_shared::failure::{Failures, diagnostic, gather};
 use lambda_shared::s3_event::{EventError, LocationError, ObjectRef, objects_in};
@@ -174,7 +174,13 @@ async fn convert_one(app: &App, raw: &ObjectRef) -> Result<Manifest, HandlerErro
     let location = raw.locate(app.buckets.as_ref())?;
     Ok(app
         .converter
-        .convert_object(&location, raw.version.as_deref())
+        .convert_expected(
+            &location,
+            Expected {
+                version: raw.version.as_deref(),
+                e_tag: raw.e_tag.as_deref(),
+            },
+        )
         .await?)
 }
 

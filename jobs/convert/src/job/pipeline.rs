@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use feedpipe_shared::feed::{FeedError, FeedItem, FeedReader, open_feed};
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::quarantine::QuarantineEntry;
-use feedpipe_shared::storage::{OpenedObject, open_source};
+use feedpipe_shared::storage::{Expected, OpenedObject, open_expected};
 
 use super::chunk::{Chunk, ChunkItem, Decoded, Refused, decode_chunk};
 use super::{ConvertConfig, ConvertError, RawInput};
@@ -163,7 +163,13 @@ fn read_into(
     };
     for input in inputs {
         let OpenedObject { meta, source, body } = handle
-            .block_on(open_source(&input.location, input.version_id.as_deref()))
+            .block_on(open_expected(
+                &input.location,
+                Expected {
+                    version: input.version_id.as_deref(),
+                    e_tag: input.e_tag.as_deref(),
+                },
+            ))
             .map_err(ConvertError::from)?;
         let uri = source.uri.clone();
         if let Some(listed) = &input.listed_version

@@ -395,6 +395,7 @@ async fn a_group_of_raw_objects_compacts_into_one_file_per_day() {
             location,
             version_id: None,
             listed_version: Some(object_version(&meta, None)),
+            e_tag: None,
         });
     }
     let manifest = converter.convert_group(&inputs).await.unwrap();

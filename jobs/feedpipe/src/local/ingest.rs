@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use feedpipe_ingest::{DeliveredLines, IngestJob, IngestSummary};
+use feedpipe_ingest::{DeliveredLines, IngestJob, IngestSummary, RunOptions};
 use feedpipe_shared::feed::listing::{FeedListing, SkippedFile};
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::storage::{StorageLocation, feed_version};
@@ -128,7 +128,12 @@ impl SourceIngest {
                     "  resume   {name}: an earlier run was interrupted; {} record(s) already in raw objects are not sent again",
                     delivered.len()
                 );
-                self.job.resume(location, version, delivered).await
+                let options = RunOptions {
+                    version: version.map(str::to_owned),
+                    delivered: Some(delivered),
+                    ..Default::default()
+                };
+                self.job.run_with(location, options).await
             }
             None => self.job.run(location, version).await,
         };

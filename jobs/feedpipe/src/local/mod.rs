@@ -193,6 +193,7 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
                     location: object.location,
                     version_id: None,
                     listed_version: None,
+                    e_tag: None,
                 };
                 convert_one(&converter, &[input], &mut stats, verbose).await;
             }

@@ -15,16 +15,25 @@ use feedpipe_standins::InProcessStream;
 
 use super::*;
 
-fn event(json: &str) -> LambdaEvent<S3Event> {
-    LambdaEvent::new(serde_json::from_str(json).unwrap(), Context::default())
+/// The ETags of the fixture's objects (`s3-event.json`) and the ones the in-memory
+/// store gave them when `setup` put them: the handler reads an object only if it still
+/// has the ETag its event names.
+type Tags = Vec<(&'static str, String)>;
+
+fn event(json: &str, tags: &Tags) -> LambdaEvent<S3Event> {
+    let mut json = json.to_owned();
+    for (fixture, real) in tags {
+        json = json.replace(fixture, real);
+    }
+    LambdaEvent::new(serde_json::from_str(&json).unwrap(), Context::default())
 }
 
-async fn setup() -> (App, Arc<InProcessStream>, Arc<dyn ObjectStore>) {
+async fn setup() -> (App, Arc<InProcessStream>, Arc<dyn ObjectStore>, Tags) {
     let buckets = MemoryBuckets::new(["feedpipe-source", "raw"]);
     let source = buckets.bucket("feedpipe-source").unwrap().store;
     let raw = buckets.bucket("raw").unwrap();
     let key = Path::parse("incoming/commandes d'été + more.jsonl").unwrap();
-    source
+    let first = source
         .put(
             &key,
             PutPayload::from_static(
@@ -35,7 +44,7 @@ async fn setup() -> (App, Arc<InProcessStream>, Arc<dyn ObjectStore>) {
         .unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(b"[{\"customer_id\":\"C3\"}]").unwrap();
-    source
+    let second = source
         .put(
             &Path::parse("incoming/big.json.gz").unwrap(),
             PutPayload::from(gz.finish().unwrap()),
@@ -52,13 +61,17 @@ async fn setup() -> (App, Arc<InProcessStream>, Arc<dyn ObjectStore>) {
         job: IngestJob::new(stream.clone(), Arc::new(quarantine), config),
         buckets: Arc::new(buckets),
     };
-    (app, stream, raw.store)
+    let tags = vec![
+        ("0123456789abcdef0123456789abcdef", first.e_tag.unwrap()),
+        ("abcdefabcdefabcdefabcdefabcdefab-2", second.e_tag.unwrap()),
+    ];
+    (app, stream, raw.store, tags)
 }
 
 #[tokio::test]
 async fn every_created_object_of_the_event_is_ingested_with_decoded_keys() {
-    let (app, stream, raw) = setup().await;
-    let summary = handle(event(include_str!("s3-event.json")), &app)
+    let (app, stream, raw, tags) = setup().await;
+    let summary = handle(event(include_str!("s3-event.json"), &tags), &app)
         .await
         .unwrap();
     assert_eq!(summary.files, 2, "the ObjectRemoved record is skipped");
@@ -99,7 +112,7 @@ async fn every_created_object_of_the_event_is_ingested_with_decoded_keys() {
 
 #[tokio::test]
 async fn a_bad_record_fails_the_invocation_but_not_the_other_objects() {
-    let (app, stream, _) = setup().await;
+    let (app, stream, _, tags) = setup().await;
     let json =
         include_str!("s3-event.json").replace("incoming/big.json.gz", "incoming/missing.json");
     let json = json.replacen(
@@ -107,7 +120,7 @@ async fn a_bad_record_fails_the_invocation_but_not_the_other_objects() {
         "broken%zz.jsonl",
         1,
     );
-    let err = handle(event(&json), &app).await.unwrap_err();
+    let err = handle(event(&json, &tags), &app).await.unwrap_err();
     assert!(
         matches!(&err, HandlerError::Several(v) if v.len() == 2),
         "{err}"
@@ -129,11 +142,11 @@ async fn a_bad_record_fails_the_invocation_but_not_the_other_objects() {
 
 #[tokio::test]
 async fn the_same_event_twice_sends_the_same_record_ids_twice() {
-    let (app, stream, _) = setup().await;
-    handle(event(include_str!("s3-event.json")), &app)
+    let (app, stream, _, tags) = setup().await;
+    handle(event(include_str!("s3-event.json"), &tags), &app)
         .await
         .unwrap();
-    handle(event(include_str!("s3-event.json")), &app)
+    handle(event(include_str!("s3-event.json"), &tags), &app)
         .await
         .unwrap();
     let mut ids: HashMap<String, usize> = HashMap::new();
@@ -148,17 +161,19 @@ async fn the_same_event_twice_sends_the_same_record_ids_twice() {
 
 #[tokio::test]
 async fn folder_markers_and_empty_events_ingest_nothing() {
-    let (app, stream, _) = setup().await;
+    let (app, stream, _, tags) = setup().await;
     let json = include_str!("s3-event.json")
         .replace("incoming/big.json.gz", "incoming/folder/")
         .replace("ObjectCreated:Put", "s3:ObjectCreated:Put");
-    let summary = handle(event(&json), &app).await.unwrap();
+    let summary = handle(event(&json, &tags), &app).await.unwrap();
     assert_eq!(
         (summary.files, summary.records_read),
         (1, 3),
         "only the first record names a feed"
     );
-    let summary = handle(event(r#"{"Records":[]}"#), &app).await.unwrap();
+    let summary = handle(event(r#"{"Records":[]}"#, &tags), &app)
+        .await
+        .unwrap();
     assert_eq!(summary, IngestSummary::default());
     assert_eq!(stream.lengths().iter().sum::<usize>(), 2);
 }

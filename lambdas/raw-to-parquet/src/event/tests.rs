@@ -4,6 +4,11 @@ use super::*;
 
 /// The S3 notification of one created object in `raw-bucket` (`key` as events carry it).
 pub(crate) fn s3_notification(key: &str) -> Value {
+    s3_notification_tagged(key, "e")
+}
+
+/// The same, for an object whose ETag is `e_tag`.
+pub(crate) fn s3_notification_tagged(key: &str, e_tag: &str) -> Value {
     json!({"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
         "eventTime": "2026-11-23T10:05:00.000Z", "eventName": "ObjectCreated:Put",
@@ -11,7 +16,7 @@ pub(crate) fn s3_notification(key: &str) -> Value {
         "responseElements": {},
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "raw",
                "bucket": {"name": "raw-bucket", "arn": "arn:aws:s3:::raw-bucket"},
-               "object": {"key": key, "size": 1, "eTag": "e", "sequencer": "1"}}
+               "object": {"key": key, "size": 1, "eTag": e_tag, "sequencer": "1"}}
     }]})
 }
 

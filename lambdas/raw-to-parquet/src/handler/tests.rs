@@ -9,12 +9,14 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde_json::json;
 
 use super::*;
-use crate::event::tests::{s3_notification, sqs};
+use crate::event::tests::{s3_notification, s3_notification_tagged, sqs};
 
 struct Setup {
     app: App,
     raw: Arc<dyn ObjectStore>,
     curated: Arc<dyn ObjectStore>,
+    /// The raw object's ETag, as its event names it.
+    e_tag: String,
 }
 
 const KEY: &str = "raw/2026/11/23/10/feed-1-2026-11-23-10-00-00-a b.gz";
@@ -34,9 +36,12 @@ async fn setup() -> Setup {
         },
     )
     .unwrap();
-    raw.store
+    let e_tag = raw
+        .store
         .put(&Path::parse(KEY).unwrap(), PutPayload::from(feed))
         .await
+        .unwrap()
+        .e_tag
         .unwrap();
     let converter = Converter::new(
         SchemaContract::from_json(SAMPLE_CONTRACT).unwrap(),
@@ -51,6 +56,7 @@ async fn setup() -> Setup {
         },
         raw: raw.store,
         curated: curated.store,
+        e_tag,
     }
 }
 
@@ -92,7 +98,15 @@ async fn sqs_messages_are_converted_and_only_the_failed_one_is_reported() {
         json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "raw-bucket"});
     let payload = sqs(&[
         ("m-test", test_event.to_string()),
-        ("m-ok", s3_notification(ENCODED).to_string()),
+        (
+            "m-ok",
+            s3_notification_tagged(ENCODED, &s.e_tag).to_string(),
+        ),
+        // A late notification for an earlier object under the same key: not read.
+        (
+            "m-stale",
+            s3_notification_tagged(ENCODED, "an-earlier-etag").to_string(),
+        ),
         (
             "m-missing",
             s3_notification("raw/2026/11/23/10/gone").to_string(),
@@ -102,7 +116,7 @@ async fn sqs_messages_are_converted_and_only_the_failed_one_is_reported() {
     let answer = handle(event(payload), &s.app).await.unwrap();
     assert_eq!(
         serde_json::to_value(&answer).unwrap(),
-        json!({"batchItemFailures": [{"itemIdentifier": "m-missing"}, {"itemIdentifier": "m-junk"}]})
+        json!({"batchItemFailures": [{"itemIdentifier": "m-stale"}, {"itemIdentifier": "m-missing"}, {"itemIdentifier": "m-junk"}]})
     );
     let files = parquet_objects(&s.curated).await;
     assert!(!files.is_empty());
@@ -125,11 +139,11 @@ async fn sqs_messages_are_converted_and_only_the_failed_one_is_reported() {
 #[tokio::test]
 async fn the_same_s3_event_twice_writes_the_same_files() {
     let s = setup().await;
-    let first = handle(event(s3_notification(ENCODED)), &s.app)
+    let first = handle(event(s3_notification_tagged(ENCODED, &s.e_tag)), &s.app)
         .await
         .unwrap();
     let before = parquet_objects(&s.curated).await;
-    let second = handle(event(s3_notification(ENCODED)), &s.app)
+    let second = handle(event(s3_notification_tagged(ENCODED, &s.e_tag)), &s.app)
         .await
         .unwrap();
     assert_eq!(first, second);
