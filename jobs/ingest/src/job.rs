@@ -20,7 +20,7 @@ use futures::stream::FuturesUnordered;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use feedpipe_shared::lineage::format_timestamp;
+use feedpipe_shared::lineage::{SourceObject, format_timestamp};
 use feedpipe_shared::quarantine::{
     Quarantine, QuarantineBuffer, QuarantineEntry, QuarantineError, RejectKind, Stage,
 };
@@ -221,6 +221,36 @@ impl IngestJob {
             ..Default::default()
         };
         self.run_with(feed, options).await
+    }
+
+    /// Writes one quarantine entry for a whole file that cannot be read at all (a key
+    /// that `object_store` cannot address: `//`, `/./`, control characters), naming
+    /// it and saying why, so that it is not lost without a word: line 0, kind
+    /// `unreadable`, no bytes. Returns the quarantine object written (its name derives
+    /// from the file, so a retry rewrites it).
+    pub async fn quarantine_unreadable(
+        &self,
+        source: &SourceObject,
+        reason: String,
+    ) -> Result<Vec<String>, QuarantineError> {
+        let mut buffer = QuarantineBuffer::new(
+            Arc::clone(&self.quarantine),
+            Stage::Ingest,
+            source.clone(),
+            Utc::now().date_naive(),
+            "",
+            self.config.quarantine_part_bytes,
+        );
+        buffer
+            .push(&QuarantineEntry {
+                kind: RejectKind::Unreadable,
+                error: reason,
+                line: 0,
+                raw: bytes::Bytes::new(),
+                truncated: false,
+            })
+            .await?;
+        buffer.finish().await
     }
 
     /// Ingests the object at `feed` that `options` names, leaving out the lines it says

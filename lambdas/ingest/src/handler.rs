@@ -12,6 +12,7 @@ use aws_lambda_events::event::s3::S3Event;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 
 use feedpipe_ingest::{IngestError, IngestJob, IngestSummary, RunOptions};
+use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::storage::BucketResolver;
 use lambda_shared::Retryable;
 use lambda_shared::failure::{Failures, diagnostic, gather};
@@ -82,7 +83,14 @@ pub async fn handle(event: LambdaEvent<S3Event>, app: &App) -> Result<IngestSumm
 }
 
 async fn ingest(app: &App, feed: &ObjectRef) -> Result<IngestSummary, HandlerError> {
-    let location = feed.locate(app.buckets.as_ref())?;
+    let location = match feed.locate(app.buckets.as_ref()) {
+        Ok(location) => location,
+        // A key that no store can address (`//`, `/./`, control characters).
+        Err(e) if object_store::path::Path::parse(&feed.key).is_err() => {
+            return Err(quarantine_unreadable(app, feed, e).await);
+        }
+        Err(e) => return Err(e.into()),
+    };
     // The object the event names: its version id, else its ETag (checked by the read).
     let options = RunOptions {
         version: feed.version.clone(),
@@ -90,6 +98,24 @@ async fn ingest(app: &App, feed: &ObjectRef) -> Result<IngestSummary, HandlerErr
         ..Default::default()
     };
     Ok(app.job.run_with(&location, options).await?)
+}
+
+/// A key the stores cannot address is never readable: one quarantine entry names the
+/// file and the reason (reconcile reports it), and the invocation fails as permanent.
+async fn quarantine_unreadable(app: &App, feed: &ObjectRef, e: LocationError) -> HandlerError {
+    let source = SourceObject {
+        uri: format!("s3://{}/{}", feed.bucket, feed.key),
+        version: feed
+            .version
+            .clone()
+            .or_else(|| feed.e_tag.clone())
+            .unwrap_or_else(|| "unversioned".into()),
+    };
+    let reason = format!("the object cannot be read, rename it: {e}");
+    match app.job.quarantine_unreadable(&source, reason).await {
+        Ok(_) => HandlerError::Location(e),
+        Err(q) => HandlerError::Ingest(IngestError::Quarantine(q)),
+    }
 }
 
 #[cfg(test)]

@@ -177,3 +177,53 @@ async fn folder_markers_and_empty_events_ingest_nothing() {
     assert_eq!(summary, IngestSummary::default());
     assert_eq!(stream.lengths().iter().sum::<usize>(), 2);
 }
+
+/// A key that `object_store` cannot address (here `//`) is never readable: the
+/// invocation fails as permanent, and one quarantine entry names the file and why,
+/// while the event's other object is ingested.
+#[tokio::test]
+async fn a_key_no_store_can_address_is_quarantined_as_one_entry_naming_it() {
+    let (app, stream, raw, tags) = setup().await;
+    let json = include_str!("s3-event.json").replacen(
+        "commandes+d%27%C3%A9t%C3%A9+%2B+more.jsonl",
+        "a%2F%2Fdouble+slash.jsonl",
+        1,
+    );
+    let err = handle(event(&json, &tags), &app).await.unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    assert!(
+        err.to_string().contains("incoming/a//double slash.jsonl"),
+        "{err}"
+    );
+    assert_eq!(
+        stream.lengths().iter().sum::<usize>(),
+        1,
+        "big.json.gz still went through"
+    );
+    let mut entries = Vec::new();
+    let listed: Vec<_> = raw.list(None).map(|m| m.unwrap()).collect().await;
+    for meta in listed {
+        let bytes = raw
+            .get(&meta.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            entries.push(serde_json::from_slice::<serde_json::Value>(line).unwrap());
+        }
+    }
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+    assert_eq!(
+        entry["source"],
+        "s3://feedpipe-source/incoming/a//double slash.jsonl"
+    );
+    assert_eq!(entry["kind"], "unreadable");
+    assert_eq!(entry["line"], 0);
+    assert!(
+        entry["error"].as_str().unwrap().contains("rename it"),
+        "{entry}"
+    );
+}
