@@ -83,6 +83,24 @@ fn every_bad_input_case_ends_as_expected() {
             )
             .unwrap();
             path
+        } else if name == "very-deep.jsonl" {
+            // Not checked in (480 KB of brackets): deep enough to overflow any
+            // recursive walk of the value on a thread's stack.
+            let rec = |i: u32, extra: &str| {
+                format!(
+                    r#"{{"order_id": "ORD-{i:05}", "customer_id": "C-00001", "order_ts": "2026-11-02T10:15:00+01:00", "total": 11.25{extra}}}"#
+                )
+            };
+            let arrays = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+            let objects = format!("{}1{}", r#"{"a":"#.repeat(40_000), "}".repeat(40_000));
+            let deep = format!(r#", "deep": {arrays}, "customer": {{"more": {objects}}}"#);
+            let path = scratch.path().join(name);
+            std::fs::write(
+                &path,
+                format!("{}\n{}\n{}\n", rec(1, ""), rec(2, &deep), rec(3, "")),
+            )
+            .unwrap();
+            path
         } else {
             corpus().join(name)
         };
@@ -167,6 +185,6 @@ fn every_bad_input_case_ends_as_expected() {
         }
     }
     let names: BTreeSet<_> = expected.keys().filter(|k| !k.starts_with('_')).collect();
-    assert_eq!(names.len(), 12, "the twelve cases of the corpus");
+    assert_eq!(names.len(), 13, "the thirteen cases of the corpus");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

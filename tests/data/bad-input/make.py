@@ -3,7 +3,8 @@
 
 Each case's expected outcome is in expected.json, which tests/../jobs/feedpipe/tests/
 bad_input.rs checks by running `feedpipe local` on each file. The 2 MiB record is
-not checked in: the test writes it (big-record.jsonl, as make_big_record() below).
+not checked in: the test writes them (big-record.jsonl, as make_big_record() below;
+very-deep.jsonl, as jobs/feedpipe/tests/bad_input.rs writes it).
 """
 import gzip
 import json
