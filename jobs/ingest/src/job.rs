@@ -30,7 +30,7 @@ use feedpipe_shared::storage::{
 
 use crate::batch::{Batch, KinesisLimits, RecordBatcher};
 use crate::frame::{Record, RecordFramer};
-use crate::reader::{FeedError, FeedFormat, FeedItem, FeedReader, open_feed};
+use crate::reader::{FeedError, FeedFormat, FeedItem, FeedReader, Overflow, open_feed};
 use crate::resume::DeliveredLines;
 use crate::sink::{RecordSink, RetryPolicy, deliver};
 
@@ -176,7 +176,8 @@ impl IngestError {
 
 enum Message {
     Batch(Batch),
-    Rejected(QuarantineEntry),
+    /// A rejected record, with its bytes past the keep limit when it had more.
+    Rejected(QuarantineEntry, Option<Overflow>),
 }
 
 struct ReadStats {
@@ -352,9 +353,12 @@ impl IngestJob {
                         in_flight.push(deliver(self.sink.as_ref(), batch, &self.config.retry));
                     }
                     Some(Message::Batch(_)) => {}
-                    Some(Message::Rejected(entry)) => {
+                    Some(Message::Rejected(entry, rest)) => {
                         first_error.get_or_insert_with(|| format!("line {}: {}", entry.line, entry.error));
-                        rejected.push(&entry).await?;
+                        match rest {
+                            Some(rest) => rejected.push_whole(&entry, rest).await?,
+                            None => rejected.push(&entry).await?,
+                        }
                     }
                     None => channel_open = false,
                 },
@@ -427,7 +431,8 @@ fn read_feed(
     tx: mpsc::Sender<Message>,
 ) -> Result<ReadStats, FeedError> {
     let feed = open_feed(body).map_err(|source| FeedError { line: 0, source })?;
-    let mut reader = FeedReader::new(feed, keep_limit)?;
+    // Every byte of a record too long to keep goes to the quarantine's side object.
+    let mut reader = FeedReader::new(feed, keep_limit)?.keep_whole();
     let mut batcher = RecordBatcher::new(limits);
     let mut scratch = Vec::new();
     let mut records = 0u64;
@@ -447,13 +452,16 @@ fn read_feed(
                     Some(batch) => Message::Batch(batch),
                     None => continue,
                 },
-                Err(reject) => Message::Rejected(QuarantineEntry {
-                    kind: reject.kind(),
-                    error: reject.to_string(),
-                    line,
-                    raw: bytes::Bytes::copy_from_slice(bytes),
-                    truncated: false,
-                }),
+                Err(reject) => Message::Rejected(
+                    QuarantineEntry {
+                        kind: reject.kind(),
+                        error: reject.to_string(),
+                        line,
+                        raw: bytes::Bytes::copy_from_slice(bytes),
+                        truncated: false,
+                    },
+                    None,
+                ),
             },
             FeedItem::Bad {
                 line,
@@ -461,13 +469,22 @@ fn read_feed(
                 truncated,
                 reason,
                 kind,
-            } => Message::Rejected(QuarantineEntry {
-                kind,
-                error: reason,
-                line,
-                raw: bytes::Bytes::copy_from_slice(bytes),
-                truncated,
-            }),
+            } => Message::Rejected(
+                QuarantineEntry {
+                    kind,
+                    error: reason,
+                    line,
+                    raw: bytes::Bytes::copy_from_slice(bytes),
+                    truncated,
+                },
+                None,
+            ),
+        };
+        let message = match message {
+            Message::Rejected(entry, None) if entry.truncated => {
+                Message::Rejected(entry, reader.take_overflow())
+            }
+            other => other,
         };
         if !send(message) {
             break;

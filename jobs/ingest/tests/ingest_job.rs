@@ -84,7 +84,8 @@ impl Setup {
                 let p = e.unwrap().path();
                 if p.is_dir() {
                     stack.push(p);
-                } else {
+                } else if p.extension().is_some_and(|e| e == "jsonl") {
+                    // (`.raw` files are side objects, the whole of a long record.)
                     let text = std::fs::read_to_string(&p).unwrap();
                     out.extend(
                         text.lines()
@@ -391,5 +392,56 @@ async fn a_rerun_produces_the_same_record_ids() {
     assert!(
         ids.values().all(|n| *n == 2),
         "a duplicate delivery carries the same id, for dedupe downstream"
+    );
+}
+
+/// A record longer than the keep limit is kept whole: its entry holds the first
+/// `keep_limit` bytes and names a side object with every byte of it, for a line and
+/// for a JSON-array element that swallows the rest of the file (an unclosed `[`);
+/// the records around them go through.
+#[tokio::test]
+async fn a_record_past_the_keep_limit_goes_whole_to_a_side_object_the_entry_names() {
+    let s = Setup::new(2);
+    let long_line = format!("{{\"note\":\"{}\"", "x".repeat(50_000)); // no closing brace
+    let lines = format!("{{\"a\":1}}\n{long_line}\n{{\"a\":3}}\n");
+    let array_tail = format!("{{\"b\":[{}}}, {{\"b\":3}}\n]\n", "7,".repeat(30_000));
+    let array = format!("[{{\"b\":1}},\n{array_tail}");
+    let config = IngestConfig {
+        keep_limit: 1_000,
+        ..Default::default()
+    };
+    let summary = s
+        .run(&s.write("lines.jsonl", lines.as_bytes()), config.clone())
+        .await
+        .unwrap();
+    assert_eq!((summary.records_sent, summary.records_quarantined), (2, 1));
+    let summary = s
+        .run(&s.write("array.json", array.as_bytes()), config)
+        .await
+        .unwrap();
+    assert_eq!(summary.records_sent, 1);
+    let entries = s.quarantine_entries();
+    let whole = |name: &str| -> Vec<u8> {
+        let entry = entries
+            .iter()
+            .find(|e| e["source"].as_str().unwrap().ends_with(name))
+            .unwrap();
+        assert_eq!(entry["truncated"], true, "{entry}");
+        assert_eq!(entry["raw"].as_str().unwrap().len(), 1_000);
+        let side = entry["side_object"].as_str().unwrap();
+        let path = side.strip_prefix("file://").unwrap();
+        assert!(path.ends_with(".raw"), "{side}");
+        std::fs::read(path).unwrap()
+    };
+    assert!(whole("lines.jsonl") == long_line.as_bytes());
+    // The broken element runs to the end of the file: every byte of it is kept.
+    let kept = whole("array.json");
+    let want = array_tail.as_bytes(); // to the end of the file, its last newline too
+    let first_difference = kept.iter().zip(want).position(|(a, b)| a != b);
+    assert!(
+        kept == want,
+        "{} bytes kept, {} expected, first difference at {first_difference:?}",
+        kept.len(),
+        want.len()
     );
 }

@@ -22,7 +22,7 @@
 //! assert_eq!(lines, vec![(1, b"{\"a\":1}".to_vec()), (3, b"{\"b\":2}".to_vec())]);
 //! ```
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -135,6 +135,43 @@ pub enum FeedItem<'a> {
     },
 }
 
+/// The bytes of a record past the keep limit, when the reader keeps them
+/// ([`FeedReader::keep_whole`]): in an anonymous temporary file, removed when this is
+/// dropped, positioned at its end.
+#[derive(Debug)]
+pub struct Overflow {
+    /// The bytes after the first `keep_limit` ones.
+    pub file: std::fs::File,
+    /// How many.
+    pub len: u64,
+}
+
+/// Appends `bytes` to the record being kept: to `buf` up to `limit` bytes, the rest
+/// to `overflow` when `spill` (else they are counted, not kept).
+fn keep(
+    buf: &mut Vec<u8>,
+    overflow: &mut Option<Overflow>,
+    limit: usize,
+    spill: bool,
+    bytes: &[u8],
+) -> io::Result<()> {
+    let room = limit.saturating_sub(buf.len());
+    let (head, rest) = bytes.split_at(bytes.len().min(room));
+    buf.extend_from_slice(head);
+    if spill && !rest.is_empty() {
+        let o = match overflow {
+            Some(o) => o,
+            None => overflow.insert(Overflow {
+                file: tempfile::tempfile()?,
+                len: 0,
+            }),
+        };
+        o.file.write_all(rest)?;
+        o.len += rest.len() as u64;
+    }
+    Ok(())
+}
+
 /// Errors that stop reading a feed: the source itself failed (retry the file).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read the feed after line {line}: {source}")]
@@ -158,6 +195,9 @@ pub struct FeedReader {
     state: ArrayState,
     done: bool,
     bytes_read: u64,
+    /// Whether bytes past the keep limit go to `overflow` ([`FeedReader::keep_whole`]).
+    spill: bool,
+    overflow: Option<Overflow>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +226,8 @@ impl FeedReader {
             state: ArrayState::Start,
             done: false,
             bytes_read: 0,
+            spill: false,
+            overflow: None,
         };
         match reader.detect() {
             Ok(format) => reader.format = format,
@@ -194,6 +236,21 @@ impl FeedReader {
             Err(_) => {}
         }
         Ok(reader)
+    }
+
+    /// Keeps every byte of a record longer than the keep limit: the first
+    /// `keep_limit` bytes in the item as before, the rest in a temporary file that
+    /// [`FeedReader::take_overflow`] hands over after the item (for the quarantine's
+    /// side object: nothing is dropped).
+    pub fn keep_whole(mut self) -> Self {
+        self.spill = true;
+        self
+    }
+
+    /// The bytes of the last item past the keep limit, if it had any and
+    /// [`FeedReader::keep_whole`] is on.
+    pub fn take_overflow(&mut self) -> Option<Overflow> {
+        self.overflow.take()
     }
 
     /// JSON lines or JSON array.
@@ -307,6 +364,7 @@ impl FeedReader {
     fn next_line(&mut self) -> Result<Option<FeedItem<'_>>, FeedError> {
         loop {
             self.buf.clear();
+            self.overflow = None;
             let mut total = 0usize;
             let mut ended = false;
             let mut saw_newline = false;
@@ -328,8 +386,19 @@ impl FeedReader {
                     Some(i) => (i, i + 1, true),
                     None => (chunk.len(), chunk.len(), false),
                 };
-                let room = self.keep_limit.saturating_sub(self.buf.len());
-                self.buf.extend_from_slice(&chunk[..take.min(room)]);
+                let kept = keep(
+                    &mut self.buf,
+                    &mut self.overflow,
+                    self.keep_limit,
+                    self.spill,
+                    &chunk[..take],
+                );
+                if let Err(e) = kept {
+                    return Err(FeedError {
+                        line: self.line,
+                        source: e,
+                    });
+                }
                 total += take;
                 self.consume(used);
                 if found {

@@ -6,6 +6,10 @@
 //! record's bytes in `raw` (or `raw_base64` when they are not UTF-8), written under
 //! `<quarantine>/<stage>/dt=YYYY-MM-DD/<file>-<digest>-<part>.jsonl`. Names are
 //! deterministic for a source object, so a re-run overwrites rather than adds.
+//!
+//! A record longer than the keep limit is kept whole too: its entry holds the first
+//! bytes (`truncated`) and names a side object, `side_object`, beside the parts
+//! (`<file>-<digest>-line<N>.raw`), that holds every byte of it.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -15,10 +19,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use chrono::NaiveDate;
-use object_store::PutPayload;
 use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 use serde::{Deserialize, Serialize};
 
+use crate::feed::Overflow;
 use crate::lineage::SourceObject;
 use crate::storage::StorageLocation;
 
@@ -119,6 +124,9 @@ pub struct QuarantineRecord<'a> {
     /// True when the bytes are only the start of the record.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// When `truncated`: the URI of the object holding the whole record.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub side_object: Option<Cow<'a, str>>,
 }
 
 impl<'a> QuarantineRecord<'a> {
@@ -139,6 +147,7 @@ impl<'a> QuarantineRecord<'a> {
             raw: text.map(Cow::Borrowed),
             raw_base64: text.is_none().then(|| BASE64.encode(&entry.raw)),
             truncated: entry.truncated,
+            side_object: None,
         }
     }
 
@@ -176,8 +185,20 @@ pub fn encode_entry(
     source: &SourceObject,
     entry: &QuarantineEntry,
 ) {
+    encode_with_side(out, stage, source, entry, None);
+}
+
+fn encode_with_side(
+    out: &mut Vec<u8>,
+    stage: Stage,
+    source: &SourceObject,
+    entry: &QuarantineEntry,
+    side_object: Option<&str>,
+) {
+    let mut record = QuarantineRecord::new(stage, source, entry);
+    record.side_object = side_object.map(Cow::Borrowed);
     // Serializing plain strings and numbers into a Vec cannot fail.
-    if serde_json::to_writer(&mut *out, &QuarantineRecord::new(stage, source, entry)).is_ok() {
+    if serde_json::to_writer(&mut *out, &record).is_ok() {
         out.push(b'\n');
     }
 }
@@ -204,6 +225,19 @@ pub trait Quarantine: Send + Sync + std::fmt::Debug {
         dt: NaiveDate,
         part: &str,
         body: Bytes,
+    ) -> Result<String, QuarantineError>;
+
+    /// Stores every byte of the record at `line` that was too long to keep in its
+    /// entry (`head`, then the bytes of `rest`) as that entry's side object; returns
+    /// the URI written. The name is deterministic, so a re-run overwrites it.
+    async fn put_side(
+        &self,
+        stage: Stage,
+        source: &SourceObject,
+        dt: NaiveDate,
+        line: u64,
+        head: Bytes,
+        rest: Overflow,
     ) -> Result<String, QuarantineError>;
 }
 
@@ -239,6 +273,21 @@ impl ObjectStoreQuarantine {
             .join(format!("dt={}", dt.format("%Y-%m-%d")))
             .join(name)
     }
+
+    /// The object path of the side object of the record at `line`.
+    pub fn side_path(&self, stage: Stage, source: &SourceObject, dt: NaiveDate, line: u64) -> Path {
+        let name = format!(
+            "{}-{}-line{line}.raw",
+            safe_name(source.file_name()),
+            source.digest()
+        );
+        self.location
+            .path
+            .clone()
+            .join(stage.as_str())
+            .join(format!("dt={}", dt.format("%Y-%m-%d")))
+            .join(name)
+    }
 }
 
 #[async_trait]
@@ -263,7 +312,73 @@ impl Quarantine for ObjectStoreQuarantine {
             })?;
         Ok(uri)
     }
+
+    async fn put_side(
+        &self,
+        stage: Stage,
+        source: &SourceObject,
+        dt: NaiveDate,
+        line: u64,
+        head: Bytes,
+        rest: Overflow,
+    ) -> Result<String, QuarantineError> {
+        let path = self.side_path(stage, source, dt, line);
+        let uri = self.location.uri_of(&path);
+        let failed = |source| QuarantineError {
+            uri: uri.clone(),
+            source,
+        };
+        let upload = self
+            .location
+            .store
+            .put_multipart(&path)
+            .await
+            .map_err(failed)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, SIDE_PART_BYTES);
+        writer.put(head);
+        // The rest from its temporary file, a part at a time (memory stays bounded).
+        let mut file = rest.file;
+        let io_failed = |e: std::io::Error| {
+            failed(object_store::Error::Generic {
+                store: "quarantine",
+                source: Box::new(e),
+            })
+        };
+        std::io::Seek::rewind(&mut file).map_err(io_failed)?;
+        loop {
+            let (back, chunk) = tokio::task::spawn_blocking(move || {
+                let mut chunk = vec![0u8; SIDE_PART_BYTES];
+                let n = std::io::Read::read(&mut file, &mut chunk);
+                (
+                    file,
+                    n.map(|n| {
+                        chunk.truncate(n);
+                        chunk
+                    }),
+                )
+            })
+            .await
+            .map_err(|e| {
+                failed(object_store::Error::Generic {
+                    store: "quarantine",
+                    source: Box::new(e),
+                })
+            })?;
+            file = back;
+            let chunk = chunk.map_err(io_failed)?;
+            if chunk.is_empty() {
+                break;
+            }
+            writer.wait_for_capacity(4).await.map_err(failed)?;
+            writer.put(Bytes::from(chunk));
+        }
+        writer.finish().await.map_err(failed)?;
+        Ok(uri)
+    }
 }
+
+/// Size of the parts a side object is uploaded in.
+const SIDE_PART_BYTES: usize = 8 * 1024 * 1024;
 
 /// Collects the rejected records of one source and writes them in parts of bounded size.
 #[derive(Debug)]
@@ -309,6 +424,32 @@ impl QuarantineBuffer {
     /// Adds one rejected record, writing a part when the buffer is full.
     pub async fn push(&mut self, entry: &QuarantineEntry) -> Result<(), QuarantineError> {
         encode_entry(&mut self.buf, self.stage, &self.source, entry);
+        self.records += 1;
+        if self.buf.len() >= self.part_bytes {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Adds one rejected record whose bytes past the keep limit are in `rest`: they
+    /// go, with the entry's, to a side object that the entry names.
+    pub async fn push_whole(
+        &mut self,
+        entry: &QuarantineEntry,
+        rest: Overflow,
+    ) -> Result<(), QuarantineError> {
+        let side = self
+            .target
+            .put_side(
+                self.stage,
+                &self.source,
+                self.dt,
+                entry.line,
+                entry.raw.clone(),
+                rest,
+            )
+            .await?;
+        encode_with_side(&mut self.buf, self.stage, &self.source, entry, Some(&side));
         self.records += 1;
         if self.buf.len() >= self.part_bytes {
             self.flush().await?;

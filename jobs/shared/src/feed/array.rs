@@ -3,7 +3,7 @@
 
 use std::io::{self, BufRead};
 
-use super::{ArrayState, FeedError, FeedItem, FeedReader};
+use super::{ArrayState, FeedError, FeedItem, FeedReader, keep};
 use crate::quarantine::RejectKind;
 
 impl FeedReader {
@@ -76,6 +76,7 @@ impl FeedReader {
         self.line += 1;
         let start_text_line = self.text_line;
         self.buf.clear();
+        self.overflow = None;
         let mut total = 0usize;
         let mut depth = 0usize;
         let mut in_string = false;
@@ -127,8 +128,18 @@ impl FeedReader {
                 }
             }
             let take = end.map_or(chunk.len(), |(i, _)| i);
-            let room = self.keep_limit.saturating_sub(self.buf.len());
-            self.buf.extend_from_slice(&chunk[..take.min(room)]);
+            if let Err(e) = keep(
+                &mut self.buf,
+                &mut self.overflow,
+                self.keep_limit,
+                self.spill,
+                &chunk[..take],
+            ) {
+                return Err(FeedError {
+                    line: self.line,
+                    source: e,
+                });
+            }
             total += take;
             self.text_line += newlines;
             match end {
@@ -147,7 +158,9 @@ impl FeedReader {
                 }
             }
         }
-        while self.buf.last().is_some_and(u8::is_ascii_whitespace) {
+        // Trailing whitespace is not the element's (when it is whole: a cut element's
+        // tail is in the overflow).
+        while total == self.buf.len() && self.buf.last().is_some_and(u8::is_ascii_whitespace) {
             self.buf.pop();
             total -= 1;
         }
@@ -195,6 +208,7 @@ impl FeedReader {
     /// Reports everything left as one bad item and ends the feed.
     fn rest_is_bad(&mut self, reason: &str) -> Result<Option<FeedItem<'_>>, FeedError> {
         self.buf.clear();
+        self.overflow = None;
         let mut total = 0usize;
         loop {
             let chunk = match self.input.fill_buf() {
@@ -207,8 +221,18 @@ impl FeedReader {
             if chunk.is_empty() {
                 break;
             }
-            let room = self.keep_limit.saturating_sub(self.buf.len());
-            self.buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if let Err(e) = keep(
+                &mut self.buf,
+                &mut self.overflow,
+                self.keep_limit,
+                self.spill,
+                chunk,
+            ) {
+                return Err(FeedError {
+                    line: self.line,
+                    source: e,
+                });
+            }
             total += chunk.len();
             let len = chunk.len();
             self.consume(len);
