@@ -182,9 +182,61 @@ pub struct FeedError {
     pub source: io::Error,
 }
 
+/// The decoded bytes, with room to put back bytes already read: after a broken array
+/// element, reading resumes at the next element, which was read as part of it.
+struct Input {
+    front: Vec<u8>,
+    at: usize,
+    inner: Box<dyn BufRead + Send>,
+}
+
+impl Input {
+    /// Puts `bytes` back in front of what is left to read.
+    fn unread(&mut self, bytes: &[u8]) {
+        let mut front = bytes.to_vec();
+        front.extend_from_slice(&self.front[self.at..]);
+        self.front = front;
+        self.at = 0;
+    }
+}
+
+impl Read for Input {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let available = self.fill_buf()?;
+            let n = available.len().min(out.len());
+            out[..n].copy_from_slice(&available[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Input {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.at < self.front.len() {
+            return Ok(&self.front[self.at..]);
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        if self.at < self.front.len() {
+            self.at += n;
+            if self.at >= self.front.len() {
+                self.front.clear();
+                self.at = 0;
+            }
+        } else {
+            self.inner.consume(n);
+        }
+    }
+}
+
 /// Streams the records of a feed; see the module docs.
 pub struct FeedReader {
-    input: Box<dyn BufRead + Send>,
+    input: Input,
     source_failed: Arc<AtomicBool>,
     format: FeedFormat,
     gzip: bool,
@@ -198,6 +250,9 @@ pub struct FeedReader {
     /// Whether bytes past the keep limit go to `overflow` ([`FeedReader::keep_whole`]).
     spill: bool,
     overflow: Option<Overflow>,
+    /// The first key of the array's last good element (`"order_id"` with its quotes):
+    /// what the element after a broken one must start with to resume there.
+    first_key: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,7 +270,11 @@ impl FeedReader {
     /// (a longer one is reported [`FeedItem::Bad`] with its first `keep_limit` bytes).
     pub fn new(feed: OpenFeed, keep_limit: usize) -> Result<Self, FeedError> {
         let mut reader = Self {
-            input: feed.reader,
+            input: Input {
+                front: Vec::new(),
+                at: 0,
+                inner: feed.reader,
+            },
             source_failed: feed.source_failed,
             format: FeedFormat::JsonLines,
             gzip: feed.gzip,
@@ -228,6 +287,7 @@ impl FeedReader {
             bytes_read: 0,
             spill: false,
             overflow: None,
+            first_key: None,
         };
         match reader.detect() {
             Ok(format) => reader.format = format,

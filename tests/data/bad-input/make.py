@@ -44,6 +44,11 @@ def main():
     open("orders d'été ü.jsonl", "wb").write(lines([rec(1), rec(2)]))
     open("crlf.jsonl", "wb").write(lines([rec(1), rec(2), rec(3)], "\r\n"))
     open("bom.jsonl", "wb").write(b"\xef\xbb\xbf" + lines([rec(1), rec(2)]))
+    # Element 2 opens a `[` it never closes, element 5 has a stray `"`: each is bad alone.
+    elements = [rec(i) for i in range(1, 9)]
+    elements[1] = elements[1].replace('"items": [{', '"items": [[{')
+    elements[4] = elements[4].replace('"status": "paid"', '"status": "pa"id"')
+    open("broken-array.json", "wb").write(("[\n" + ",\n".join(elements) + "\n]\n").encode())
 
 
 if __name__ == "__main__":

@@ -78,9 +78,7 @@ impl FeedReader {
         self.buf.clear();
         self.overflow = None;
         let mut total = 0usize;
-        let mut depth = 0usize;
-        let mut in_string = false;
-        let mut escaped = false;
+        let mut scan = Scan::default();
         loop {
             let chunk = match self.input.fill_buf() {
                 Ok(c) => c,
@@ -102,48 +100,35 @@ impl FeedReader {
                     ),
                 )));
             }
-            let mut end = None;
+            // Resuming after a broken element needs all of it in `buf`.
+            let whole = total == self.buf.len();
+            let mut stop = None;
             let mut newlines = 0;
             for (i, &b) in chunk.iter().enumerate() {
-                if in_string {
-                    if escaped {
-                        escaped = false;
-                    } else if b == b'\\' {
-                        escaped = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                    }
-                    continue;
+                if b == b'\n' {
+                    newlines += 1;
                 }
-                match b {
-                    b'"' => in_string = true,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' if depth > 0 => depth -= 1,
-                    b',' | b']' if depth == 0 => {
-                        end = Some((i, b));
-                        break;
-                    }
-                    b'\n' => newlines += 1,
-                    _ => {}
+                if let Some(step) = scan.step(b, total + i, whole) {
+                    stop = Some((i, b, step));
+                    break;
                 }
             }
-            let take = end.map_or(chunk.len(), |(i, _)| i);
-            if let Err(e) = keep(
-                &mut self.buf,
-                &mut self.overflow,
-                self.keep_limit,
-                self.spill,
-                &chunk[..take],
-            ) {
-                return Err(FeedError {
-                    line: self.line,
-                    source: e,
-                });
-            }
-            total += take;
             self.text_line += newlines;
-            match end {
-                Some((i, b)) => {
+            match stop {
+                Some((i, b, Step::End)) => {
+                    if let Err(e) = keep(
+                        &mut self.buf,
+                        &mut self.overflow,
+                        self.keep_limit,
+                        self.spill,
+                        &chunk[..i],
+                    ) {
+                        return Err(FeedError {
+                            line: self.line,
+                            source: e,
+                        });
+                    }
+                    total += i;
                     self.consume(i + 1);
                     self.state = if b == b']' {
                         ArrayState::Closed
@@ -152,7 +137,51 @@ impl FeedReader {
                     };
                     break;
                 }
+                Some((i, b, Step::Resume { cut, next, end })) => {
+                    // The separator after the candidate element is read too.
+                    self.buf.extend_from_slice(&chunk[..=i]);
+                    total += i + 1;
+                    self.consume(i + 1);
+                    let key = self
+                        .first_key
+                        .clone()
+                        .or_else(|| first_key_of(&self.buf).map(<[u8]>::to_vec));
+                    if !starts_a_record(&self.buf[next..end], key.as_deref()) {
+                        // Not a record: look on, from this separator.
+                        scan.shadow = None;
+                        scan.seam_step(b, total - 1);
+                        continue;
+                    }
+                    // Everything from the next element on is read again as elements.
+                    let again = self.buf[next..].to_vec();
+                    self.text_line -= again.iter().filter(|b| **b == b'\n').count() as u64;
+                    self.bytes_read -= again.len() as u64;
+                    self.input.unread(&again);
+                    self.buf.truncate(cut);
+                    self.state = ArrayState::AfterComma;
+                    return Ok(Some(self.bad(
+                        RejectKind::Malformed,
+                        false,
+                        format!(
+                            "array element {} (text line {start_text_line}) is not valid JSON; reading resumes at the next element, text line {}",
+                            self.line, self.text_line
+                        ),
+                    )));
+                }
                 None => {
+                    if let Err(e) = keep(
+                        &mut self.buf,
+                        &mut self.overflow,
+                        self.keep_limit,
+                        self.spill,
+                        chunk,
+                    ) {
+                        return Err(FeedError {
+                            line: self.line,
+                            source: e,
+                        });
+                    }
+                    total += chunk.len();
                     let len = chunk.len();
                     self.consume(len);
                 }
@@ -169,6 +198,11 @@ impl FeedReader {
                 "array element {} (text line {start_text_line}) of {total} bytes",
                 self.line
             ))));
+        }
+        if let Some(key) = first_key_of(&self.buf)
+            && self.first_key.as_deref() != Some(key)
+        {
+            self.first_key = Some(key.to_vec());
         }
         Ok(Some(FeedItem::Record {
             line: self.line,
@@ -245,4 +279,220 @@ impl FeedReader {
             format!("{reason} (text line {})", self.text_line),
         )))
     }
+}
+
+/// What [`Scan::step`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// The element ends at this byte (a `,` or `]` outside strings and brackets).
+    End,
+    /// The element is broken, and what follows the `,` after `cut` looks like the next
+    /// element: a JSON object from `next` to `end`, followed by the `,` or `]` at this
+    /// byte. The reader checks it before resuming there.
+    Resume { cut: usize, next: usize, end: usize },
+}
+
+/// Follows one array element byte by byte: where it ends; whether it is already
+/// broken (brackets that do not match, a value right after a value: what no valid
+/// JSON has); and, at each `,` `{` that may be the seam between a broken element and
+/// the next one, a second, fresh follower of the object that starts there.
+#[derive(Debug, Default)]
+struct Scan {
+    in_string: bool,
+    escaped: bool,
+    /// Open brackets, `{` or `[`.
+    open: Vec<u8>,
+    /// A value just ended: only `,` `:` `}` `]` or whitespace may come next.
+    after_value: bool,
+    /// Inside a number or `true`/`false`/`null`.
+    in_scalar: bool,
+    broken: bool,
+    /// 2 after a `,` (whitespace allowed after it).
+    seam: u8,
+    /// Just after the last byte before that `,` that is not whitespace.
+    seam_cut: usize,
+    /// Just after the last byte that is not whitespace.
+    last_end: usize,
+    shadow: Option<Shadow>,
+}
+
+/// The candidate next element, followed from its `{`.
+#[derive(Debug)]
+struct Shadow {
+    cut: usize,
+    start: usize,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// Just after its closing `}`, once seen.
+    end: Option<usize>,
+}
+
+impl Scan {
+    fn step(&mut self, b: u8, at: usize, whole: bool) -> Option<Step> {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if b == b'\\' {
+                self.escaped = true;
+            } else if b == b'"' {
+                self.in_string = false;
+                self.after_value = true;
+            }
+        } else {
+            match b {
+                b',' | b']' if self.open.is_empty() => return Some(Step::End),
+                b'"' => {
+                    self.broken |= self.after_value || self.in_scalar;
+                    self.in_string = true;
+                    self.in_scalar = false;
+                }
+                b'{' | b'[' => {
+                    self.broken |= self.after_value || self.in_scalar;
+                    self.open.push(b);
+                    self.after_value = false;
+                    self.in_scalar = false;
+                }
+                b'}' | b']' => {
+                    let opened = if b == b'}' { b'{' } else { b'[' };
+                    self.broken |= self.open.pop() != Some(opened);
+                    self.after_value = true;
+                    self.in_scalar = false;
+                }
+                b',' | b':' => {
+                    self.after_value = false;
+                    self.in_scalar = false;
+                }
+                b' ' | b'\t' | b'\n' | b'\r' => {
+                    if self.in_scalar {
+                        self.in_scalar = false;
+                        self.after_value = true;
+                    }
+                }
+                _ => {
+                    self.broken |= self.after_value;
+                    self.in_scalar = true;
+                }
+            }
+        }
+        // Seams are looked for in every element (one may be passed before the byte
+        // that shows the element broken), and acted on only in a broken one.
+        if !whole {
+            return None;
+        }
+        if let Some(found) = self.follow_shadow(b, at) {
+            if self.broken {
+                return Some(found);
+            }
+            self.shadow = None;
+        }
+        self.seam_step(b, at);
+        None
+    }
+
+    /// The seam, by bytes alone (a broken element's strings cannot be trusted): `,`
+    /// then `{`, whitespace allowed around; the cut is after the last byte before the
+    /// `,` that is not whitespace.
+    fn seam_step(&mut self, b: u8, at: usize) {
+        match b {
+            b' ' | b'\t' | b'\n' | b'\r' => return,
+            b',' => {
+                self.seam = 2;
+                self.seam_cut = self.last_end;
+            }
+            b'{' if self.seam == 2 => {
+                self.seam = 0;
+                if self.shadow.is_none() {
+                    self.shadow = Some(Shadow {
+                        cut: self.seam_cut,
+                        start: at,
+                        depth: 1,
+                        in_string: false,
+                        escaped: false,
+                        end: None,
+                    });
+                }
+            }
+            _ => self.seam = 0,
+        }
+        self.last_end = at + 1;
+    }
+
+    /// Follows the candidate next element; `Resume` once it closed and a `,` or `]`
+    /// follows it.
+    fn follow_shadow(&mut self, b: u8, at: usize) -> Option<Step> {
+        let sh = self.shadow.as_mut()?;
+        if at == sh.start {
+            return None;
+        }
+        if let Some(end) = sh.end {
+            return match b {
+                b' ' | b'\t' | b'\n' | b'\r' => None,
+                b',' | b']' => Some(Step::Resume {
+                    cut: sh.cut,
+                    next: sh.start,
+                    end,
+                }),
+                _ => {
+                    self.shadow = None;
+                    None
+                }
+            };
+        }
+        if sh.in_string {
+            if sh.escaped {
+                sh.escaped = false;
+            } else if b == b'\\' {
+                sh.escaped = true;
+            } else if b == b'"' {
+                sh.in_string = false;
+            }
+            return None;
+        }
+        match b {
+            b'"' => sh.in_string = true,
+            b'{' | b'[' => sh.depth += 1,
+            b'}' | b']' => {
+                sh.depth -= 1;
+                if sh.depth == 0 {
+                    sh.end = Some(at + 1);
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+/// The first key of a JSON object's bytes, with its quotes: `{ "order_id": …` gives
+/// `"order_id"`.
+fn first_key_of(object: &[u8]) -> Option<&[u8]> {
+    let rest = object.strip_prefix(b"{")?;
+    let start = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = &rest[start..];
+    if rest.first() != Some(&b'"') {
+        return None;
+    }
+    let mut escaped = false;
+    for (i, &b) in rest.iter().enumerate().skip(1) {
+        if escaped {
+            escaped = false;
+        } else if b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            return Some(&rest[..=i]);
+        }
+    }
+    None
+}
+
+/// Whether `object` may be the element after a broken one: a valid JSON object whose
+/// first key is the one good elements start with (so that an object nested in the
+/// broken element is not taken for a record).
+fn starts_a_record(object: &[u8], first_key: Option<&[u8]>) -> bool {
+    let Some(key) = first_key else {
+        return false;
+    };
+    first_key_of(object) == Some(key)
+        && serde_json::from_slice::<serde::de::IgnoredAny>(object).is_ok()
 }

@@ -333,3 +333,111 @@ fn an_array_after_blank_lines_is_still_an_array() {
     assert_eq!(format, FeedFormat::JsonArray);
     assert_eq!(items, vec![rec(1, "{\"a\":1}")]);
 }
+
+/// `n` records `{"order_id":"O-i","v":i}` as a JSON array, element `broken` replaced.
+fn array_with(n: usize, broken: usize, bad: &str, sep: &str) -> Vec<u8> {
+    let elements: Vec<String> = (1..=n)
+        .map(|i| {
+            if i == broken {
+                bad.to_owned()
+            } else {
+                format!(r#"{{"order_id":"O-{i}","v":{i}}}"#)
+            }
+        })
+        .collect();
+    format!("[{}]\n", elements.join(sep)).into_bytes()
+}
+
+/// Lines of the good records and (line, bytes) of the bad items.
+fn split(items: &Items) -> (Vec<u64>, Vec<(u64, String)>) {
+    let good = items
+        .iter()
+        .filter(|i| i.2.is_none())
+        .map(|i| i.0)
+        .collect();
+    let bad = items
+        .iter()
+        .filter(|i| i.2.is_some())
+        .map(|i| (i.0, String::from_utf8_lossy(&i.1).into_owned()))
+        .collect();
+    (good, bad)
+}
+
+#[test]
+fn one_broken_element_of_an_array_is_bad_alone_and_reading_resumes_after_it() {
+    let all_but_2: Vec<u64> = (1..=60_000).filter(|l| *l != 2).collect();
+    // An extra `[` (never closed), and a stray `"` (every string after it flipped).
+    for bad in [
+        r#"{"order_id":"O-2","v":[2}"#,
+        r#"{"order_id":"O-2","v":"2"x"}"#,
+        r#"{"order_id":"O-2","v":"2}"#,
+    ] {
+        for sep in [",", ",\n  ", " ,\r\n"] {
+            let (format, _, items) = read_all(array_with(60_000, 2, bad, sep), 1 << 20);
+            assert_eq!(format, FeedFormat::JsonArray);
+            let (good, broken) = split(&items);
+            assert_eq!(broken, vec![(2, bad.to_owned())], "{bad} {sep:?}");
+            assert_eq!(good, all_but_2, "{bad} {sep:?}");
+            assert_eq!(
+                items.last().unwrap().1,
+                br#"{"order_id":"O-60000","v":60000}"#
+            );
+        }
+    }
+}
+
+#[test]
+fn reading_resumes_at_a_record_not_at_an_object_nested_in_the_broken_one() {
+    // Element 2 is broken (a `}` closes a `[`, and the last `}` is missing) before a
+    // nested array of objects: `{"sku":…}` are not records (their first key is not
+    // the records' `"order_id"`).
+    let bad = r#"{"order_id":"O-2","v":[2},"items":[{"sku":"A"}, {"sku":"B"}, {"sku":"C"}]"#;
+    let (_, _, items) = read_all(array_with(5, 2, bad, ", "), 1 << 20);
+    let (good, broken) = split(&items);
+    assert_eq!(broken, vec![(2, bad.to_owned())]);
+    assert_eq!(good, vec![1, 3, 4, 5]);
+    // The first element broken: its own first key says what a record starts with.
+    let (_, _, items) = read_all(
+        array_with(4, 1, r#"{"order_id":"O-1","v":[1}"#, ","),
+        1 << 20,
+    );
+    assert_eq!(split(&items).0, vec![2, 3, 4]);
+}
+
+#[test]
+fn a_valid_record_whose_strings_look_like_a_seam_is_never_cut() {
+    // Valid JSON: nothing is broken, so nothing is looked for.
+    let tricky = r#"{"order_id":"O-2","note":"}, {\"order_id\":\"O-9\"}, ", "n":[{"order_id":1}, {"order_id":2}]}"#;
+    let (_, _, items) = read_all(array_with(4, 2, tricky, ","), 1 << 20);
+    assert_eq!(split(&items), (vec![1, 2, 3, 4], vec![]));
+    assert_eq!(items[1].1, tricky.as_bytes());
+}
+
+#[test]
+fn an_array_of_broken_elements_is_bad_element_by_element() {
+    let elements: Vec<String> = (1..=6)
+        .map(|i| {
+            if i % 2 == 0 {
+                format!(r#"{{"order_id":"O-{i}","v":[{i}}}"#)
+            } else {
+                format!(r#"{{"order_id":"O-{i}","v":{i}}}"#)
+            }
+        })
+        .collect();
+    let input = format!("[{}]", elements.join(",\n")).into_bytes();
+    let (_, _, items) = read_all(input.clone(), 1 << 20);
+    let (good, broken) = split(&items);
+    assert_eq!(good, vec![1, 3, 5]);
+    assert_eq!(
+        broken.iter().map(|b| b.0).collect::<Vec<_>>(),
+        vec![2, 4, 6]
+    );
+    // Every byte is in an item, a separator or whitespace.
+    let kept: usize = items.iter().map(|i| i.1.len()).sum();
+    let seps = input.iter().filter(|b| b",[]\n".contains(b)).count();
+    assert!(
+        kept + seps >= input.len(),
+        "{kept} + {seps} < {}",
+        input.len()
+    );
+}
