@@ -159,6 +159,9 @@ pub struct RunOptions {
     /// Lines an earlier, interrupted run delivered (see [`crate::resume`]): not sent
     /// again, counted as `records_already_delivered`.
     pub delivered: Option<Arc<DeliveredLines>>,
+    /// A local feed's version ([`feed_version`], a digest of its bytes) when the
+    /// caller computed it already: the file is then not read twice.
+    pub content_version: Option<String>,
 }
 
 impl IngestError {
@@ -265,6 +268,7 @@ impl IngestJob {
             version,
             e_tag,
             delivered,
+            content_version,
         } = options;
         let version = version.as_deref();
         let expected = Expected {
@@ -287,8 +291,12 @@ impl IngestJob {
             mut source,
             body,
         } = open_expected(feed, expected).await.map_err(opened)?;
-        // A local feed is versioned by its content (see `feed_version`).
-        source.version = feed_version(feed, &meta, version).await.map_err(opened)?;
+        // A local feed is versioned by its content (see `feed_version`), unless the
+        // caller read it already.
+        source.version = match content_version {
+            Some(v) => v,
+            None => feed_version(feed, &meta, version).await.map_err(opened)?,
+        };
         let bytes_stored = meta.size;
         let framer = RecordFramer::new(
             source.clone(),

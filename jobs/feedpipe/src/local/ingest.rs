@@ -118,25 +118,23 @@ impl SourceIngest {
         }
         let t = Instant::now();
         self.ledger.begin(&source).await?;
-        let version = meta.version.as_deref();
-        let run = match self
+        let delivered = self
             .resume
-            .remove(&(source.uri.clone(), source.version.clone()))
-        {
-            Some(delivered) => {
-                println!(
-                    "  resume   {name}: an earlier run was interrupted; {} record(s) already in raw objects are not sent again",
-                    delivered.len()
-                );
-                let options = RunOptions {
-                    version: version.map(str::to_owned),
-                    delivered: Some(delivered),
-                    ..Default::default()
-                };
-                self.job.run_with(location, options).await
-            }
-            None => self.job.run(location, version).await,
+            .remove(&(source.uri.clone(), source.version.clone()));
+        if let Some(delivered) = &delivered {
+            println!(
+                "  resume   {name}: an earlier run was interrupted; {} record(s) already in raw objects are not sent again",
+                delivered.len()
+            );
+        }
+        let options = RunOptions {
+            version: meta.version.clone(),
+            delivered,
+            // Hashed above: the file is read once more, not twice.
+            content_version: Some(source.version.clone()),
+            ..Default::default()
         };
+        let run = self.job.run_with(location, options).await;
         let outcome = match run {
             Ok(summary) => {
                 self.ledger
