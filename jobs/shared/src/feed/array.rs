@@ -100,7 +100,8 @@ impl FeedReader {
                     ),
                 )));
             }
-            // Resuming after a broken element needs all of it in `buf`.
+            // Resuming after a broken element needs all of it in `buf`, within the
+            // keep limit (a longer one is kept whole in the overflow instead).
             let whole = total == self.buf.len();
             let mut stop = None;
             let mut newlines = 0;
@@ -108,7 +109,7 @@ impl FeedReader {
                 if b == b'\n' {
                     newlines += 1;
                 }
-                if let Some(step) = scan.step(b, total + i, whole) {
+                if let Some(step) = scan.step(b, total + i, whole && total + i < self.keep_limit) {
                     stop = Some((i, b, step));
                     break;
                 }

@@ -441,3 +441,15 @@ fn an_array_of_broken_elements_is_bad_element_by_element() {
         input.len()
     );
 }
+
+#[test]
+fn a_broken_element_longer_than_the_keep_limit_is_not_split() {
+    // Resuming needs the whole broken element kept; past the limit, the rest of the
+    // array is one item (whose bytes the ingest keeps whole in a side object).
+    let bad = format!(r#"{{"order_id":"O-2","v":[{}}}"#, "2,".repeat(100));
+    let (_, _, items) = read_all(array_with(5, 2, &bad, ","), 100);
+    let (good, broken) = split(&items);
+    assert_eq!(good, vec![1]);
+    assert_eq!(broken.len(), 1);
+    assert_eq!(broken[0].0, 2);
+}
