@@ -104,17 +104,27 @@ impl FeedReader {
             // keep limit (a longer one is kept whole in the overflow instead).
             let whole = total == self.buf.len();
             let mut stop = None;
-            let mut newlines = 0;
-            for (i, &b) in chunk.iter().enumerate() {
-                if b == b'\n' {
-                    newlines += 1;
+            let mut i = 0;
+            while i < chunk.len() {
+                // The inside of a string, up to its next `"` or `\\`, in one step
+                // (unless the seam is being looked for: that follows every byte).
+                if scan.in_string && !scan.escaped && !scan.resyncing {
+                    match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
+                        Some(k) => i += k,
+                        None => {
+                            i = chunk.len();
+                            break;
+                        }
+                    }
                 }
+                let b = chunk[i];
                 if let Some(step) = scan.step(b, total + i, whole && total + i < self.keep_limit) {
                     stop = Some((i, b, step));
                     break;
                 }
+                i += 1;
             }
-            self.text_line += newlines;
+            self.text_line += memchr::memchr_iter(b'\n', &chunk[..i]).count() as u64;
             match stop {
                 Some((i, b, Step::End)) => {
                     if let Err(e) = keep(
@@ -138,36 +148,40 @@ impl FeedReader {
                     };
                     break;
                 }
+                Some((i, _, Step::Broken)) => {
+                    // Look back through what is kept of the element, this byte too.
+                    self.buf.extend_from_slice(&chunk[..=i]);
+                    total += i + 1;
+                    self.consume(i + 1);
+                    scan.resyncing = true;
+                    let mut found = None;
+                    for at in 0..self.buf.len() {
+                        let b = self.buf[at];
+                        if let Some(Step::Resume { cut, next, end }) = scan.look(b, at) {
+                            if self.starts_a_record(next, end) {
+                                found = Some((cut, next));
+                                break;
+                            }
+                            scan.shadow = None;
+                            scan.seam_step(b, at);
+                        }
+                    }
+                    if let Some((cut, next)) = found {
+                        return Ok(Some(self.resume_at(cut, next, start_text_line)));
+                    }
+                }
                 Some((i, b, Step::Resume { cut, next, end })) => {
                     // The separator after the candidate element is read too.
                     self.buf.extend_from_slice(&chunk[..=i]);
                     total += i + 1;
                     self.consume(i + 1);
-                    let key = self
-                        .first_key
-                        .clone()
-                        .or_else(|| first_key_of(&self.buf).map(<[u8]>::to_vec));
-                    if !starts_a_record(&self.buf[next..end], key.as_deref()) {
+                    if !self.starts_a_record(next, end) {
                         // Not a record: look on, from this separator.
                         scan.shadow = None;
                         scan.seam_step(b, total - 1);
                         continue;
                     }
-                    // Everything from the next element on is read again as elements.
-                    let again = self.buf[next..].to_vec();
-                    self.text_line -= again.iter().filter(|b| **b == b'\n').count() as u64;
-                    self.bytes_read -= again.len() as u64;
-                    self.input.unread(&again);
-                    self.buf.truncate(cut);
-                    self.state = ArrayState::AfterComma;
-                    return Ok(Some(self.bad(
-                        RejectKind::Malformed,
-                        false,
-                        format!(
-                            "array element {} (text line {start_text_line}) is not valid JSON; reading resumes at the next element, text line {}",
-                            self.line, self.text_line
-                        ),
-                    )));
+                    return Ok(Some(self.resume_at(cut, next, start_text_line)));
                 }
                 None => {
                     if let Err(e) = keep(
@@ -209,6 +223,35 @@ impl FeedReader {
             line: self.line,
             bytes: &self.buf,
         }))
+    }
+
+    /// Whether `buf[next..end]` may be the element after a broken one (see
+    /// [`starts_a_record`]), by the first key of the good elements, else of this one.
+    fn starts_a_record(&self, next: usize, end: usize) -> bool {
+        let key = self
+            .first_key
+            .as_deref()
+            .or_else(|| first_key_of(&self.buf));
+        starts_a_record(&self.buf[next..end], key)
+    }
+
+    /// Ends the broken element at `cut`; what was read from `next` on is read again,
+    /// as the next elements.
+    fn resume_at(&mut self, cut: usize, next: usize, start_text_line: u64) -> FeedItem<'_> {
+        let again = self.buf[next..].to_vec();
+        self.text_line -= again.iter().filter(|b| **b == b'\n').count() as u64;
+        self.bytes_read -= again.len() as u64;
+        self.input.unread(&again);
+        self.buf.truncate(cut);
+        self.state = ArrayState::AfterComma;
+        self.bad(
+            RejectKind::Malformed,
+            false,
+            format!(
+                "array element {} (text line {start_text_line}) is not valid JSON; reading resumes at the next element, text line {}",
+                self.line, self.text_line
+            ),
+        )
     }
 
     /// Skips whitespace (counting newlines); returns the next byte without consuming it.
@@ -287,6 +330,8 @@ impl FeedReader {
 enum Step {
     /// The element ends at this byte (a `,` or `]` outside strings and brackets).
     End,
+    /// This byte shows the element broken: look for the seam in what is kept of it.
+    Broken,
     /// The element is broken, and what follows the `,` after `cut` looks like the next
     /// element: a JSON object from `next` to `end`, followed by the `,` or `]` at this
     /// byte. The reader checks it before resuming there.
@@ -308,6 +353,9 @@ struct Scan {
     /// Inside a number or `true`/`false`/`null`.
     in_scalar: bool,
     broken: bool,
+    /// Looking for the seam after the broken element (bytes are followed twice from
+    /// here on: only broken elements pay for it).
+    resyncing: bool,
     /// 2 after a `,` (whitespace allowed after it).
     seam: u8,
     /// Just after the last byte before that `,` that is not whitespace.
@@ -330,7 +378,9 @@ struct Shadow {
 }
 
 impl Scan {
+    #[inline]
     fn step(&mut self, b: u8, at: usize, whole: bool) -> Option<Step> {
+        let was_broken = self.broken;
         if self.in_string {
             if self.escaped {
                 self.escaped = false;
@@ -376,16 +426,21 @@ impl Scan {
                 }
             }
         }
-        // Seams are looked for in every element (one may be passed before the byte
-        // that shows the element broken), and acted on only in a broken one.
         if !whole {
             return None;
         }
+        if !self.resyncing {
+            // The seam may lie before this byte: the reader looks back through the
+            // element kept so far, then on from here.
+            return (self.broken && !was_broken).then_some(Step::Broken);
+        }
+        self.look(b, at)
+    }
+
+    /// The seam and the element after it, byte by byte (see [`Step::Resume`]).
+    fn look(&mut self, b: u8, at: usize) -> Option<Step> {
         if let Some(found) = self.follow_shadow(b, at) {
-            if self.broken {
-                return Some(found);
-            }
-            self.shadow = None;
+            return Some(found);
         }
         self.seam_step(b, at);
         None
