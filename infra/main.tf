@@ -210,6 +210,7 @@ module "backfill" {
   raw_bucket_arn               = module.buckets.raw_bucket_arn
   raw_prefix                   = var.raw_prefix
   function_arn                 = module.raw_to_parquet.function_arn
+  function_timeout_seconds     = var.raw_to_parquet_timeout_seconds
   max_concurrency              = var.backfill_max_concurrency
   items_per_batch              = var.backfill_items_per_batch
   tolerated_failure_percentage = var.backfill_tolerated_failure_percentage

@@ -468,6 +468,17 @@ variable "schema_url" {
   }
 }
 
+variable "schema_kms_key_arn" {
+  description = "ARN of the customer managed KMS key that encrypts the schema contract's bucket, when that bucket is not one of this stack's and uses such a key; \"\" otherwise (this stack's buckets, SSE-S3 or the AWS managed aws/s3 key need nothing). The function gets kms:Decrypt on it through S3; the key's own policy must allow that too."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.schema_kms_key_arn == "" || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.schema_kms_key_arn))
+    error_message = "schema_kms_key_arn must be \"\" or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>; an alias does not work in an IAM policy)."
+  }
+}
+
 variable "event_time_column" {
   description = "FEEDPIPE_EVENT_TIME_COLUMN: column whose value picks the dt= partition; \"\" leaves it unset (the handler then uses its default)."
   type        = string
@@ -480,13 +491,16 @@ variable "event_time_column" {
 }
 
 variable "parquet_compression" {
-  description = "FEEDPIPE_COMPRESSION: Parquet compression codec written by raw-to-parquet."
+  description = "FEEDPIPE_COMPRESSION: Parquet compression codec written by raw-to-parquet: zstd or snappy."
   type        = string
   default     = "zstd"
 
+  # Exactly the codecs the handler's parser accepts (Codec::from_str in
+  # jobs/convert/src/job/writers.rs); tests/infra/test_handler_values.py
+  # fails when the two lists differ.
   validation {
-    condition     = contains(["zstd", "snappy", "gzip", "uncompressed"], var.parquet_compression)
-    error_message = "parquet_compression must be zstd, snappy, gzip or uncompressed."
+    condition     = contains(["zstd", "snappy"], var.parquet_compression)
+    error_message = "parquet_compression must be zstd or snappy (the codecs the raw-to-parquet handler accepts)."
   }
 }
 
@@ -598,7 +612,7 @@ variable "backfill_tolerated_failure_percentage" {
 }
 
 variable "backfill_child_execution_type" {
-  description = "STANDARD or EXPRESS child workflows for the backfill's Distributed Map (EXPRESS: 5-minute limit per batch)."
+  description = "STANDARD or EXPRESS child workflows for the backfill's Distributed Map. EXPRESS children end after 300 s: a batch's Lambda retries are cut to what fits with raw_to_parquet_timeout_seconds, and a timeout above 290 s fails the plan (modules/backfill)."
   type        = string
   default     = "STANDARD"
 

@@ -15,6 +15,35 @@ data "aws_region" "current" {}
 locals {
   state_machine_name = "${var.name_prefix}-backfill"
 
+  # How long one batch (a child workflow) may run, tied to the function's
+  # timeout and the Task's retries. The Task retries Lambda service errors
+  # only, with waits of at most retry_interval * retry_backoff^k seconds
+  # (FULL jitter waits between 0 and that), k = 0, 1, ...; counted
+  # conservatively, every attempt may run the whole function timeout:
+  #   worst(n retries) = (n + 1) * function_timeout
+  #                      + retry_interval * (retry_backoff^n - 1) / (retry_backoff - 1)
+  # STANDARD children have no duration limit and keep standard_retries.
+  # EXPRESS children end after 300 s (Step Functions' limit), so they get the
+  # most retries n <= standard_retries with worst(n) + headroom <= 300, and
+  # the state machine refuses to plan (precondition below) when not even one
+  # attempt fits, i.e. function_timeout_seconds > 300 - headroom.
+  retry_interval_seconds = 2
+  retry_backoff_rate     = 2
+  standard_retries       = 6
+  express_limit_seconds  = 300
+  # State transitions, the invoke call itself and a cold start's init.
+  express_headroom_seconds = 10
+  express_retries = max(concat([-1], [
+    for n in range(0, local.standard_retries + 1) : n
+    if(n + 1) * var.function_timeout_seconds
+    + local.retry_interval_seconds * (pow(local.retry_backoff_rate, n) - 1) / (local.retry_backoff_rate - 1)
+    + local.express_headroom_seconds <= local.express_limit_seconds
+  ])...)
+  task_retries = var.child_execution_type == "EXPRESS" ? max(local.express_retries, 0) : local.standard_retries
+  # One invocation never outlives the function's own timeout; the Task gives
+  # up shortly after it (States.Timeout, not retried) instead of waiting.
+  task_timeout_seconds = var.function_timeout_seconds + local.express_headroom_seconds
+
   # Built from parts: the role's policy cannot refer to the state machine it
   # belongs to without a cycle.
   arn_base          = "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}"
@@ -62,6 +91,7 @@ locals {
                 FunctionName = var.function_arn
                 "Payload.$"  = "$"
               }
+              TimeoutSeconds = local.task_timeout_seconds
               ResultSelector = {
                 "summary.$" = "$.Payload"
               }
@@ -73,9 +103,9 @@ locals {
                     "Lambda.SdkClientException",
                     "Lambda.TooManyRequestsException",
                   ]
-                  IntervalSeconds = 2
-                  MaxAttempts     = 6
-                  BackoffRate     = 2
+                  IntervalSeconds = local.retry_interval_seconds
+                  MaxAttempts     = local.task_retries
+                  BackoffRate     = local.retry_backoff_rate
                   JitterStrategy  = "FULL"
                 },
               ]
@@ -218,6 +248,13 @@ resource "aws_sfn_state_machine" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.child_execution_type != "EXPRESS" || local.express_retries >= 0
+      error_message = "EXPRESS child workflows end after ${local.express_limit_seconds} s, but one raw-to-parquet invocation may take its timeout (${var.function_timeout_seconds} s) plus ${local.express_headroom_seconds} s: set raw_to_parquet_timeout_seconds to ${local.express_limit_seconds - local.express_headroom_seconds} or less, or backfill_child_execution_type = \"STANDARD\"."
+    }
+  }
 
   depends_on = [aws_iam_role_policy.this]
 }

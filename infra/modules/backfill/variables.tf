@@ -55,6 +55,16 @@ variable "function_arn" {
   }
 }
 
+variable "function_timeout_seconds" {
+  description = "Timeout of the raw-to-parquet Lambda, in seconds: sets the Task's timeout and, for EXPRESS children (300 s limit), how many retries fit (see locals in main.tf)."
+  type        = number
+
+  validation {
+    condition     = var.function_timeout_seconds >= 1 && var.function_timeout_seconds <= 900 && floor(var.function_timeout_seconds) == var.function_timeout_seconds
+    error_message = "function_timeout_seconds must be a whole number between 1 and 900 (Lambda's limit)."
+  }
+}
+
 variable "max_concurrency" {
   description = "Most child workflows (so Lambda invocations) running at once; keeps the backfill from starving the live path of Lambda concurrency."
   type        = number
@@ -89,7 +99,7 @@ variable "tolerated_failure_percentage" {
 }
 
 variable "child_execution_type" {
-  description = "Execution type of the Distributed Map's child workflows: STANDARD (no time limit) or EXPRESS (cheaper, 5-minute limit, so the Lambda timeout must stay under it)."
+  description = "Execution type of the Distributed Map's child workflows: STANDARD (no time limit) or EXPRESS (cheaper, 300 s limit: the retries of a batch are cut to what fits with function_timeout_seconds, and a timeout above 290 s fails the plan)."
   type        = string
   default     = "STANDARD"
 
