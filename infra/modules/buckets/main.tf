@@ -87,6 +87,22 @@ data "aws_iam_policy_document" "kms_key" {
     }
   }
 
+  # S3 sending event notifications to the SQS queues encrypted with this key
+  # (the raw-to-parquet source queue). This is AWS's documented statement
+  # exactly, with no condition: Amazon S3 User Guide, "Granting permissions to
+  # publish event notification messages to a destination", section "AWS KMS
+  # key policy" (docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html#key-policy-sns-sqs),
+  # and the SQS Developer Guide, "Configure KMS permissions for AWS services"
+  # (docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html#compatibility-with-aws-services).
+  # The same S3 page puts aws:SourceArn and aws:SourceAccount on the *queue*
+  # policy's sqs:SendMessage, and neither page says that the KMS request S3
+  # causes carries aws:SourceAccount; a condition on a key absent from the
+  # request does not match, so an aws:SourceAccount condition here could make
+  # S3's test event fail and `PutBucketNotificationConfiguration` answer
+  # "Unable to validate the following destination configurations". The
+  # confused-deputy guard is the queue policy (modules/lambda: aws:SourceArn =
+  # the raw bucket, aws:SourceAccount = this account), which every message must
+  # pass before SQS uses this key.
   statement {
     sid    = "AllowS3EventNotificationsToEncryptedQueues"
     effect = "Allow"
@@ -98,12 +114,6 @@ data "aws_iam_policy_document" "kms_key" {
 
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = ["*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
   }
 }
 
