@@ -605,7 +605,7 @@ mod tests {
             .into_iter()
             .map(|(id, mark, note)| (Entry { id, mark }, note))
             .collect();
-        expected.sort_by(|a, b| key(a).cmp(&key(b)));
+        expected.sort_by_key(key);
         expected
     }
 
@@ -636,7 +636,7 @@ mod tests {
         assert!(small.stats.runs > (2 * FAN_IN) as u64, "{:?}", small.stats);
         let mut merged = small.finish().unwrap();
         let mut got = drain(&mut merged);
-        got.sort_by(|a, b| key(a).cmp(&key(b)));
+        got.sort_by_key(key);
         // Sorted by id and mark already; the re-sort above only orders quarantine
         // entries of one id by their note, which the merge leaves open.
         assert_eq!(got.len(), expected.len());
@@ -654,7 +654,7 @@ mod tests {
         assert_eq!(again, expected);
         let mut merged = large.finish().unwrap();
         let mut in_memory = drain(&mut merged);
-        in_memory.sort_by(|a, b| key(a).cmp(&key(b)));
+        in_memory.sort_by_key(key);
         assert_eq!(merged.stats(), SpillStats::default());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         for (m, g) in in_memory.iter().zip(&got) {
