@@ -152,7 +152,9 @@ impl IdSorter {
 
     /// True when what is held has reached the budget: time to [`Self::spill`].
     pub(super) fn full(&self) -> bool {
-        self.entries.len() * std::mem::size_of::<Entry>() + self.note_bytes >= self.config.budget
+        !self.entries.is_empty()
+            && self.entries.len() * std::mem::size_of::<Entry>() + self.note_bytes
+                >= self.config.budget
     }
 
     /// Sorts what is held and writes it out as a run, on this thread.
@@ -202,8 +204,7 @@ impl IdSorter {
         entries.clear();
         // Past the first run the input is known to be large: hold the whole budget
         // at once rather than double into it (a doubling holds 1.5 times the budget).
-        let capacity = self.config.budget / std::mem::size_of::<Entry>() + 1;
-        entries.reserve_exact(capacity.saturating_sub(entries.capacity()));
+        entries.reserve_exact(self.config.budget / std::mem::size_of::<Entry>() + 1);
         self.entries = entries;
         self.runs.push((run, 0));
         loop {
