@@ -12,8 +12,9 @@ use super::spill::{IdSorter, Mark};
 use super::{Index, ReconcileError, parse_id, spill_error};
 
 /// Reads every feed under `source` (by the listing rule ingest follows) and enters
-/// each of its records in `index`, one file at a time, as it reads. A file that cannot be read is a report with its
-/// error; files skipped as hidden or still being written go to `skipped`.
+/// each of its records in `index` as it reads them. A file that cannot be read is a
+/// report with its error; files skipped as hidden or still being written go to
+/// `skipped`.
 pub(super) async fn read_sources(
     source: &StorageLocation,
     index: &mut Index,
@@ -90,7 +91,11 @@ async fn read_records(
         (sorter, read)
     })
     .await;
-    let (sorter, read) = read.map_err(|e| spill_error(index.spill_dir.clone(), e))?;
+    // A panic there loses the sorter: reconcile cannot go on.
+    let (sorter, read) = read.map_err(|e| ReconcileError::Read {
+        uri: location.uri(),
+        message: format!("reading stopped: {e}"),
+    })?;
     index.sorter = sorter;
     match read {
         Ok(n) => Ok(Ok(n)),
@@ -99,8 +104,11 @@ async fn read_records(
     }
 }
 
+/// Why entering a feed's records stopped.
 enum Failure {
+    /// The feed could not be read (its report says why).
     Feed(String),
+    /// The sorter could not write a run (reconcile fails).
     Spill(std::io::Error),
 }
 
