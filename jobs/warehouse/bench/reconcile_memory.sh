@@ -7,10 +7,11 @@
 # printed the same report.
 #
 # usage: jobs/warehouse/bench/reconcile_memory.sh [N]        (default 100000000)
-#   AFTER=path      the binary measured as "after" (default: target/debug/feedpipe,
-#                   built here in the dev profile: no release build of DataFusion)
+#   AFTER=path      the binary measured as "after" (default: this checkout's, built
+#                   here in the dev profile: no release build of DataFusion)
 #   BEFORE=path     a binary to measure as "before" (for example main's dev build)
-#   BEFORE_REV=rev  or a revision to build in the dev profile for it
+#   BEFORE_REV=rev  or a revision to build in the dev profile for it (in a worktree
+#                   under BENCH_DIR, removed afterwards), for example main
 #   MEMORY_MIB=128  reconcile's --memory-mib for the "after" run
 #   BENCH_DIR=dir   where the data and the spill folder go (default target/bench-reconcile)
 #   KEEP=1          keep the data for another run with the same N
@@ -48,18 +49,26 @@ if [ ! -f "$work/data-$n" ] && [ "$free" -lt "$need" ]; then
   exit 1
 fi
 
-after="${AFTER:-}"
-if [ -z "$after" ]; then
-  (cd "$repo" && CARGO_TARGET_DIR="$target" cargo build --workspace --bin feedpipe >&2)
-  after="$target/debug/feedpipe"
-fi
+# Each build's binary is hard-linked (else copied) out of the target dir before the
+# next build replaces target/debug/feedpipe. Both builds share the target dir, so the
+# dependencies build once; only the workspace crates build for each checkout.
+mkdir -p "$work/bin"
+keep_binary() { ln -f "$1" "$2" 2>/dev/null || cp "$1" "$2"; }
 before="${BEFORE:-}"
 if [ -z "$before" ] && [ -n "${BEFORE_REV:-}" ]; then
   src="$work/before-src"
+  git -C "$repo" worktree remove --force "$src" 2>/dev/null || rm -rf "$src"
   git -C "$repo" worktree add --quiet --detach "$src" "$BEFORE_REV"
   trap 'git -C "$repo" worktree remove --force "$src" 2>/dev/null || true' EXIT
-  (cd "$src" && CARGO_TARGET_DIR="$target/bench-before" cargo build --workspace --bin feedpipe >&2)
-  before="$target/bench-before/debug/feedpipe"
+  (cd "$src" && CARGO_TARGET_DIR="$target" cargo build --workspace --bin feedpipe >&2)
+  keep_binary "$target/debug/feedpipe" "$work/bin/before"
+  before="$work/bin/before"
+fi
+after="${AFTER:-}"
+if [ -z "$after" ]; then
+  (cd "$repo" && CARGO_TARGET_DIR="$target" cargo build --workspace --bin feedpipe >&2)
+  keep_binary "$target/debug/feedpipe" "$work/bin/after"
+  after="$work/bin/after"
 fi
 
 # The data: the feed, then Parquet files of 10M rows each with the ids the pipeline
@@ -145,4 +154,4 @@ if [ -n "$before" ]; then
     echo "REPORTS DIFFER:"; diff "$work/before.out" "$work/after.out" || true
   fi
 fi
-[ -n "${KEEP:-}" ] || rm -rf "$work/source" "$work/curated" "$work"/data-*
+[ -n "${KEEP:-}" ] || rm -rf "$work/source" "$work/curated" "$work"/data-* "$work/bin"
