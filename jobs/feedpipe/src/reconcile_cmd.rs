@@ -38,8 +38,8 @@ pub struct ReconcileArgs {
     )]
     memory_mib: u32,
     /// Where the sorted runs go: a temporary folder inside it, removed afterwards
-    /// (about 20 bytes a source record, as much again a curated row). Default: the
-    /// system's temp folder (TMPDIR).
+    /// (about 20 bytes a source record and 16 a curated row: 3.4 GiB at 100 million of
+    /// each). Default: the system's temp folder (TMPDIR).
     #[arg(long, value_name = "DIR")]
     spill_dir: Option<PathBuf>,
 }
