@@ -5,7 +5,8 @@
 //!   `feedpipe local` use it. It stands in for the Snowflake table.
 //! - [`reconcile::reconcile`]: reads the source files again and proves that each
 //!   record is in the curated Parquet once or in the quarantine, from the lineage
-//!   columns, the quarantine entries and the manifests.
+//!   columns, the quarantine entries and the manifests, in memory bounded by
+//!   [`reconcile::ReconcileOptions`] (sorted runs on disk past it).
 //!
 //! Only the CLI links this crate: DataFusion stays out of the Lambdas.
 
@@ -13,4 +14,6 @@ pub mod query;
 pub mod reconcile;
 
 pub use query::{OutputFormat, QueryError, Warehouse, render};
-pub use reconcile::{FileReport, ReconcileError, Report, reconcile};
+pub use reconcile::{
+    FileReport, ReconcileError, ReconcileOptions, Report, reconcile, reconcile_with,
+};

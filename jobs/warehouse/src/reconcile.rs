@@ -24,24 +24,36 @@
 //! The manifests are checked too: every Parquet file a manifest lists exists with the
 //! number of rows the manifest says.
 //!
+//! Memory is bounded, not proportional to the records: steps 1 to 3 gather each
+//! `_record_id` with what it stands for into an external sort ([`spill`]) that keeps
+//! up to [`ReconcileOptions::memory_budget`] in memory and writes sorted runs to a
+//! temporary folder past it; step 4 reads them back merged, in id order, one id at a
+//! time. What is still proportional: the report (one entry per file, the unexpected
+//! rows per source file and version, the unattributed quarantine entries).
+//!
 //! The steps, each in its own module: [`sources`] (1), [`curated`] (2),
-//! [`quarantine`] (3), the tally here (4), [`manifests`] (5); [`report`] prints it.
+//! [`quarantine`] (3), [`tally`] (4), [`manifests`] (5); [`report`] prints it.
 
 mod curated;
 mod manifests;
 mod quarantine;
 mod report;
 mod sources;
+mod spill;
+mod tally;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use feedpipe_shared::storage::StorageLocation;
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 
 use crate::query::{QueryError, Warehouse};
-use report::LIST_LIMIT;
 pub use report::{FileReport, Report};
+use spill::{IdSorter, Mark, Note, SpillConfig, SpillStats};
 
 /// Why reconcile could not run at all (a mismatch is a report, not an error).
 #[derive(Debug, thiserror::Error)]
@@ -57,38 +69,179 @@ pub enum ReconcileError {
     /// The curated tables could not be queried.
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// The record ids could not be sorted on disk (see [`ReconcileOptions`]).
+    #[error("cannot spill record ids under {dir}: {message}")]
+    Spill {
+        /// The folder the temporary files go in.
+        dir: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
-/// Where a record was found.
-#[derive(Debug, Clone, Copy, Default)]
-struct Slot {
-    file: u32,
-    line: u64,
-    loaded: u32,
-    bad: bool,
-    undelivered: bool,
+/// How much memory reconcile may hold, and where it writes what does not fit.
+///
+/// Every source record, curated row and quarantine entry is one `_record_id` to match
+/// (about 32 bytes in memory). Up to `memory_budget` bytes of them stay in memory; past
+/// it they are sorted and written to disk in runs (about 20 bytes a record), which are
+/// merged at the end. The runs live in a temporary folder that is removed afterwards,
+/// also on error. Below the budget nothing touches the disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileOptions {
+    /// Bytes of record ids held in memory before they spill (default 128 MiB).
+    pub memory_budget: usize,
+    /// The folder the temporary folder goes in (default: the system's temp folder).
+    pub spill_dir: Option<PathBuf>,
 }
 
-/// Every source record, by `_record_id`.
-#[derive(Debug, Default)]
+impl ReconcileOptions {
+    /// The default memory budget: 128 MiB, about 4 million record ids.
+    pub const DEFAULT_MEMORY_BUDGET: usize = 128 << 20;
+}
+
+impl Default for ReconcileOptions {
+    fn default() -> Self {
+        Self {
+            memory_budget: Self::DEFAULT_MEMORY_BUDGET,
+            spill_dir: None,
+        }
+    }
+}
+
+/// Everything gathered to be matched: every `_record_id` with what it stands for (in
+/// the sorter), and the few names the entries refer to by number.
+#[derive(Debug)]
 struct Index {
-    slots: Vec<Slot>,
-    by_id: HashMap<u128, u32>,
+    sorter: IdSorter,
+    /// Curated (source URI, version) pairs by number, for the unexpected rows.
+    keys: Vec<(String, String)>,
+    key_of: HashMap<String, HashMap<String, u32>>,
+    /// The last pair looked up (curated rows come in runs of one source file).
+    last_key: Option<u32>,
+    /// Quarantine entries seen (to list the unattributed ones in order).
+    quarantine_seq: u64,
+    /// Quarantine entries that name no record id at all.
+    unattributed: Vec<Note>,
+    spill_dir: String,
 }
 
 impl Index {
-    fn add(&mut self, id: u128, file: u32, line: u64) {
-        self.by_id.insert(id, self.slots.len() as u32);
-        self.slots.push(Slot {
-            file,
-            line,
-            ..Default::default()
-        });
+    fn new(options: &ReconcileOptions) -> Self {
+        Self {
+            sorter: IdSorter::new(SpillConfig {
+                budget: options.memory_budget,
+                dir: options.spill_dir.clone(),
+            }),
+            keys: Vec::new(),
+            key_of: HashMap::new(),
+            last_key: None,
+            quarantine_seq: 0,
+            unattributed: Vec::new(),
+            spill_dir: options
+                .spill_dir
+                .clone()
+                .unwrap_or_else(std::env::temp_dir)
+                .display()
+                .to_string(),
+        }
     }
 
-    fn slot_mut(&mut self, id: u128) -> Option<&mut Slot> {
-        let at = *self.by_id.get(&id)?;
-        self.slots.get_mut(at as usize)
+    /// The number of a curated row's (source URI, version).
+    fn key(&mut self, uri: &str, version: &str) -> u32 {
+        if let Some(k) = self.last_key
+            && let Some((u, v)) = self.keys.get(k as usize)
+            && u == uri
+            && v == version
+        {
+            return k;
+        }
+        let known = self.key_of.get(uri).and_then(|m| m.get(version)).copied();
+        let k = known.unwrap_or_else(|| {
+            let k = self.keys.len() as u32;
+            self.keys.push((uri.to_owned(), version.to_owned()));
+            self.key_of
+                .entry(uri.to_owned())
+                .or_default()
+                .insert(version.to_owned(), k);
+            k
+        });
+        self.last_key = Some(k);
+        k
+    }
+
+    /// A curated row with this id, of this (source URI, version).
+    fn add_curated(&mut self, id: u128, uri: &str, version: &str) {
+        let key = self.key(uri, version);
+        self.sorter.push(id, Mark::Curated { key });
+    }
+
+    /// A quarantine entry: for the record `id` if it names one, with what the
+    /// report says if it names no source record.
+    fn add_quarantine(
+        &mut self,
+        id: Option<u128>,
+        bad: bool,
+        uri: &str,
+        line: u64,
+        reason: String,
+    ) {
+        let note = Note {
+            seq: self.quarantine_seq,
+            uri: uri.to_owned(),
+            line,
+            reason,
+        };
+        self.quarantine_seq += 1;
+        match id {
+            Some(id) => self.sorter.push_quarantine(id, bad, note),
+            None => self.unattributed.push(note),
+        }
+    }
+
+    /// Spills the sorter if it is full.
+    async fn spill_if_full(&mut self) -> Result<(), ReconcileError> {
+        if self.sorter.full() {
+            let dir = self.spill_dir.clone();
+            self.sorter.spill().await.map_err(|e| spill_error(dir, e))?;
+        }
+        Ok(())
+    }
+
+    /// Step 4 ([`tally`]), on a blocking thread: merges the sorted ids into `report`.
+    async fn tally(self, mut report: Report) -> Result<(Report, SpillStats), ReconcileError> {
+        let Self {
+            sorter,
+            keys,
+            mut unattributed,
+            spill_dir,
+            ..
+        } = self;
+        let dir = spill_dir.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let mut merged = sorter.finish()?;
+            let mut unexpected = vec![0u64; keys.len()];
+            tally::tally(&mut merged, &mut report, &mut unexpected, &mut unattributed)?;
+            for (key, rows) in keys.into_iter().zip(unexpected) {
+                if rows > 0 {
+                    *report.unexpected.entry(key).or_default() += rows;
+                }
+            }
+            unattributed.sort_by_key(|n| n.seq);
+            report
+                .unattributed
+                .extend(unattributed.into_iter().map(|n| (n.uri, n.line, n.reason)));
+            Ok::<_, std::io::Error>((report, merged.stats()))
+        })
+        .await
+        .map_err(|e| spill_error(dir.clone(), e))?;
+        done.map_err(|e| spill_error(dir, e))
+    }
+}
+
+fn spill_error(dir: String, e: impl std::fmt::Display) -> ReconcileError {
+    ReconcileError::Spill {
+        dir,
+        message: e.to_string(),
     }
 }
 
@@ -99,13 +252,32 @@ fn parse_id(text: &str) -> Option<u128> {
     Some(u128::from_be_bytes(id))
 }
 
-/// Runs the check; see the module docs.
+/// Runs the check with the default [`ReconcileOptions`]; see the module docs.
 pub async fn reconcile(
     source: &StorageLocation,
     curated: &StorageLocation,
     quarantine: Option<&StorageLocation>,
 ) -> Result<Report, ReconcileError> {
-    let mut index = Index::default();
+    reconcile_with(source, curated, quarantine, &ReconcileOptions::default()).await
+}
+
+/// Runs the check within `options`' memory budget; see the module docs.
+pub async fn reconcile_with(
+    source: &StorageLocation,
+    curated: &StorageLocation,
+    quarantine: Option<&StorageLocation>,
+    options: &ReconcileOptions,
+) -> Result<Report, ReconcileError> {
+    Ok(run(source, curated, quarantine, options).await?.0)
+}
+
+async fn run(
+    source: &StorageLocation,
+    curated: &StorageLocation,
+    quarantine: Option<&StorageLocation>,
+    options: &ReconcileOptions,
+) -> Result<(Report, SpillStats), ReconcileError> {
+    let mut index = Index::new(options);
     let mut report = Report::default();
     report.files = sources::read_sources(source, &mut index, &mut report.skipped).await?;
     let warehouse = Warehouse::open(curated).await?;
@@ -114,46 +286,17 @@ pub async fn reconcile(
     if let Some(quarantine) = quarantine {
         quarantine::read_quarantine(quarantine, &mut index, &mut report).await?;
     }
-    tally(&index, &mut report);
+    let (mut report, stats) = index.tally(report).await?;
+    if stats.runs > 0 {
+        tracing::info!(
+            runs = stats.runs,
+            bytes = stats.bytes,
+            dir = %options.spill_dir.clone().unwrap_or_else(std::env::temp_dir).display(),
+            "Record ids sorted on disk."
+        );
+    }
     manifests::check_manifests(curated, &mut report).await?;
-    Ok(report)
-}
-
-/// Step 4: each record loaded, quarantined, or missing, per file.
-fn tally(index: &Index, report: &mut Report) {
-    for slot in &index.slots {
-        let f = &mut report.files[slot.file as usize];
-        if slot.loaded > 0 {
-            f.loaded += 1;
-            if slot.loaded > 1 {
-                f.duplicated_count += 1;
-                if f.duplicated.len() < LIST_LIMIT {
-                    f.duplicated.push(slot.line);
-                }
-            }
-            if slot.bad {
-                f.conflicting_count += 1;
-                if f.conflicting.len() < LIST_LIMIT {
-                    f.conflicting.push(slot.line);
-                }
-            }
-        } else if slot.bad || slot.undelivered {
-            f.quarantined += 1;
-            if !slot.bad {
-                f.undelivered += 1;
-            }
-        } else {
-            f.missing_count += 1;
-            if f.missing.len() < LIST_LIMIT {
-                f.missing.push(slot.line);
-            }
-        }
-    }
-    for f in &mut report.files {
-        f.missing.sort_unstable();
-        f.duplicated.sort_unstable();
-        f.conflicting.sort_unstable();
-    }
+    Ok((report, stats))
 }
 
 fn read_error(uri: &str, e: impl std::fmt::Display) -> ReconcileError {

@@ -9,8 +9,8 @@ use super::report::Report;
 use super::{Index, ReconcileError, parse_id};
 use crate::query::{QueryError, Warehouse};
 
-/// Counts each curated row against its source record; rows of no source record go
-/// to `report.unexpected`.
+/// Enters each curated row's `_record_id` in `index`, to be counted against its
+/// source record; rows without a readable id go to `report.unexpected` at once.
 pub(super) async fn read_curated(
     warehouse: &Warehouse,
     index: &mut Index,
@@ -46,22 +46,29 @@ pub(super) async fn read_curated(
                 let id = (!ids.is_null(row))
                     .then(|| parse_id(ids.value(row)))
                     .flatten();
-                match id.and_then(|id| index.slot_mut(id)) {
-                    Some(slot) => slot.loaded += 1,
+                match id {
+                    // Matched to its source record (or found to have none) in the tally.
+                    Some(id) => index.add_curated(id, text_at(uris, row), text_at(versions, row)),
                     None => {
-                        let value = |column: &StringArray| {
-                            if column.is_valid(row) {
-                                column.value(row).to_owned()
-                            } else {
-                                String::new()
-                            }
-                        };
-                        let key = (value(uris), value(versions));
+                        let key = (
+                            text_at(uris, row).to_owned(),
+                            text_at(versions, row).to_owned(),
+                        );
                         *report.unexpected.entry(key).or_default() += 1;
                     }
                 }
             }
+            index.spill_if_full().await?;
         }
     }
     Ok(())
+}
+
+/// A row's text, empty when null.
+fn text_at(column: &StringArray, row: usize) -> &str {
+    if column.is_valid(row) {
+        column.value(row)
+    } else {
+        ""
+    }
 }

@@ -8,9 +8,10 @@ use feedpipe_shared::storage::StorageLocation;
 use super::report::Report;
 use super::{Index, ReconcileError, list, parse_id, read_whole};
 
-/// Marks the records that the quarantine under `quarantine` holds; entries that
-/// name no source record go to `report.unattributed`, lines that are no
-/// quarantine record to `report.unreadable`.
+/// Enters every entry of the quarantine under `quarantine` in `index`, for the
+/// record it names; entries that name no source record end in
+/// `report.unattributed` (in the tally), lines that are no quarantine record go to
+/// `report.unreadable`.
 pub(super) async fn read_quarantine(
     quarantine: &StorageLocation,
     index: &mut Index,
@@ -37,18 +38,13 @@ pub(super) async fn read_quarantine(
                     continue;
                 }
             };
-            match record_id(&entry).and_then(|id| index.slot_mut(id)) {
-                Some(slot) if entry.kind.is_bad_data() => slot.bad = true,
-                Some(slot) => slot.undelivered = true,
-                None => report.unattributed.push((
-                    uri.clone(),
-                    n as u64 + 1,
-                    format!(
-                        "names no source record ({} line {}: {})",
-                        entry.source, entry.line, entry.error
-                    ),
-                )),
-            }
+            let reason = format!(
+                "names no source record ({} line {}: {})",
+                entry.source, entry.line, entry.error
+            );
+            let bad = entry.kind.is_bad_data();
+            index.add_quarantine(record_id(&entry), bad, &uri, n as u64 + 1, reason);
+            index.spill_if_full().await?;
         }
     }
     Ok(())

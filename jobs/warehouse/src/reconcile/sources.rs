@@ -8,11 +8,13 @@ use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::storage::{StorageLocation, feed_version, open_object};
 
 use super::report::FileReport;
-use super::{Index, ReconcileError, parse_id};
+use super::spill::{IdSorter, Mark};
+use super::{Index, ReconcileError, parse_id, spill_error};
 
 /// Reads every feed under `source` (by the listing rule ingest follows) and enters
-/// each of its records in `index`. A file that cannot be read is a report with its
-/// error; files skipped as hidden or still being written go to `skipped`.
+/// each of its records in `index` as it reads them. A file that cannot be read is a
+/// report with its error; files skipped as hidden or still being written go to
+/// `skipped`.
 pub(super) async fn read_sources(
     source: &StorageLocation,
     index: &mut Index,
@@ -56,15 +58,10 @@ pub(super) async fn read_sources(
             version: object.version.clone(),
             ..Default::default()
         };
-        match read_lines(&location, meta.version.as_deref()).await {
-            Ok(lines) => {
-                report.read = lines.len() as u64;
-                for line in lines {
-                    if let Some(id) = parse_id(&object.record_id(line)) {
-                        index.add(id, file, line);
-                    }
-                }
-            }
+        match read_records(&location, meta.version.as_deref(), object, file, index).await? {
+            Ok(read) => report.read = read,
+            // The records entered before the failure are not counted: the tally
+            // skips the records of a file with an error.
             Err(e) => report.error = Some(e),
         }
         files.push(report);
@@ -72,23 +69,70 @@ pub(super) async fn read_sources(
     Ok(files)
 }
 
-/// The line of every record (good or bad) in a feed, as ingest numbers them.
-async fn read_lines(location: &StorageLocation, version: Option<&str>) -> Result<Vec<u64>, String> {
-    let (_, body) = open_object(location, version)
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::task::spawn_blocking(move || -> Result<Vec<u64>, String> {
-        let body: Box<dyn Read + Send> = body;
-        let feed = open_feed(body).map_err(|e| e.to_string())?;
-        let mut reader = FeedReader::new(feed, 1024 * 1024).map_err(|e| e.to_string())?;
-        let mut lines = Vec::new();
-        while let Some(item) = reader.next_item().map_err(|e| e.to_string())? {
-            lines.push(match item {
-                FeedItem::Record { line, .. } | FeedItem::Bad { line, .. } => line,
-            });
-        }
-        Ok(lines)
+/// Enters every record (good or bad) of a feed in `index`, at its line as ingest
+/// numbers them: how many, or why the feed could not be read (the outer error is
+/// the index's own).
+async fn read_records(
+    location: &StorageLocation,
+    version: Option<&str>,
+    object: SourceObject,
+    file: u32,
+    index: &mut Index,
+) -> Result<Result<u64, String>, ReconcileError> {
+    let body = match open_object(location, version).await {
+        Ok((_, body)) => body,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    // The sorter goes to the blocking thread and back (dropped there on a failure
+    // of its own, which removes its files).
+    let mut sorter = index.sorter.take();
+    let read = tokio::task::spawn_blocking(move || {
+        let read = enter_records(body, &object, file, &mut sorter);
+        (sorter, read)
     })
-    .await
-    .map_err(|e| e.to_string())?
+    .await;
+    // A panic there loses the sorter: reconcile cannot go on.
+    let (sorter, read) = read.map_err(|e| ReconcileError::Read {
+        uri: location.uri(),
+        message: format!("reading stopped: {e}"),
+    })?;
+    index.sorter = sorter;
+    match read {
+        Ok(n) => Ok(Ok(n)),
+        Err(Failure::Feed(e)) => Ok(Err(e)),
+        Err(Failure::Spill(e)) => Err(spill_error(index.spill_dir.clone(), e)),
+    }
+}
+
+/// Why entering a feed's records stopped.
+enum Failure {
+    /// The feed could not be read (its report says why).
+    Feed(String),
+    /// The sorter could not write a run (reconcile fails).
+    Spill(std::io::Error),
+}
+
+fn enter_records(
+    body: Box<dyn Read + Send>,
+    object: &SourceObject,
+    file: u32,
+    sorter: &mut IdSorter,
+) -> Result<u64, Failure> {
+    let feed = |e: &dyn std::fmt::Display| Failure::Feed(e.to_string());
+    let body = open_feed(body).map_err(|e| feed(&e))?;
+    let mut reader = FeedReader::new(body, 1024 * 1024).map_err(|e| feed(&e))?;
+    let mut read = 0;
+    while let Some(item) = reader.next_item().map_err(|e| feed(&e))? {
+        let line = match item {
+            FeedItem::Record { line, .. } | FeedItem::Bad { line, .. } => line,
+        };
+        read += 1;
+        if let Some(id) = parse_id(&object.record_id(line)) {
+            sorter.push(id, Mark::Source { file, line });
+            if sorter.full() {
+                sorter.spill_blocking().map_err(Failure::Spill)?;
+            }
+        }
+    }
+    Ok(read)
 }
