@@ -8,6 +8,17 @@
 #      (Firehose source/destination, raw notification -> raw-to-parquet queue,
 #      Lambda environment variable names, IAM wildcards), then proves each
 #      check can fail by mutating the source.
+#   4. tests/infra/test_handler_values.py: every Terraform variable that reaches
+#      a handler allows exactly the values the handler's config.rs accepts.
+#   5. tests/infra/test_deploy_docs.py: the deploy commands of README.md,
+#      infra/README.md and sql/ (terraform -chdir=infra only; schemachange
+#      deploy with --root-folder, --change-history-table and
+#      --create-change-history-table).
+#   6. tests/infra/test_sql_parse.py: every sql/ statement through sqlglot's
+#      Snowflake dialect, with the Snowflake stand-in's venv that tests/run.sh
+#      installs (FEEDPIPE_TEST_SNOWFLAKE_PYTHON, else
+#      <tools>/snowflake-venv/bin/python).
+# Each of 3-6 also mutates its inputs to prove that its checks can fail.
 #
 # Tools go to a venv at ${FEEDPIPE_TOOLS:-<repo>/.tools}/venv. checkov and
 # python-hcl2 both install a Python package called `hcl2` (checkov depends on
@@ -70,3 +81,18 @@ echo "checkov: $summary"
 
 echo "== tests/infra/test_wiring.py"
 PYTHONPATH="$hcl2_lib${PYTHONPATH:+:$PYTHONPATH}" "$venv/bin/python" tests/infra/test_wiring.py
+
+echo "== tests/infra/test_handler_values.py"
+PYTHONPATH="$hcl2_lib${PYTHONPATH:+:$PYTHONPATH}" "$venv/bin/python" tests/infra/test_handler_values.py
+
+echo "== tests/infra/test_deploy_docs.py"
+"$venv/bin/python" tests/infra/test_deploy_docs.py
+
+echo "== tests/infra/test_sql_parse.py"
+snowflake_python="${FEEDPIPE_TEST_SNOWFLAKE_PYTHON:-$tools/snowflake-venv/bin/python}"
+if [ ! -x "$snowflake_python" ]; then
+  echo "error: $snowflake_python not found: the sqlglot parse runs in the Snowflake stand-in's venv," \
+    "which tests/run.sh installs (or set FEEDPIPE_TEST_SNOWFLAKE_PYTHON)" >&2
+  exit 1
+fi
+"$snowflake_python" tests/infra/test_sql_parse.py
