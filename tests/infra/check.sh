@@ -6,7 +6,8 @@
 #      every skip is a `#checkov:skip=CKV_...:reason` comment on its resource
 #   3. tests/infra/test_wiring.py: parses the HCL and checks the wiring
 #      (Firehose source/destination, raw notification -> raw-to-parquet queue,
-#      Lambda environment variable names, IAM wildcards), then proves each
+#      Lambda environment variable names, the manifests statement and
+#      ListBucket on every bucket a Lambda reads, IAM wildcards), then proves each
 #      check can fail by mutating the source.
 #   4. tests/infra/test_handler_values.py: every Terraform variable that reaches
 #      a handler allows exactly the values the handler's config.rs accepts.

@@ -14,6 +14,9 @@ outputs to the resources they end at:
     timeout of six times the function timeout.
   * Each Lambda's environment variable names are exactly the ones its Rust
     handler reads, and the values point at the right resources.
+  * raw-to-parquet may write (and read) its manifests, <curated>/_manifests/<table>/*,
+    and every bucket a Lambda reads objects from also gets s3:ListBucket (a
+    missing key is then a 404, which the handlers do not retry, not a 403).
   * No IAM policy document statement allows "*" or "<service>:*" actions, and
     none has "*" resources except the documented allowlist below.
   * Every variable has a description and a type, every output a description,
@@ -514,6 +517,50 @@ def check_iam(r: Resolver) -> list[str]:
     return fails
 
 
+def check_lambda_s3_access(r: Resolver) -> list[str]:
+    """The Lambdas may do the S3 calls their cores make (issue 15, defects 1 and 3):
+    raw-to-parquet writes and reads `_manifests/<table>/*` in the curated bucket
+    (jobs/convert/src/job/manifest.rs), and every bucket a Lambda reads objects
+    from also gets s3:ListBucket, so that a missing key is a 404, not a 403."""
+    fails = []
+    root = r.module(r.root)
+
+    def expand(expr) -> str:
+        # Locals inlined (one level is enough here), as text.
+        text = " ".join(map(str, as_list(expr)))
+        for name in re.findall(r"local\.([a-z0-9_]+)", text):
+            text += " " + str(root.locals.get(name, ""))
+        return text
+
+    for doc_name in ("ingest", "raw_to_parquet"):
+        doc = root.data.get(("aws_iam_policy_document", doc_name))
+        if doc is None:
+            fails.append(f"root: data.aws_iam_policy_document.{doc_name} is missing")
+            continue
+        sts = statements(doc)
+        listed = " ".join(expand(st.get("resources")) for st in sts if "s3:ListBucket" in as_list(st.get("actions")))
+        for st in sts:
+            if "s3:GetObject" not in as_list(st.get("actions")):
+                continue
+            for res in as_list(st.get("resources")):
+                m = re.match(r"^\$\{(module\.buckets\.[a-z_]+_bucket_arn)\}/", str(res))
+                if m and m.group(1) not in listed:
+                    fails.append(
+                        f"{doc_name}: statement {st.get('sid')!r} reads {m.group(1)} objects but no statement "
+                        f"grants s3:ListBucket on that bucket (a missing key would answer 403, retried)"
+                    )
+        if doc_name == "raw_to_parquet":
+            manifests = [
+                st for st in sts
+                if "s3:PutObject" in as_list(st.get("actions"))
+                and any("module.buckets.curated_bucket_arn}/_manifests/${var.curated_table}/" in str(x)
+                        for x in as_list(st.get("resources")))
+            ]
+            if not manifests:
+                fails.append("raw_to_parquet: no statement allows s3:PutObject on <curated>/_manifests/<table>/* (the converter's manifests)")
+    return fails
+
+
 def check_declarations(r: Resolver) -> list[str]:
     """Every variable has a description and a type; every output a description."""
     fails = []
@@ -539,6 +586,7 @@ CHECKS = {
     "raw bucket notification feeds the raw-to-parquet queue": check_raw_notification,
     "lambda environments are exactly the handlers' variables": check_lambda_environment,
     "IAM statements name actions and resources": check_iam,
+    "the Lambdas may write manifests and list the buckets they read": check_lambda_s3_access,
     "variables and outputs are declared fully; name_prefix and tags threaded": check_declarations,
 }
 
@@ -612,6 +660,18 @@ MUTATIONS = [
     ("tags not passed to a module", "main.tf",
      r'(module "alarms" \{\n  source = "\./modules/alarms"\n\n(?:.*\n)*?)  tags\s*= local\.tags\n', r"\1",
      check_declarations),
+    ("raw-to-parquet loses its manifests statement", "iam.tf",
+     r'\n  # jobs/convert/src/job/manifest\.rs:(?:.*\n)*?  statement \{\n    sid       = "WriteConversionManifests"(?:.*\n)*?  \}\n', "\n",
+     check_lambda_s3_access),
+    ("manifests written to the table prefix only", "iam.tf",
+     r"curated_bucket_arn\}/_manifests/\$\{var\.curated_table\}/\*", "curated_bucket_arn}/${var.curated_table}/*",
+     check_lambda_s3_access),
+    ("ingest cannot list the source bucket", "iam.tf",
+     r'  statement \{\n    sid       = "KnowMissingFeedFiles"(?:.*\n)*?  \}\n', "",
+     check_lambda_s3_access),
+    ("raw-to-parquet cannot list the raw bucket", "iam.tf",
+     r"(raw_to_parquet_read_buckets = distinct\(compact\(\[\n)\s*module\.buckets\.raw_bucket_arn,\n", r"\1",
+     check_lambda_s3_access),
     ("service-wide action in an Allow", "modules/stream/main.tf",
      r"actions(\s*)= \[\"logs:PutLogEvents\"\]", r'actions\1= ["logs:*"]',
      check_iam),
