@@ -17,6 +17,11 @@ outputs to the resources they end at:
   * raw-to-parquet may write (and read) its manifests, <curated>/_manifests/<table>/*,
     and every bucket a Lambda reads objects from also gets s3:ListBucket (a
     missing key is then a 404, which the handlers do not retry, not a 403).
+  * The key policy statement that lets S3 use the key for notifications to
+    encrypted queues is AWS's documented one (no condition), and the queue
+    policy keeps aws:SourceArn and aws:SourceAccount.
+  * The backfill Task's timeout and retries follow the raw-to-parquet timeout,
+    and EXPRESS children that cannot fit one attempt fail plan.
   * No IAM policy document statement allows "*" or "<service>:*" actions, and
     none has "*" resources except the documented allowlist below.
   * Every variable has a description and a type, every output a description,
@@ -561,6 +566,53 @@ def check_lambda_s3_access(r: Resolver) -> list[str]:
     return fails
 
 
+def check_kms_for_s3_notifications(r: Resolver) -> list[str]:
+    """The key policy lets S3 use the key for notifications to encrypted queues
+    exactly as AWS documents it: no aws:SourceAccount / aws:SourceArn condition,
+    which no AWS page says S3's KMS request carries (issue 15, defect 10; the
+    sources are in modules/buckets/main.tf). The queue policy keeps both."""
+    fails = []
+    doc = r.modules["modules/buckets"].data.get(("aws_iam_policy_document", "kms_key"), {})
+    found = [st for st in statements(doc) if st.get("sid") == "AllowS3EventNotificationsToEncryptedQueues"]
+    if len(found) != 1:
+        return ["modules/buckets: no key policy statement AllowS3EventNotificationsToEncryptedQueues"]
+    st = found[0]
+    if sorted(as_list(st.get("actions"))) != ["kms:Decrypt", "kms:GenerateDataKey"]:
+        fails.append(f"modules/buckets: S3's key statement allows {as_list(st.get('actions'))}, AWS documents kms:GenerateDataKey and kms:Decrypt")
+    for cond in as_list(st.get("condition")):
+        fails.append(f"modules/buckets: S3's key statement has a condition on {cond.get('variable')}; AWS's documented statement has none")
+    queue = r.modules["modules/lambda"].data.get(("aws_iam_policy_document", "source_queue"), {})
+    variables = {c.get("variable") for st in statements(queue) for c in as_list(st.get("condition"))}
+    for key in ("aws:SourceArn", "aws:SourceAccount"):
+        if key not in variables:
+            fails.append(f"modules/lambda: the source queue policy lost its {key} condition (the confused-deputy guard)")
+    return fails
+
+
+def check_backfill_timeouts(r: Resolver) -> list[str]:
+    """The backfill Task's timeout and retries follow the raw-to-parquet timeout
+    (issue 15, defect 9): the module gets it from the root, the Task uses the
+    derived locals, and an EXPRESS child that cannot fit one attempt fails plan."""
+    fails = []
+    call = r.module(r.root).calls.get("backfill", {})
+    if "var.raw_to_parquet_timeout_seconds" not in str(call.get("function_timeout_seconds")):
+        fails.append("module.backfill: function_timeout_seconds is not var.raw_to_parquet_timeout_seconds")
+    mod = r.modules.get("modules/backfill")
+    if mod is None:
+        return fails + ["modules/backfill is missing"]
+    definition = str(mod.locals.get("definition"))
+    for key, local in (("MaxAttempts", "local.task_retries"), ("TimeoutSeconds", "local.task_timeout_seconds")):
+        if not re.search(rf"'{key}': '\$\{{{re.escape(local)}\}}'", definition):
+            fails.append(f"modules/backfill: the Task's {key} is not {local}")
+    if "var.function_timeout_seconds" not in str(mod.locals.get("express_retries")):
+        fails.append("modules/backfill: express_retries does not depend on var.function_timeout_seconds")
+    sm = mod.resources.get(("aws_sfn_state_machine", "this"), {})
+    pre = str(sm.get("lifecycle"))
+    if "precondition" not in pre or "EXPRESS" not in pre or "local.express_retries" not in pre:
+        fails.append("modules/backfill: no precondition refusing EXPRESS children when no attempt fits in 300 s")
+    return fails
+
+
 def check_declarations(r: Resolver) -> list[str]:
     """Every variable has a description and a type; every output a description."""
     fails = []
@@ -587,6 +639,8 @@ CHECKS = {
     "lambda environments are exactly the handlers' variables": check_lambda_environment,
     "IAM statements name actions and resources": check_iam,
     "the Lambdas may write manifests and list the buckets they read": check_lambda_s3_access,
+    "S3 may use the key for notifications as AWS documents it; the queue policy guards": check_kms_for_s3_notifications,
+    "backfill Task timeout and retries follow the Lambda timeout": check_backfill_timeouts,
     "variables and outputs are declared fully; name_prefix and tags threaded": check_declarations,
 }
 
@@ -672,6 +726,19 @@ MUTATIONS = [
     ("raw-to-parquet cannot list the raw bucket", "iam.tf",
      r"(raw_to_parquet_read_buckets = distinct\(compact\(\[\n)\s*module\.buckets\.raw_bucket_arn,\n", r"\1",
      check_lambda_s3_access),
+    ("aws:SourceAccount back on S3's key statement", "modules/buckets/main.tf",
+     r'(actions   = \["kms:Decrypt", "kms:GenerateDataKey"\]\n    resources = \["\*"\]\n)',
+     '\\1\n    condition {\n      test     = "StringEquals"\n      variable = "aws:SourceAccount"\n      values   = [local.account_id]\n    }\n',
+     check_kms_for_s3_notifications),
+    ("the queue policy loses aws:SourceAccount", "modules/lambda/main.tf",
+     r'\n    condition \{\n      test     = "StringEquals"\n      variable = "aws:SourceAccount"\n(?:.*\n)*?    \}\n', "\n",
+     check_kms_for_s3_notifications),
+    ("backfill retries fixed at 6 again", "modules/backfill/main.tf",
+     r"MaxAttempts     = local\.task_retries", "MaxAttempts     = 6",
+     check_backfill_timeouts),
+    ("backfill no longer told the Lambda timeout", "main.tf",
+     r"\n  function_timeout_seconds     = var\.raw_to_parquet_timeout_seconds", "\n  function_timeout_seconds     = 300",
+     check_backfill_timeouts),
     ("service-wide action in an Allow", "modules/stream/main.tf",
      r"actions(\s*)= \[\"logs:PutLogEvents\"\]", r'actions\1= ["logs:*"]',
      check_iam),
