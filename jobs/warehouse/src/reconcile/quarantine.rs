@@ -4,6 +4,7 @@
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::quarantine::{QuarantineRecord, Stage};
 use feedpipe_shared::storage::StorageLocation;
+use object_store::ObjectStoreExt;
 
 use super::report::Report;
 use super::{Index, ReconcileError, list, parse_id, read_whole};
@@ -38,6 +39,9 @@ pub(super) async fn read_quarantine(
                     continue;
                 }
             };
+            if let Some(lost) = kept_nowhere(quarantine, &entry).await {
+                report.lost_bytes.push((uri.clone(), n as u64 + 1, lost));
+            }
             let reason = format!(
                 "names no source record ({} line {}: {})",
                 entry.source, entry.line, entry.error
@@ -48,6 +52,41 @@ pub(super) async fn read_quarantine(
         }
     }
     Ok(())
+}
+
+/// For an entry that keeps its record cut: what of it is kept nowhere, unless its side
+/// object (checked when it lies under `quarantine`) holds the whole record.
+async fn kept_nowhere(
+    quarantine: &StorageLocation,
+    entry: &QuarantineRecord<'_>,
+) -> Option<String> {
+    if !entry.truncated {
+        return None;
+    }
+    let kept = entry.raw_bytes().map_or(0, |b| b.len());
+    let record = format!("{} line {}", entry.source, entry.line);
+    let Some(side) = entry.side_object.as_deref() else {
+        return Some(format!(
+            "{record}: only its first {kept} bytes are kept and no side object holds the rest"
+        ));
+    };
+    let root = format!("{}/", quarantine.uri().trim_end_matches('/'));
+    let rel = side.strip_prefix(&root)?;
+    let full = match quarantine.path.as_ref() {
+        "" => rel.to_owned(),
+        prefix => format!("{prefix}/{rel}"),
+    };
+    let path = object_store::path::Path::parse(full).ok()?;
+    match quarantine.store.head(&path).await {
+        Ok(meta) if meta.size >= kept as u64 => None,
+        Ok(meta) => Some(format!(
+            "{record}: its side object {side} holds {} bytes, fewer than the {kept} the entry keeps",
+            meta.size
+        )),
+        Err(e) => Some(format!(
+            "{record}: its side object {side} cannot be read: {e}"
+        )),
+    }
 }
 
 /// The `_record_id` of the source record an entry stands for.

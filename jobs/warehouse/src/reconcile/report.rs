@@ -71,6 +71,10 @@ pub struct Report {
     /// this reader disagree, or the object was damaged): (object, line, why). They
     /// fail the check: the records they stand for cannot be accounted for.
     pub unreadable: Vec<(String, u64, String)>,
+    /// Quarantine entries that keep a record cut, with no side object holding the rest
+    /// (or a side object missing): bytes of a source file kept nowhere. They fail the
+    /// check: (object, line, which record and which bytes).
+    pub lost_bytes: Vec<(String, u64, String)>,
     /// Manifests read.
     pub manifests: u64,
     /// Whether records loaded more than once pass: the table is read through its
@@ -87,6 +91,7 @@ impl Report {
         self.files.iter().all(|f| f.ok(self.dedup))
             && self.unexpected.is_empty()
             && self.unreadable.is_empty()
+            && self.lost_bytes.is_empty()
             && self.manifest_problems.is_empty()
     }
 
@@ -199,6 +204,9 @@ impl Report {
                 out,
                 "unreadable quarantine line: {uri} line {line}: {reason}"
             );
+        }
+        for (uri, line, what) in self.lost_bytes.iter().take(LIST_LIMIT) {
+            let _ = writeln!(out, "bytes kept nowhere: {what} (entry {uri} line {line})");
         }
         for p in &self.manifest_problems {
             let _ = writeln!(out, "manifest: {p}");

@@ -365,3 +365,117 @@ async fn spilled_runs_are_removed_when_reconcile_fails() {
         other => panic!("{other:?}"),
     }
 }
+
+/// No byte kept nowhere: a record past the keep limit quarantined cut, as the writer
+/// did before side objects (`QuarantineBuffer::push` of a cut entry), fails reconcile
+/// with its file and line; kept whole (`push_whole`: its side object beside the parts)
+/// it passes; and if that side object goes missing, reconcile fails again, naming it.
+#[tokio::test]
+async fn a_record_quarantined_cut_with_no_side_object_fails_reconcile() {
+    use std::io::Write;
+
+    use feedpipe_shared::feed::Overflow;
+    use feedpipe_shared::quarantine::{ObjectStoreQuarantine, QuarantineBuffer};
+
+    let root = tempfile::tempdir().unwrap();
+    let source_dir = root.path().join("source");
+    std::fs::create_dir_all(&source_dir).unwrap();
+    let long = format!("{{\"n\":\"{}\"", "x".repeat(5_000));
+    std::fs::write(
+        source_dir.join("long.jsonl"),
+        format!("{{\"n\":1}}\n{long}\n{{\"n\":3}}\n"),
+    )
+    .unwrap();
+    let at = |p: &Path| StorageLocation::parse(p.to_str().unwrap()).unwrap();
+    let source = at(&source_dir);
+    let (file, meta) = list_feeds(&source).await.unwrap().feeds.remove(0);
+    let object = SourceObject {
+        uri: file.uri(),
+        version: feed_version(&file, &meta, None).await.unwrap(),
+    };
+    write_parquet(
+        &root.path().join("curated/feed/dt=2026-11-23/one.parquet"),
+        &[loaded(&object, 1), loaded(&object, 3)],
+    );
+    let curated = at(&root.path().join("curated"));
+    let quarantine = at(&root.path().join("quarantine"));
+    let cut = QuarantineEntry {
+        kind: RejectKind::TooLarge,
+        error: "line of 5007 bytes is longer than the 1000 bytes a record may have".into(),
+        line: 2,
+        raw: Bytes::copy_from_slice(&long.as_bytes()[..1_000]),
+        truncated: true,
+    };
+    let buffer = || {
+        QuarantineBuffer::new(
+            Arc::new(ObjectStoreQuarantine::new(quarantine.clone())),
+            Stage::Ingest,
+            object.clone(),
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+            "",
+            1 << 20,
+        )
+    };
+
+    // Before side objects: the entry keeps the first 1000 bytes, the rest nowhere.
+    let mut old = buffer();
+    old.push(&cut).await.unwrap();
+    old.finish().await.unwrap();
+    let report = reconcile(&source, &curated, Some(&quarantine))
+        .await
+        .unwrap();
+    assert!(!report.ok(), "{}", report.render());
+    assert_eq!(report.lost_bytes.len(), 1, "{}", report.render());
+    let lost = &report.lost_bytes[0].2;
+    assert!(
+        lost.contains("long.jsonl line 2") && lost.contains("first 1000 bytes"),
+        "{lost}"
+    );
+    assert!(report.render().contains("bytes kept nowhere"));
+
+    // Now: the bytes past the limit go to the side object, which the entry names.
+    let mut rest = tempfile::tempfile().unwrap();
+    rest.write_all(&long.as_bytes()[1_000..]).unwrap();
+    let mut new = buffer();
+    let overflow = Overflow {
+        file: rest,
+        len: (long.len() - 1_000) as u64,
+    };
+    new.push_whole(&cut, overflow).await.unwrap();
+    new.finish().await.unwrap(); // the same part name: the old entry is replaced
+    let report = reconcile(&source, &curated, Some(&quarantine))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{}", report.render());
+    let side: Vec<_> = walk_files(&root.path().join("quarantine"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "raw"))
+        .collect();
+    assert_eq!(side.len(), 1);
+    assert_eq!(std::fs::read(&side[0]).unwrap(), long.as_bytes());
+
+    // The side object lost: the record's tail is kept nowhere again.
+    std::fs::remove_file(&side[0]).unwrap();
+    let report = reconcile(&source, &curated, Some(&quarantine))
+        .await
+        .unwrap();
+    assert!(!report.ok());
+    assert!(
+        report.lost_bytes[0].2.contains("cannot be read"),
+        "{}",
+        report.render()
+    );
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
