@@ -4,8 +4,9 @@
 #
 #   (a) `feedpipe local` on one JSON array of ROWS tiny records, `{"a":1}` (10M:
 #       80 MB). The in-process stream used to keep every record it was sent. The
-#       run ends with `reconcile`, so its peak is also given alone, on the same
-#       workdir, to tell the two apart.
+#       run ends with `reconcile`, so the peak is also given as it was when the
+#       stage table was printed (before that reconcile), and for `reconcile` alone
+#       on the same workdir, to tell the two apart.
 #   (b) `feedpipe convert` of one raw object spanning DAYS days, each day coming
 #       back after all the others (record i on day i % DAYS, DAYS_ROWS records):
 #       the converter used to hold one open Parquet writer per day.
@@ -81,14 +82,48 @@ print(f"{secs:.1f} {rss / 1024:.0f}")
 PY
 }
 
+# `measure`, and the command's peak RSS (VmHWM) when its output shows `feedpipe
+# local`'s stage table, that is before the run's closing reconcile: "<seconds> <peak
+# MiB> <peak MiB before reconcile>".
+measure_local() {
+  local log="$1"; shift
+  python3 - "$log" "$@" <<'PY'
+import re, subprocess, sys, time
+log, command = sys.argv[1], sys.argv[2:]
+timed = subprocess.Popen(["/usr/bin/time", "-v", *command], stdout=subprocess.PIPE,
+                         stderr=open(log + ".time", "w"), text=True)
+def hwm_kib():
+    # /usr/bin/time's child is the command.
+    try:
+        child = open(f"/proc/{timed.pid}/task/{timed.pid}/children").read().split()[0]
+        status = open(f"/proc/{child}/status").read()
+        return int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+    except (OSError, IndexError, AttributeError):
+        return 0
+before_reconcile = 0
+with open(log, "w") as out:
+    for line in timed.stdout:
+        out.write(line)
+        if re.match(r"convert\s+\d+", line) and not before_reconcile:
+            before_reconcile = hwm_kib()
+if timed.wait() != 0:
+    sys.exit(f"{command[0]} failed: see {log}")
+t = open(log + ".time").read()
+wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", t).group(1)
+secs = sum(float(x) * 60 ** i for i, x in enumerate(reversed(wall.split(":"))))
+rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
+print(f"{secs:.1f} {rss / 1024:.0f} {before_reconcile / 1024:.0f}")
+PY
+}
+
 printf '%-7s %-34s %9s %10s  %s\n' build case seconds "peak MiB" note
 for build in before after; do
   bin="$work/bin/$build"
   wd="$work/local-$build"
-  res=$(measure "$work/local-$build.log" "$bin" local --workdir "$wd" "$work/tiny.json")
-  read -r secs mib <<< "$res"
+  res=$(measure_local "$work/local-$build.log" "$bin" local --workdir "$wd" "$work/tiny.json")
+  read -r secs mib pipeline_mib <<< "$res"
   verdict=$(grep -o 'reconcile: [A-Z]*' "$work/local-$build.log" || echo "reconcile: ?")
-  printf '%-7s %-34s %9s %10s  %s\n' "$build" "(a) local, $rows tiny records" "$secs" "$mib" "$verdict"
+  printf '%-7s %-34s %9s %10s  %s\n' "$build" "(a) local, $rows tiny records" "$secs" "$mib" "$verdict; $pipeline_mib MiB before its reconcile"
   res=$(measure "$work/reconcile-$build.log" "$bin" reconcile \
     --source "$wd/source" --curated "$wd/curated" --quarantine "$wd/quarantine")
   read -r secs mib <<< "$res"
