@@ -32,17 +32,25 @@ days_rows="${4:-40000}"
 profile="${PROFILE:-dev}"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 work="$target/bench-memory"
-out_dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
 
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 rm -rf "$work" && mkdir -p "$work/bin"
 before="$work/before-src"
 git -C "$repo" worktree add --quiet --detach "$before" "$rev"
 trap 'git -C "$repo" worktree remove --force "$before" 2>/dev/null || true' EXIT
-(cd "$before" && CARGO_TARGET_DIR="$target" cargo build --profile "$profile" --workspace --bin feedpipe >&2)
-cp "$target/$out_dir/feedpipe" "$work/bin/before"
-(cd "$repo" && CARGO_TARGET_DIR="$target" cargo build --profile "$profile" --workspace --bin feedpipe >&2)
-cp "$target/$out_dir/feedpipe" "$work/bin/after"
+# Both trees' crates get the same unit names in the shared target dir, so a build
+# may find the other tree's artifacts fresh: the workspace's own crates are cleaned
+# before each build (the dependencies stay built).
+build_in() {
+  (cd "$1" && CARGO_TARGET_DIR="$target" cargo clean --profile "$profile" \
+    -p feedpipe-shared -p feedpipe-sample -p feedpipe-ingest -p feedpipe-standins \
+    -p feedpipe-convert -p feedpipe-warehouse -p feedpipe >&2 &&
+    CARGO_TARGET_DIR="$target" cargo build --profile "$profile" --workspace --bin feedpipe >&2)
+  echo "$target/$([ "$profile" = dev ] && echo debug || echo "$profile")/feedpipe"
+}
+cp "$(build_in "$before")" "$work/bin/before"
+cp "$(build_in "$repo")" "$work/bin/after"
+cmp -s "$work/bin/before" "$work/bin/after" && { echo "REV and this checkout built the same binary" >&2; exit 1; }
 
 # The inputs.
 python3 - "$work" "$rows" "$days" "$days_rows" <<'PY'
