@@ -5,9 +5,10 @@
 //! - [`pipeline`]: a reading thread cuts objects into chunks of records,
 //!   `decode_threads` threads decode them ([`chunk`]), and the results come back in
 //!   input order over a small bounded channel;
-//! - [`writers`]: the async side streams the batches into one Parquet writer per
-//!   `dt`, uploading as it goes (multipart on S3), so memory stays bounded by the
-//!   batches in flight and the row groups being built, whatever the object's size;
+//! - [`writers`]: the async side streams the batches into a Parquet writer per
+//!   `dt`, at most `max_open_files` open at once, uploading as it goes (multipart on
+//!   S3), so memory stays bounded by the batches in flight, the open files and the
+//!   row groups being built, whatever the object's size and its number of days;
 //! - [`manifest`]: what was written, and the names it is written under.
 //!
 //! An object becomes visible only when its upload completes, never half written.
@@ -52,6 +53,11 @@ pub struct ConvertConfig {
     /// Bytes all row groups being built may hold together; past it, the largest is
     /// written out early. Bounds memory when one raw object spans many `dt` days.
     pub row_group_budget: usize,
+    /// Parquet files open at once, at most (each holds its encoders and upload
+    /// buffer). A conversion spanning more `dt` days completes the file written to
+    /// least recently to open another, and a day met again goes on in a new file
+    /// (`<stem>-2.parquet`, …).
+    pub max_open_files: usize,
     /// Records per chunk a decoder thread takes (so at most the rows of one Arrow
     /// batch handed to the writer; a chunk spanning several `dt` days gives a
     /// batch per day).
@@ -71,6 +77,7 @@ impl Default for ConvertConfig {
             codec: Codec::Zstd,
             row_group_rows: 64 * 1024,
             row_group_budget: 64 * 1024 * 1024,
+            max_open_files: 64,
             batch_rows: 8192,
             decode_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             keep_limit: 16 * 1024 * 1024,
@@ -85,6 +92,7 @@ impl ConvertConfig {
             codec: self.codec,
             row_group_rows: self.row_group_rows,
             row_group_budget: self.row_group_budget,
+            max_open_files: self.max_open_files,
         }
     }
 }
@@ -286,7 +294,7 @@ impl Converter {
             uri: uri.clone(),
             reason: e.to_string(),
         })??;
-        let (manifest, first_error) = run.finish(records_read).await?;
+        let (manifest, first_error, most_open) = run.finish(records_read).await?;
         tracing::info!(
             source = %uri,
             objects = manifest.inputs.len(),
@@ -294,6 +302,7 @@ impl Converter {
             rows_written = manifest.rows_written,
             records_quarantined = manifest.records_quarantined,
             files = manifest.outputs.len(),
+            files_open_at_most = most_open,
             first_error = first_error.as_deref().unwrap_or(""),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "Raw object converted."
@@ -410,12 +419,14 @@ impl<'a> GroupRun<'a> {
     }
 
     /// Completes the files, then writes the manifest at each input's manifest path:
-    /// last, so that an object counts as done only once its files are there.
+    /// last, so that an object counts as done only once its files are there. Also
+    /// returns the first reject's reason and the most files that were open at once.
     async fn finish(
         mut self,
         records_read: u64,
-    ) -> Result<(Manifest, Option<String>), ConvertError> {
+    ) -> Result<(Manifest, Option<String>, usize), ConvertError> {
         self.end_quarantine().await?;
+        let most_open = self.writers.most_open();
         let outputs = self.writers.close().await?;
         let manifest = Manifest {
             table: self.converter.contract.table.clone(),
@@ -436,7 +447,7 @@ impl<'a> GroupRun<'a> {
                 .await
                 .map_err(|e| write_error(curated, &path, e))?;
         }
-        Ok((manifest, self.first_error))
+        Ok((manifest, self.first_error, most_open))
     }
 }
 

@@ -14,7 +14,9 @@
 //! buffer (a retry after a write that did land but reported failure writes the
 //! records again, under another name), and a shard's checkpoint
 //! ([`Firehose::checkpoints`]) only moves past a record once the object holding it is
-//! written. It is not a byte-for-byte model of Firehose's
+//! written. Then it trims the stream up to the checkpoint ([`StreamSource::trim`]), so
+//! the in-process stream holds only what is not delivered yet. It is not a
+//! byte-for-byte model of Firehose's
 //! scaling (Firehose splits buffers into more, smaller objects when it scales out);
 //! `feedpipe convert` compacts either way.
 
@@ -280,6 +282,10 @@ impl<S: StreamSource + ?Sized> Firehose<S> {
                 }
             }
         });
+        // Delivered: the stream may drop them (the in-process one does).
+        for (shard, seq) in &buffer.positions {
+            self.source.trim(&self.shards[*shard], seq).await;
+        }
         let delivered = DeliveredObject {
             location: self.raw.at(path),
             records: buffer.records,

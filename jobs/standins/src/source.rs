@@ -40,6 +40,14 @@ pub trait StreamSource: Send + Sync {
     async fn wait(&self, at_most: Duration) {
         tokio::time::sleep(at_most).await;
     }
+    /// Says that the records of `shard` up to and including `through` are delivered
+    /// (in an object written) and will not be read again. A stream whose retention
+    /// is bounded by consumption (the in-process one) drops them; Kinesis keeps
+    /// records for its retention period whatever is read, so by default nothing
+    /// happens.
+    async fn trim(&self, shard: &str, through: &SequenceNumber) {
+        let _ = (shard, through);
+    }
 }
 
 #[async_trait]
@@ -79,5 +87,11 @@ impl StreamSource for InProcessStream {
 
     async fn wait(&self, at_most: Duration) {
         let _ = tokio::time::timeout(at_most, self.arrivals()).await;
+    }
+
+    async fn trim(&self, shard: &str, through: &SequenceNumber) {
+        if let Some(index) = self.shard_ids().iter().position(|id| id == shard) {
+            InProcessStream::trim(self, index, through);
+        }
     }
 }

@@ -11,8 +11,30 @@
 //!
 //! It is the stream of the embedded local pipeline and of tests; readers
 //! ([`InProcessStream::read`]) take records by shard and position, like GetRecords.
+//!
+//! **Retention is bounded by consumption.** Kinesis keeps a record for its retention
+//! period whether it was read or not; this stream keeps it until its consumer says
+//! it is delivered ([`InProcessStream::trim`], which the Firehose stand-in calls for
+//! every record in a raw object it has written), so memory is what is not yet
+//! delivered, not everything ever sent. Trimming changes no sequence number and not
+//! [`InProcessStream::positions`]. A read from a position already trimmed starts at
+//! the oldest record kept, as a Kinesis iterator at `TRIM_HORIZON` does (it does not
+//! fail): a reader that started behind the trim sees fewer records, never other
+//! ones. The stream has one consumer; a second reader sees only what the first has
+//! not trimmed yet.
+//!
+//! **Backpressure.** A stream built [`InProcessStream::with_retention_limit`] makes
+//! `put_records` wait while it holds more than that many bytes not yet trimmed, so a
+//! producer cannot run arbitrarily far ahead of the consumer. It waits rather than
+//! answering `ProvisionedThroughputExceededException`: a slow consumer then slows
+//! the ingest down instead of exhausting its retries and turning records into
+//! `undelivered` quarantine entries, and every answer stays what the conformance
+//! suite expects of Kinesis. A stream without a limit (the default) never waits, so
+//! a test that sends without a consumer cannot hang.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -50,12 +72,42 @@ pub struct Faults {
     pub seed: u64,
 }
 
+/// A record as a shard keeps it; its sequence number is its position.
+#[derive(Debug)]
+struct Kept {
+    partition_key: String,
+    data: Bytes,
+    arrived_at: DateTime<Utc>,
+}
+
+impl Kept {
+    /// Bytes it holds, approximately: its data, its key and its own size.
+    fn held_bytes(&self) -> usize {
+        self.data.len() + self.partition_key.len() + std::mem::size_of::<Self>()
+    }
+}
+
+/// The records of one shard still kept: positions `trimmed + 1 ..= trimmed + kept.len()`.
+#[derive(Debug, Default)]
+struct ShardLog {
+    /// Records trimmed from the front: the position of the last one (0 for none).
+    trimmed: usize,
+    kept: VecDeque<Kept>,
+}
+
+impl ShardLog {
+    /// The position of the last record stored (0 while the shard is empty).
+    fn last_position(&self) -> usize {
+        self.trimmed + self.kept.len()
+    }
+}
+
 #[derive(Debug)]
 struct Shard {
     id: String,
     /// Inclusive upper bound of the shard's hash-key range.
     end_hash: u128,
-    records: Mutex<Vec<StoredRecord>>,
+    log: Mutex<ShardLog>,
 }
 
 /// See the module docs.
@@ -66,6 +118,12 @@ pub struct InProcessStream {
     limits: KinesisLimits,
     faults: Mutex<(Faults, fastrand::Rng)>,
     arrivals: Notify,
+    /// Bytes of the records kept, over all shards ([`Kept::held_bytes`]).
+    held: AtomicUsize,
+    /// `put_records` waits while `held` is at or above this (no limit: `usize::MAX`).
+    retention_limit: usize,
+    /// Signalled when records are trimmed.
+    room: Notify,
 }
 
 impl InProcessStream {
@@ -86,7 +144,7 @@ impl InProcessStream {
                 } else {
                     width * (i + 1) - 1
                 },
-                records: Mutex::new(Vec::new()),
+                log: Mutex::new(ShardLog::default()),
             })
             .collect();
         Self {
@@ -95,7 +153,20 @@ impl InProcessStream {
             limits,
             faults: Mutex::new((Faults::default(), fastrand::Rng::with_seed(0))),
             arrivals: Notify::new(),
+            held: AtomicUsize::new(0),
+            retention_limit: usize::MAX,
+            room: Notify::new(),
         }
+    }
+
+    /// The same stream, whose `put_records` waits while it holds `bytes` or more of
+    /// records not yet trimmed (see the module docs). A call is taken whole once the
+    /// stream holds less, so it may go over by the calls in flight (5 MiB each at
+    /// most). The consumer must trim, and its buffer must fit well within `bytes`, or
+    /// the producer waits for the consumer's interval.
+    pub fn with_retention_limit(mut self, bytes: usize) -> Self {
+        self.retention_limit = bytes.max(1);
+        self
     }
 
     /// Injects `faults` from now on (`Faults::default()` turns them off).
@@ -124,34 +195,92 @@ impl InProcessStream {
             .unwrap_or(self.shards.len() - 1)
     }
 
-    /// Up to `limit` records of shard `shard` from position `from` (like GetRecords).
+    /// Up to `limit` records of shard `shard` after position `from` (0-based: `from`
+    /// records are passed over), like GetRecords. Records already trimmed are not
+    /// there: a read from before the oldest one kept starts at it (`TRIM_HORIZON`).
     pub fn read(&self, shard: usize, from: usize, limit: usize) -> Vec<StoredRecord> {
-        self.shards
-            .get(shard)
-            .and_then(|s| {
-                s.records
-                    .lock()
-                    .ok()
-                    .map(|r| r.iter().skip(from).take(limit).cloned().collect())
+        let Some(Ok(log)) = self.shards.get(shard).map(|s| s.log.lock()) else {
+            return Vec::new();
+        };
+        let start = from.saturating_sub(log.trimmed).min(log.kept.len());
+        let end = start.saturating_add(limit).min(log.kept.len());
+        log.kept
+            .range(start..end)
+            .zip(log.trimmed + start + 1..)
+            .map(|(k, position)| StoredRecord {
+                sequence_number: SequenceNumber::at_position(position),
+                partition_key: k.partition_key.clone(),
+                data: k.data.clone(),
+                arrived_at: k.arrived_at,
             })
-            .unwrap_or_default()
+            .collect()
     }
 
-    /// Records stored per shard.
+    /// Drops the records of shard `shard` up to and including `through`: its
+    /// consumer has delivered them and will not read them again. Sequence numbers and
+    /// [`InProcessStream::positions`] do not change; a sequence number that is not
+    /// this stream's, or an unknown shard, trims nothing.
+    pub fn trim(&self, shard: usize, through: &SequenceNumber) {
+        let (Some(shard), Some(through)) = (self.shards.get(shard), through.position()) else {
+            return;
+        };
+        let Ok(mut log) = shard.log.lock() else {
+            return;
+        };
+        let count = through.saturating_sub(log.trimmed).min(log.kept.len());
+        if count == 0 {
+            return;
+        }
+        let freed: usize = log.kept.drain(..count).map(|k| k.held_bytes()).sum();
+        log.trimmed += count;
+        if log.kept.is_empty() {
+            // A burst's worth of capacity is not kept for good.
+            log.kept.shrink_to(1024);
+        }
+        drop(log);
+        self.held.fetch_sub(freed, Ordering::AcqRel);
+        self.room.notify_waiters();
+    }
+
+    /// Records kept per shard (stored and not yet trimmed).
     pub fn lengths(&self) -> Vec<usize> {
         self.shards
             .iter()
-            .map(|s| s.records.lock().map(|r| r.len()).unwrap_or(0))
+            .map(|s| s.log.lock().map(|l| l.kept.len()).unwrap_or(0))
             .collect()
     }
 
+    /// Bytes the kept records hold, approximately (data, partition key, bookkeeping):
+    /// what [`InProcessStream::with_retention_limit`] bounds.
+    pub fn held_bytes(&self) -> usize {
+        self.held.load(Ordering::Acquire)
+    }
+
     /// Per shard, the sequence number of the last record stored (`None` while the
-    /// shard is empty): where the stream is now, to compare with a reader's checkpoints.
+    /// shard is empty): where the stream is now, to compare with a reader's
+    /// checkpoints. Trimming does not change it.
     pub fn positions(&self) -> Vec<Option<SequenceNumber>> {
-        self.lengths()
-            .into_iter()
-            .map(|n| (n > 0).then(|| SequenceNumber::at_position(n)))
+        self.shards
+            .iter()
+            .map(|s| {
+                let last = s.log.lock().map(|l| l.last_position()).unwrap_or(0);
+                (last > 0).then(|| SequenceNumber::at_position(last))
+            })
             .collect()
+    }
+
+    /// Waits while the stream holds its retention limit or more (see the module docs).
+    async fn room(&self) {
+        loop {
+            let trimmed = self.room.notified();
+            tokio::pin!(trimmed);
+            // Registered before the check, so a trim in between is not missed.
+            trimmed.as_mut().enable();
+            if self.held.load(Ordering::Acquire) < self.retention_limit {
+                return;
+            }
+            trimmed.await;
+        }
     }
 
     /// Waits until a call stores records (or returns at once if one has since the last wait).
@@ -196,6 +325,7 @@ impl InProcessStream {
 impl RecordSink for InProcessStream {
     async fn put_records(&self, records: &[Record]) -> Result<Vec<RecordResult>, SinkError> {
         self.validate(records)?;
+        self.room().await;
         let mut draws = match self.faults.lock() {
             Ok(mut f) => {
                 let faults = f.0;
@@ -225,20 +355,22 @@ impl RecordSink for InProcessStream {
                 continue;
             }
             let shard = &self.shards[self.shard_for(&record.partition_key)];
-            let Ok(mut stored) = shard.records.lock() else {
+            let Ok(mut log) = shard.log.lock() else {
                 results.push(RecordResult::Rejected {
                     code: "InternalFailure".into(),
                     message: "shard lock poisoned".into(),
                 });
                 continue;
             };
-            let sequence_number = SequenceNumber::at_position(stored.len() + 1);
-            stored.push(StoredRecord {
-                sequence_number: sequence_number.clone(),
+            let kept = Kept {
                 partition_key: record.partition_key.clone(),
                 data: record.data.clone(),
                 arrived_at: now,
-            });
+            };
+            self.held.fetch_add(kept.held_bytes(), Ordering::AcqRel);
+            log.kept.push_back(kept);
+            let sequence_number = SequenceNumber::at_position(log.last_position());
+            drop(log);
             results.push(RecordResult::Accepted {
                 shard_id: shard.id.clone(),
                 sequence_number: sequence_number.to_string(),
@@ -303,6 +435,85 @@ mod tests {
         }
         assert_eq!(InProcessStream::new("s", 2).positions(), vec![None, None]);
         assert_eq!(stream.read(0, 2, 3).len(), 3);
+    }
+
+    #[tokio::test]
+    async fn trimming_drops_records_and_keeps_sequence_numbers_and_positions() {
+        let stream = InProcessStream::new("s", 1);
+        let records: Vec<Record> = (0..10).map(|i| record(&i.to_string(), 100)).collect();
+        stream.put_records(&records).await.unwrap();
+        let before = stream.held_bytes();
+        assert!(before >= 10 * 100, "{before}");
+        let positions = stream.positions();
+
+        stream.trim(0, &SequenceNumber::at_position(4));
+        assert_eq!(stream.lengths(), vec![6]);
+        assert_eq!(stream.positions(), positions, "trimming moves no position");
+        assert_eq!(stream.held_bytes(), before / 10 * 6);
+        // After a kept position: as before. From a trimmed one: the oldest kept.
+        let seqs = |from, limit| -> Vec<usize> {
+            stream
+                .read(0, from, limit)
+                .iter()
+                .map(|r| r.sequence_number.position().unwrap())
+                .collect()
+        };
+        assert_eq!(seqs(6, 2), vec![7, 8]);
+        assert_eq!(seqs(4, 100), vec![5, 6, 7, 8, 9, 10]);
+        assert_eq!(seqs(0, 3), vec![5, 6, 7], "TRIM_HORIZON");
+        assert_eq!(seqs(10, 5), Vec::<usize>::new());
+        // The data is the record's at that position.
+        assert_eq!(stream.read(0, 0, 1)[0].partition_key, "4");
+
+        // Trimming again, behind or past the end, is harmless; new records go on numbering.
+        stream.trim(0, &SequenceNumber::at_position(2));
+        stream.trim(0, &SequenceNumber::at_position(99));
+        stream.trim(5, &SequenceNumber::at_position(1));
+        assert_eq!(stream.lengths(), vec![0]);
+        assert_eq!(stream.held_bytes(), 0);
+        let answer = stream.put_records(&records[..1]).await.unwrap();
+        assert!(matches!(
+            &answer[0],
+            RecordResult::Accepted { sequence_number, .. } if sequence_number == "00000000000000000011"
+        ));
+        assert_eq!(seqs(0, 10), vec![11]);
+    }
+
+    #[tokio::test]
+    async fn a_full_stream_makes_put_records_wait_until_its_consumer_trims() {
+        let stream = std::sync::Arc::new(InProcessStream::new("s", 2).with_retention_limit(2_000));
+        let records: Vec<Record> = (0..10).map(|i| record(&i.to_string(), 300)).collect();
+        // Under the limit: taken at once, even though the call goes over it.
+        stream.put_records(&records).await.unwrap();
+        assert!(stream.held_bytes() >= 3_000);
+        // At the limit: the next call waits.
+        let waiting = tokio::spawn({
+            let stream = stream.clone();
+            let records = records.clone();
+            async move { stream.put_records(&records).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "the stream is full");
+        assert_eq!(stream.lengths().iter().sum::<usize>(), 10);
+        // One shard trimmed leaves too much; both, and the call goes through.
+        stream.trim(0, &SequenceNumber::at_position(1));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(stream.held_bytes() >= 2_000);
+        assert!(!waiting.is_finished(), "still full");
+        for shard in 0..2 {
+            stream.trim(shard, &SequenceNumber::at_position(10));
+        }
+        let answers = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(
+            answers
+                .iter()
+                .all(|r| matches!(r, RecordResult::Accepted { .. }))
+        );
+        assert_eq!(stream.lengths().iter().sum::<usize>(), 10);
     }
 
     #[tokio::test]

@@ -56,7 +56,8 @@ pub(crate) fn manifest_key(table: &str, source: &SourceObject) -> String {
     format!("_manifests/{table}/{}.json", output_stem(source))
 }
 
-/// `<table>/dt=YYYY-MM-DD/<stem>.parquet`, relative to the curated root.
+/// `<table>/dt=YYYY-MM-DD/<stem>.parquet`, relative to the curated root (a day's
+/// second file and later ones have `<stem>-<part>` for `stem`: see `writers`).
 pub(crate) fn parquet_key(table: &str, dt: NaiveDate, stem: &str) -> String {
     format!("{table}/dt={}/{stem}.parquet", dt.format("%Y-%m-%d"))
 }

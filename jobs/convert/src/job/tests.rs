@@ -30,6 +30,9 @@ impl Setup {
         self.dir.path().join(rel)
     }
     fn converter(&self, contract: &str) -> Converter {
+        self.converter_with(contract, ConvertConfig::default())
+    }
+    fn converter_with(&self, contract: &str, config: ConvertConfig) -> Converter {
         let contract = SchemaContract::from_json(contract).unwrap();
         let curated = StorageLocation::parse(self.path("curated").to_str().unwrap()).unwrap();
         let quarantine = StorageLocation::parse(self.path("quarantine").to_str().unwrap()).unwrap();
@@ -37,7 +40,7 @@ impl Setup {
             contract,
             curated,
             Arc::new(ObjectStoreQuarantine::new(quarantine)),
-            ConvertConfig::default(),
+            config,
         )
     }
     fn write_raw(&self, name: &str, bytes: &[u8]) -> StorageLocation {
@@ -466,4 +469,137 @@ async fn a_group_of_raw_objects_compacts_into_one_file_per_day() {
         })
         .collect();
     assert!(converter.convert_group(&unlisted).await.is_err());
+}
+
+/// A contract of two columns: `id` and the event time `ts`.
+const DAYS_CONTRACT: &str = r#"{"table": "days", "event_time": "ts", "columns": [
+    {"name": "id", "type": "int64", "nullable": false},
+    {"name": "ts", "type": "timestamp", "nullable": false}]}"#;
+
+/// Raw records (framed by the ingest core) of `rows` records, record `i` on day
+/// `day(i)` after 1990-01-01.
+fn raw_over_days(rows: u64, day: impl Fn(u64) -> u64) -> Vec<u8> {
+    let first = NaiveDate::from_ymd_opt(1990, 1, 1).unwrap();
+    let mut feed = Vec::new();
+    for i in 0..rows {
+        let day = first + chrono::Days::new(day(i));
+        writeln!(feed, r#"{{"id":{i},"ts":"{day}T12:00:00Z"}}"#).unwrap();
+    }
+    raw_from_feed(&feed).0
+}
+
+/// Every output file's name (under the curated folder), rows and bytes.
+fn written(s: &Setup, manifest: &Manifest) -> Vec<(String, u64, Vec<u8>)> {
+    let root = format!("{}/", s.path("curated").display());
+    manifest
+        .outputs
+        .iter()
+        .map(|o| {
+            let path = local(&o.uri);
+            let bytes = std::fs::read(&path).unwrap();
+            let name = path.display().to_string();
+            (name.trim_start_matches(&root).to_owned(), o.rows, bytes)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_raw_object_over_300_days_with_16_open_files_writes_every_row_once() {
+    let s = Setup::new();
+    // Record i on day i % 300: every day comes back after all the others.
+    let object = s.write_raw("days-1", &raw_over_days(2_400, |i| i % 300));
+    let converter = s.converter_with(
+        DAYS_CONTRACT,
+        ConvertConfig {
+            max_open_files: 16,
+            // Chunks of 600 records: each holds all 300 days, so each day is met 4 times.
+            batch_rows: 600,
+            decode_threads: 2,
+            ..ConvertConfig::default()
+        },
+    );
+    let manifest = converter.convert_object(&object, None).await.unwrap();
+    assert_eq!(manifest.records_read, 2_400);
+    assert_eq!(manifest.rows_written, 2_400);
+    // A file for each day each time it is met again: 4 per day, numbered.
+    assert_eq!(manifest.outputs.len(), 1_200);
+    let mut per_day: BTreeMap<NaiveDate, Vec<&str>> = BTreeMap::new();
+    for o in &manifest.outputs {
+        per_day.entry(o.dt).or_default().push(&o.uri);
+    }
+    assert_eq!(per_day.len(), 300);
+    for (dt, uris) in &per_day {
+        let stem = uris[0].strip_suffix(".parquet").unwrap();
+        assert!(
+            uris[0].contains(&format!("/days/dt={dt}/days-1-")),
+            "{}",
+            uris[0]
+        );
+        let expected: Vec<String> = std::iter::once(format!("{stem}.parquet"))
+            .chain((2..=4).map(|n| format!("{stem}-{n}.parquet")))
+            .collect();
+        assert_eq!(uris, &expected);
+    }
+    // Every record once, on its day, and each file holds the rows the manifest says.
+    let mut ids = Vec::new();
+    for o in &manifest.outputs {
+        let batches = read_parquet(&local(&o.uri));
+        assert_eq!(
+            batches.iter().map(|b| b.num_rows() as u64).sum::<u64>(),
+            o.rows
+        );
+        for batch in batches {
+            let id = batch
+                .column_by_name("id")
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            let ts = batch
+                .column_by_name("ts")
+                .unwrap()
+                .as_primitive::<TimestampMicrosecondType>();
+            for i in 0..batch.num_rows() {
+                let at = chrono::DateTime::from_timestamp_micros(ts.value(i)).unwrap();
+                assert_eq!(at.date_naive(), o.dt);
+                ids.push(id.value(i));
+            }
+        }
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (0..2_400).collect::<Vec<i64>>());
+    // The manifest on disk says the same, and a second run gives the same bytes.
+    let source = SourceObject {
+        uri: object.uri(),
+        version: manifest.inputs[0].version.clone(),
+    };
+    assert_eq!(converter.manifest(&source).await.as_ref(), Some(&manifest));
+    let first = written(&s, &manifest);
+    std::fs::remove_dir_all(s.path("curated")).unwrap();
+    let again = converter.convert_object(&object, None).await.unwrap();
+    assert_eq!(again, manifest);
+    assert!(first == written(&s, &again), "the same names and bytes");
+}
+
+#[tokio::test]
+async fn days_that_come_in_runs_keep_one_file_each_under_the_bound() {
+    // 300 days in order, as a backfill of history: each day closes for good when the
+    // 17th after it opens, so the files are those of a conversion with every day open.
+    let s = Setup::new();
+    let object = s.write_raw("days-1", &raw_over_days(1_500, |i| i / 5));
+    let mut files = Vec::new();
+    for max_open_files in [16, usize::MAX] {
+        let config = ConvertConfig {
+            max_open_files,
+            ..ConvertConfig::default()
+        };
+        let manifest = s
+            .converter_with(DAYS_CONTRACT, config)
+            .convert_object(&object, None)
+            .await
+            .unwrap();
+        assert_eq!(manifest.outputs.len(), 300);
+        assert!(manifest.outputs.iter().all(|o| o.rows == 5));
+        files.push(written(&s, &manifest));
+        std::fs::remove_dir_all(s.path("curated")).unwrap();
+    }
+    assert!(files[0] == files[1], "the same names and bytes");
 }

@@ -151,14 +151,20 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
     let interrupted = Ledger::interrupted(&dirs.ledger)?;
     let resume = resume::delivered_lines(&raw, &interrupted).await?;
 
-    let stream = Arc::new(InProcessStream::new("feedpipe-local", args.shards));
+    // The ingest waits while the stream holds more than a few Firehose buffers not yet
+    // written: memory stays bounded however far the ingest could run ahead.
+    let buffer_bytes = (args.buffer_mib * 1024 * 1024) as usize;
+    let stream = Arc::new(
+        InProcessStream::new("feedpipe-local", args.shards)
+            .with_retention_limit((4 * buffer_bytes).max(32 * 1024 * 1024)),
+    );
     let firehose = Firehose::new(
         stream.clone(),
         raw.clone(),
         FirehoseConfig {
             delivery_stream: "feedpipe-local".into(),
             prefix: String::new(),
-            buffer_bytes: (args.buffer_mib * 1024 * 1024) as usize,
+            buffer_bytes,
             buffer_interval: Duration::from_secs(args.buffer_seconds),
             gzip: args.gzip,
             ..FirehoseConfig::default()

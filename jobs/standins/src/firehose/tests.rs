@@ -113,12 +113,22 @@ async fn size_hint_splits_objects_and_every_record_lands_once() {
         .zip(&positions)
         .any(|(c, p)| c < p);
     assert!(behind, "some buffered record is not checkpointed yet");
+    // The stream keeps what is buffered, and only that: the rest is delivered.
+    let kept: usize = stream.lengths().iter().sum();
+    assert_eq!(kept as u64, firehose.buffered_records());
     let last = firehose.flush().await.unwrap().unwrap();
     assert_eq!(
         *checkpoints.borrow(),
         positions,
         "everything is checkpointed"
     );
+    assert_eq!(
+        stream.lengths(),
+        vec![0; 3],
+        "delivered records are trimmed"
+    );
+    assert_eq!(stream.held_bytes(), 0);
+    assert_eq!(stream.positions(), positions, "positions stay");
     assert_eq!(last.records, firehose.buffered_records() + last.records);
     assert_eq!(firehose.summary().records, 2_000);
 
@@ -246,4 +256,46 @@ async fn a_failed_write_keeps_the_buffer() {
         1,
         "the record stays buffered for a retry"
     );
+}
+
+#[tokio::test]
+async fn a_bounded_stream_flows_through_a_running_firehose() {
+    // Retention of ~20 records' bytes, buffers of ~5: the producer keeps waiting for
+    // the delivery loop, and every record still lands once.
+    let stream = Arc::new(InProcessStream::new("orders", 2).with_retention_limit(4_000));
+    let raw = memory();
+    let config = FirehoseConfig {
+        buffer_bytes: 500,
+        buffer_interval: Duration::from_millis(20),
+        ..Default::default()
+    };
+    let firehose = Firehose::new(stream.clone(), raw.clone(), config)
+        .await
+        .unwrap();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (tx, mut rx) = mpsc::channel(1_000);
+    let task = tokio::spawn(firehose.run(stop_rx, tx));
+    let mut most = 0;
+    for from in (0..2_000).step_by(10) {
+        put(&stream, from, 10).await;
+        most = most.max(stream.held_bytes());
+    }
+    stop_tx.send(true).unwrap();
+    let summary = tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.records, 2_000);
+    assert!(most < 4_000 + 10 * 200, "held at most {most} bytes");
+    let mut seen = 0;
+    while let Ok(o) = rx.try_recv() {
+        seen += o.records;
+    }
+    assert_eq!(seen, 2_000);
+    assert_eq!(
+        numbers(&objects(&raw).await),
+        (0..2_000).collect::<Vec<_>>()
+    );
+    assert_eq!(stream.held_bytes(), 0);
 }
