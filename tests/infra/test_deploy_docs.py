@@ -29,6 +29,8 @@ import pathlib
 import re
 import sys
 
+from verdict import mutation_verdict, mutations_missed, verdict
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DEPLOY_HEADING = "## Deploy to AWS and Snowflake"
 
@@ -127,38 +129,14 @@ MUTATIONS = [
 
 def main() -> int:
     docs = documents()
-    failed = 0
     problems = check(docs)
     n = sum(len(schemachange_commands(t)[0]) for t in docs.values())
     tf = sum(len(re.findall(r"\bterraform\s+-chdir=infra\b", t)) for t in docs.values())
     print(f"{len(docs)} documents: {tf} `terraform -chdir=infra` commands, {n} `schemachange deploy` commands")
-    if problems:
-        failed += 1
-        print("FAIL the deploy commands work as written")
-        for p in problems:
-            print(f"     {p}")
-    else:
-        print("ok   the deploy commands work as written")
+    failed = verdict("the deploy commands work as written", problems)
     print("mutations (each must be caught, with a failure the unmutated docs do not have):")
-    baseline = set(problems)
-    missed = []
-    for description, rel, pattern, replacement in MUTATIONS:
-        mutated, count = re.subn(pattern, replacement, docs.get(rel, ""), count=1)
-        if count != 1:
-            missed.append(f"mutation {description!r}: pattern no longer matches {rel}; update the mutation")
-            continue
-        result = [r for r in check({**docs, rel: mutated}) if r not in baseline]
-        if result:
-            print(f"  detected: {description} -> {result[0]}")
-        else:
-            missed.append(f"mutation {description!r} was NOT detected")
-    if missed:
-        failed += 1
-        print(f"FAIL {len(missed)} of {len(MUTATIONS)} mutations not caught")
-        for p in missed:
-            print(f"     {p}")
-    else:
-        print(f"ok   all {len(MUTATIONS)} mutations caught")
+    missed = mutations_missed(check, docs, set(problems), MUTATIONS)
+    failed += mutation_verdict(missed, len(MUTATIONS))
     print(f"{2 - failed} passed, {failed} failed")
     return 1 if failed else 0
 

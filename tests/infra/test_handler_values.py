@@ -42,6 +42,8 @@ import sys
 
 import hcl2
 
+from verdict import mutation_verdict, verdict
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
 CRATES = {"ingest": "ingest", "raw_to_parquet": "raw-to-parquet"}  # module call -> lambdas/<crate>
@@ -323,23 +325,9 @@ def main() -> int:
     texts = {p.relative_to(INFRA).as_posix(): p.read_text() for p in sorted(INFRA.rglob("*.tf"))}
     print("Terraform variables that reach a handler vs. the handler's parser:")
     problems = compare(texts, rust_sources(), verbose=True)
-    failed = 0
-    if problems:
-        failed += 1
-        print("FAIL Terraform accepts exactly the values the handlers accept")
-        for p in problems:
-            print(f"     {p}")
-    else:
-        print("ok   Terraform accepts exactly the values the handlers accept")
+    failed = verdict("Terraform accepts exactly the values the handlers accept", problems)
     print("mutations (each must be caught):")
-    problems = run_mutations(texts, set(problems))
-    if problems:
-        failed += 1
-        print(f"FAIL {len(problems)} of {len(MUTATIONS)} mutations not caught")
-        for p in problems:
-            print(f"     {p}")
-    else:
-        print(f"ok   all {len(MUTATIONS)} mutations caught")
+    failed += mutation_verdict(run_mutations(texts, set(problems)), len(MUTATIONS))
     print(f"{2 - failed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -36,6 +36,8 @@ import sys
 import jinja2
 import sqlglot
 from sqlglot import exp
+
+from verdict import mutation_verdict, mutations_missed, verdict
 from snowflake.connector.util_text import split_statements
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -183,36 +185,12 @@ def main() -> int:
 
     texts = {p.relative_to(SQL).as_posix(): p.read_text() for p in sorted(SQL.rglob("*.sql"))}
     print(f"sqlglot {sqlglot.__version__}, dialect snowflake, {len(texts)} files under sql/:")
-    failed = 0
     problems = check(texts, verbose=True)
-    if problems:
-        failed += 1
-        print("FAIL every sql/ statement parses (or is allow-listed with a reason)")
-        for p in problems:
-            print(f"     {p}")
-    else:
-        print("ok   every sql/ statement parses (or is allow-listed with a reason)")
+    failed = verdict("every sql/ statement parses (or is allow-listed with a reason)", problems)
 
     print("mutations (each must be caught, with a failure the unmutated scripts do not have):")
-    baseline = set(problems)
-    missed = []
-    for description, rel, pattern, replacement in MUTATIONS:
-        mutated, n = re.subn(pattern, replacement, texts.get(rel, ""), count=1, flags=re.S)
-        if n != 1:
-            missed.append(f"mutation {description!r}: pattern no longer matches {rel}; update the mutation")
-            continue
-        result = [r for r in check({**texts, rel: mutated}) if r not in baseline]
-        if result:
-            print(f"  detected: {description} -> {result[0]}")
-        else:
-            missed.append(f"mutation {description!r} was NOT detected")
-    if missed:
-        failed += 1
-        print(f"FAIL {len(missed)} of {len(MUTATIONS)} mutations not caught")
-        for p in missed:
-            print(f"     {p}")
-    else:
-        print(f"ok   all {len(MUTATIONS)} mutations caught")
+    missed = mutations_missed(check, texts, set(problems), MUTATIONS, flags=re.S)
+    failed += mutation_verdict(missed, len(MUTATIONS))
     print(f"{2 - failed} passed, {failed} failed")
     return 1 if failed else 0
 

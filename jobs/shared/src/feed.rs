@@ -148,7 +148,19 @@ pub struct Overflow {
 
 /// Appends `bytes` to the record being kept: to `buf` up to `limit` bytes, the rest
 /// to `overflow` when `spill` (else they are counted, not kept).
+/// A failure to spill is a [`FeedError`] after `line` (the file is retried).
 fn keep(
+    buf: &mut Vec<u8>,
+    overflow: &mut Option<Overflow>,
+    limit: usize,
+    spill: bool,
+    line: u64,
+    bytes: &[u8],
+) -> Result<(), FeedError> {
+    spill_rest(buf, overflow, limit, spill, bytes).map_err(|source| FeedError { line, source })
+}
+
+fn spill_rest(
     buf: &mut Vec<u8>,
     overflow: &mut Option<Overflow>,
     limit: usize,
@@ -446,19 +458,14 @@ impl FeedReader {
                     Some(i) => (i, i + 1, true),
                     None => (chunk.len(), chunk.len(), false),
                 };
-                let kept = keep(
+                keep(
                     &mut self.buf,
                     &mut self.overflow,
                     self.keep_limit,
                     self.spill,
+                    self.line,
                     &chunk[..take],
-                );
-                if let Err(e) = kept {
-                    return Err(FeedError {
-                        line: self.line,
-                        source: e,
-                    });
-                }
+                )?;
                 total += take;
                 self.consume(used);
                 if found {

@@ -261,23 +261,24 @@ impl ObjectStoreQuarantine {
         dt: NaiveDate,
         part: &str,
     ) -> Path {
-        let name = format!(
-            "{}-{}-{part}.jsonl",
-            safe_name(source.file_name()),
-            source.digest()
-        );
-        self.location
-            .path
-            .clone()
-            .join(stage.as_str())
-            .join(format!("dt={}", dt.format("%Y-%m-%d")))
-            .join(name)
+        self.object_path(stage, source, dt, &format!("{part}.jsonl"))
     }
 
     /// The object path of the side object of the record at `line`.
     pub fn side_path(&self, stage: Stage, source: &SourceObject, dt: NaiveDate, line: u64) -> Path {
+        self.object_path(stage, source, dt, &format!("line{line}.raw"))
+    }
+
+    /// `<stage>/dt=<dt>/<file>-<digest>-<suffix>` under the quarantine.
+    fn object_path(
+        &self,
+        stage: Stage,
+        source: &SourceObject,
+        dt: NaiveDate,
+        suffix: &str,
+    ) -> Path {
         let name = format!(
-            "{}-{}-line{line}.raw",
+            "{}-{}-{suffix}",
             safe_name(source.file_name()),
             source.digest()
         );

@@ -68,7 +68,7 @@ impl Ledger {
     /// Firehose stand-in's `checkpoints`.
     pub fn new(dir: PathBuf, checkpoints: watch::Receiver<Vec<Option<SequenceNumber>>>) -> Self {
         Self {
-            markers: dir.with_file_name("ingesting"),
+            markers: markers_dir(&dir),
             dir,
             checkpoints,
             pending: Vec::new(),
@@ -76,11 +76,11 @@ impl Ledger {
     }
 
     fn entry_path(&self, source: &SourceObject) -> PathBuf {
-        self.dir.join(format!("{}.json", source.digest()))
+        self.dir.join(entry_name(source))
     }
 
     fn marker_path(&self, source: &SourceObject) -> PathBuf {
-        self.markers.join(format!("{}.json", source.digest()))
+        self.markers.join(entry_name(source))
     }
 
     /// Whether this version of the file was ingested for good by an earlier run.
@@ -108,13 +108,13 @@ impl Ledger {
     /// The files whose ingest an earlier run started and did not see durable: the
     /// markers without an entry, in the ledger `dir`.
     pub fn interrupted(dir: &Path) -> anyhow::Result<Vec<Interrupted>> {
-        let ledger = Self::new(dir.to_owned(), watch::channel(Vec::new()).1);
+        let markers = markers_dir(dir);
         let mut out = Vec::new();
-        let entries = match std::fs::read_dir(&ledger.markers) {
+        let entries = match std::fs::read_dir(&markers) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
             Err(e) => {
-                return Err(e).with_context(|| format!("cannot list {}", ledger.markers.display()));
+                return Err(e).with_context(|| format!("cannot list {}", markers.display()));
             }
         };
         for entry in entries {
@@ -134,7 +134,7 @@ impl Ledger {
             };
             let interrupted =
                 read().with_context(|| format!("cannot read the marker {}", path.display()))?;
-            if !ledger.has(&interrupted.source) {
+            if !dir.join(entry_name(&interrupted.source)).exists() {
                 out.push(interrupted);
             }
         }
@@ -210,4 +210,14 @@ async fn write_atomically(path: &Path, body: &str) -> anyhow::Result<()> {
     tokio::fs::rename(&tmp, path)
         .await
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The markers' folder, beside the ledger's.
+fn markers_dir(ledger: &Path) -> PathBuf {
+    ledger.with_file_name("ingesting")
+}
+
+/// The file name of a source's entry, and of its marker.
+fn entry_name(source: &SourceObject) -> String {
+    format!("{}.json", source.digest())
 }

@@ -127,18 +127,14 @@ impl FeedReader {
             self.text_line += memchr::memchr_iter(b'\n', &chunk[..i]).count() as u64;
             match stop {
                 Some((i, b, Step::End)) => {
-                    if let Err(e) = keep(
+                    keep(
                         &mut self.buf,
                         &mut self.overflow,
                         self.keep_limit,
                         self.spill,
+                        self.line,
                         &chunk[..i],
-                    ) {
-                        return Err(FeedError {
-                            line: self.line,
-                            source: e,
-                        });
-                    }
+                    )?;
                     total += i;
                     self.consume(i + 1);
                     self.state = if b == b']' {
@@ -184,18 +180,14 @@ impl FeedReader {
                     return Ok(Some(self.resume_at(cut, next, start_text_line)));
                 }
                 None => {
-                    if let Err(e) = keep(
+                    keep(
                         &mut self.buf,
                         &mut self.overflow,
                         self.keep_limit,
                         self.spill,
+                        self.line,
                         chunk,
-                    ) {
-                        return Err(FeedError {
-                            line: self.line,
-                            source: e,
-                        });
-                    }
+                    )?;
                     total += chunk.len();
                     let len = chunk.len();
                     self.consume(len);
@@ -299,18 +291,14 @@ impl FeedReader {
             if chunk.is_empty() {
                 break;
             }
-            if let Err(e) = keep(
+            keep(
                 &mut self.buf,
                 &mut self.overflow,
                 self.keep_limit,
                 self.spill,
+                self.line,
                 chunk,
-            ) {
-                return Err(FeedError {
-                    line: self.line,
-                    source: e,
-                });
-            }
+            )?;
             total += chunk.len();
             let len = chunk.len();
             self.consume(len);
