@@ -42,25 +42,12 @@ import sys
 
 import hcl2
 
+from test_wiring import norm  # python-hcl2 output -> plain data, as the wiring test reads it
 from verdict import mutation_verdict, verdict
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
 CRATES = {"ingest": "ingest", "raw_to_parquet": "raw-to-parquet"}  # module call -> lambdas/<crate>
-
-
-def unquote(value):
-    if isinstance(value, str) and len(value) >= 2 and value[0] == '"' and value[-1] == '"':
-        return value[1:-1]
-    return value
-
-
-def norm(node):
-    if isinstance(node, dict):
-        return {unquote(k): norm(v) for k, v in node.items() if not str(k).startswith("__")}
-    if isinstance(node, list):
-        return [norm(v) for v in node]
-    return unquote(node)
 
 
 # ---------------------------------------------------------------------------
