@@ -477,22 +477,23 @@ fn read_feed(
                 truncated,
                 reason,
                 kind,
-            } => Message::Rejected(
-                QuarantineEntry {
+            } => {
+                let raw = bytes::Bytes::copy_from_slice(bytes);
+                // A cut record's bytes past the keep limit, for its side object.
+                let rest = if truncated {
+                    reader.take_overflow()
+                } else {
+                    None
+                };
+                let entry = QuarantineEntry {
                     kind,
                     error: reason,
                     line,
-                    raw: bytes::Bytes::copy_from_slice(bytes),
+                    raw,
                     truncated,
-                },
-                None,
-            ),
-        };
-        let message = match message {
-            Message::Rejected(entry, None) if entry.truncated => {
-                Message::Rejected(entry, reader.take_overflow())
+                };
+                Message::Rejected(entry, rest)
             }
-            other => other,
         };
         if !send(message) {
             break;
