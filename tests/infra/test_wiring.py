@@ -24,6 +24,10 @@ outputs to the resources they end at:
     and EXPRESS children that cannot fit one attempt fail plan.
   * No IAM policy document statement allows "*" or "<service>:*" actions, and
     none has "*" resources except the documented allowlist below.
+  * The Snowflake storage role's trust policy, rendered before the handshake
+    (and with only one of its two variables set), is one unconditional Deny of
+    sts:AssumeRole to every principal; after it, one Allow to exactly
+    Snowflake's IAM user with its external id.
   * Every variable has a description and a type, every output a description,
     and every module call gets name_prefix and tags.
 
@@ -613,6 +617,205 @@ def check_backfill_timeouts(r: Resolver) -> list[str]:
     return fails
 
 
+# ---------------------------------------------------------------------------
+# The Snowflake role's trust policy, rendered for one handshake state
+# ---------------------------------------------------------------------------
+
+# Stand-ins for what only AWS knows at plan time.
+HCL_DATA = {
+    "data.aws_caller_identity.current.account_id": "111122223333",
+    "data.aws_partition.current.partition": "aws",
+}
+SNOWFLAKE_USER = "arn:aws:iam::999988887777:user/snowflake-abc"
+SNOWFLAKE_EXTERNAL_ID = "ACCT_SFCRole=2_abc="
+
+
+def _top_level(expr: str, chars: str):
+    """Index of the first of `chars` in `expr` outside quotes, brackets and parentheses."""
+    depth, quoted, i = 0, False, 0
+    while i < len(expr):
+        c = expr[i]
+        if quoted:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                quoted = False
+        elif depth == 0 and c in chars:
+            return i
+        elif c == '"':
+            quoted = True
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        i += 1
+    return -1
+
+
+def hcl_value(expr, mod: Module, env: dict, depth: int = 0):
+    """The value of an HCL expression of the shapes this project's trust policy uses
+    (references, string templates, ==/!=, &&/||/!, `c ? a : b`, lists), with `env`
+    for the variables; raises ValueError for anything else."""
+    if depth > 20:
+        raise ValueError(f"too deep at {expr!r}")
+    if isinstance(expr, list):
+        return [hcl_value(e, mod, env, depth + 1) for e in expr]
+    if not isinstance(expr, str):
+        return expr
+    m = re.fullmatch(r"\$\{(.*)\}", expr, re.S)
+    if m and _top_level(m.group(1), "}") == -1:
+        return _hcl_expr(m.group(1).strip(), mod, env, depth + 1)
+    return re.sub(r"\$\{([^}]*)\}", lambda g: str(_hcl_expr(g.group(1), mod, env, depth + 1)), expr)
+
+
+def _hcl_expr(expr: str, mod: Module, env: dict, depth: int):
+    expr = expr.strip()
+    q = _top_level(expr, "?")
+    if q >= 0:
+        rest = expr[q + 1 :]
+        c = _top_level(rest, ":")
+        if c < 0:
+            raise ValueError(f"ternary without ':' in {expr!r}")
+        cond = _hcl_expr(expr[:q], mod, env, depth + 1)
+        return _hcl_expr(rest[:c] if cond else rest[c + 1 :], mod, env, depth + 1)
+    for op, fn in (("||", any), ("&&", all)):
+        parts, text = [], expr
+        while (i := _top_level(text, op[0])) >= 0 and text[i : i + 2] == op:
+            parts.append(text[:i])
+            text = text[i + 2 :]
+        if parts:
+            return fn(_hcl_expr(p, mod, env, depth + 1) for p in parts + [text])
+    for op in ("==", "!="):
+        i = _top_level(expr, "=!")
+        while i >= 0 and expr[i : i + 2] not in ("==", "!="):
+            j = _top_level(expr[i + 1 :], "=!")
+            i = -1 if j < 0 else i + 1 + j
+        if i >= 0:
+            left = _hcl_expr(expr[:i], mod, env, depth + 1)
+            right = _hcl_expr(expr[i + 2 :], mod, env, depth + 1)
+            return (left == right) if expr[i : i + 2] == "==" else (left != right)
+    if expr.startswith("!"):
+        return not _hcl_expr(expr[1:], mod, env, depth + 1)
+    if expr.startswith("(") and expr.endswith(")"):
+        return _hcl_expr(expr[1:-1], mod, env, depth + 1)
+    if expr.startswith("[") and expr.endswith("]"):
+        inner = expr[1:-1].strip()
+        items = []
+        while inner:
+            i = _top_level(inner, ",")
+            items.append(_hcl_expr(inner if i < 0 else inner[:i], mod, env, depth + 1))
+            inner = "" if i < 0 else inner[i + 1 :].strip()
+        return items
+    if expr.startswith('"') and expr.endswith('"'):
+        return hcl_value(expr[1:-1], mod, env, depth + 1)
+    if re.fullmatch(r"-?[0-9]+", expr):
+        return int(expr)
+    if expr in ("true", "false"):
+        return expr == "true"
+    if m := re.fullmatch(r"var\.([a-z0-9_]+)", expr):
+        if m.group(1) not in env:
+            raise ValueError(f"var.{m.group(1)} has no value here")
+        return env[m.group(1)]
+    if m := re.fullmatch(r"local\.([a-z0-9_]+)", expr):
+        if m.group(1) not in mod.locals:
+            raise ValueError(f"local.{m.group(1)} is not defined")
+        return hcl_value(mod.locals[m.group(1)], mod, env, depth + 1)
+    if expr in HCL_DATA:
+        return HCL_DATA[expr]
+    raise ValueError(f"cannot evaluate {expr!r}")
+
+
+def rendered_statements(mod: Module, doc: dict, env: dict) -> list[dict]:
+    """The policy document's statements as Terraform would render them for `env`:
+    static statements, and each dynamic one once per element of its for_each."""
+    out = [dict(st) for st in doc.get("statement", [])]
+    for entry in doc.get("dynamic", []):
+        if "statement" not in entry:
+            continue
+        dyn = entry["statement"]
+        n = len(as_list(hcl_value(dyn.get("for_each"), mod, env)))
+        out += [dict(c) for c in dyn.get("content", [])] * n
+    for st in out:
+        for key in ("effect", "actions"):
+            st[key] = hcl_value(st.get(key, "Allow" if key == "effect" else []), mod, env)
+        st["principals"] = [
+            {"type": p.get("type"), "identifiers": hcl_value(as_list(p.get("identifiers")), mod, env)}
+            for p in as_list(st.get("principals"))
+        ]
+        st["condition"] = [
+            {"test": c.get("test"), "variable": c.get("variable"), "values": hcl_value(as_list(c.get("values")), mod, env)}
+            for c in as_list(st.get("condition"))
+        ]
+    return out
+
+
+def check_snowflake_trust(r: Resolver) -> list[str]:
+    """The Snowflake storage role trusts nobody before the handshake (issue 15,
+    defect 4): with snowflake_iam_user_arn and snowflake_external_id unset (or only
+    one set) its trust policy is one unconditional Deny of sts:AssumeRole to every
+    AWS principal, with no Allow (so no principal of this account or any other
+    can assume it, whatever its own policies allow). After the handshake it is
+    one Allow of sts:AssumeRole to exactly Snowflake's IAM user with
+    StringEquals sts:ExternalId, and no Deny (else the handshake cannot finish)."""
+    fails = []
+    mod = r.modules.get("modules/snowflake_access")
+    if mod is None:
+        return ["modules/snowflake_access is missing"]
+    role = mod.resources.get(("aws_iam_role", "snowflake"), {})
+    m = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.([a-z0-9_]+)\.json\}", str(role.get("assume_role_policy")))
+    if not m or ("aws_iam_policy_document", m.group(1)) not in mod.data:
+        return [f"modules/snowflake_access: the role's assume_role_policy is not a policy document: {role.get('assume_role_policy')!r}"]
+    doc = mod.data[("aws_iam_policy_document", m.group(1))]
+    states = {
+        "before the handshake": {"snowflake_iam_user_arn": "", "snowflake_external_id": ""},
+        "with only the IAM user set": {"snowflake_iam_user_arn": SNOWFLAKE_USER, "snowflake_external_id": ""},
+        "with only the external id set": {"snowflake_iam_user_arn": "", "snowflake_external_id": SNOWFLAKE_EXTERNAL_ID},
+    }
+    for state, env in states.items():
+        try:
+            sts = rendered_statements(mod, doc, env)
+        except ValueError as exc:
+            fails.append(f"trust policy {state}: cannot render: {exc}")
+            continue
+        allows = [st for st in sts if st["effect"] != "Deny"]
+        for st in allows:
+            who = [i for p in st["principals"] for i in p["identifiers"]]
+            ids = [v for c in st["condition"] for v in c["values"]]
+            fails.append(
+                f"trust policy {state}: statement {st.get('sid')!r} allows {st['actions']} to {who}"
+                + (f" with external id {ids}" if ids else "")
+                + ": any principal it names may assume the role and read the curated data"
+            )
+        deny_all = [
+            st for st in sts
+            if st["effect"] == "Deny" and "sts:AssumeRole" in st["actions"] and not st["condition"]
+            and any(p["type"] == "AWS" and "*" in p["identifiers"] for p in st["principals"])
+        ]
+        if not deny_all:
+            fails.append(f"trust policy {state}: no unconditional Deny of sts:AssumeRole to every AWS principal (\"*\")")
+    env = {"snowflake_iam_user_arn": SNOWFLAKE_USER, "snowflake_external_id": SNOWFLAKE_EXTERNAL_ID}
+    try:
+        sts = rendered_statements(mod, doc, env)
+    except ValueError as exc:
+        return fails + [f"trust policy after the handshake: cannot render: {exc}"]
+    for st in sts:
+        if st["effect"] == "Deny":
+            fails.append(f"trust policy after the handshake: statement {st.get('sid')!r} still denies {st['actions']}: Snowflake could never assume the role")
+    allows = [st for st in sts if st["effect"] != "Deny"]
+    want_principals = [{"type": "AWS", "identifiers": [SNOWFLAKE_USER]}]
+    want_condition = [{"test": "StringEquals", "variable": "sts:ExternalId", "values": [SNOWFLAKE_EXTERNAL_ID]}]
+    if len(allows) != 1:
+        fails.append(f"trust policy after the handshake: {len(allows)} Allow statements, expected exactly one for Snowflake's IAM user")
+    for st in allows:
+        if st["actions"] != ["sts:AssumeRole"] or st["principals"] != want_principals or st["condition"] != want_condition:
+            fails.append(
+                f"trust policy after the handshake: statement {st.get('sid')!r} allows {st['actions']} to "
+                f"{st['principals']} if {st['condition']}; expected sts:AssumeRole to exactly {want_principals} "
+                f"if {want_condition}"
+            )
+    return fails
+
+
 def check_declarations(r: Resolver) -> list[str]:
     """Every variable has a description and a type; every output a description."""
     fails = []
@@ -641,6 +844,7 @@ CHECKS = {
     "the Lambdas may write manifests and list the buckets they read": check_lambda_s3_access,
     "S3 may use the key for notifications as AWS documents it; the queue policy guards": check_kms_for_s3_notifications,
     "backfill Task timeout and retries follow the Lambda timeout": check_backfill_timeouts,
+    "the Snowflake role trusts nobody before the handshake, exactly Snowflake after": check_snowflake_trust,
     "variables and outputs are declared fully; name_prefix and tags threaded": check_declarations,
 }
 
@@ -739,6 +943,28 @@ MUTATIONS = [
     ("backfill no longer told the Lambda timeout", "main.tf",
      r"\n  function_timeout_seconds     = var\.raw_to_parquet_timeout_seconds", "\n  function_timeout_seconds     = 300",
      check_backfill_timeouts),
+    ("the Snowflake role trusts the account root with the published id 0000 again", "modules/snowflake_access/main.tf",
+     r'(data "aws_iam_policy_document" "assume" \{\n)',
+     '\\1  statement {\n    sid     = "PlaceholderTrust"\n    effect  = "Allow"\n    actions = ["sts:AssumeRole"]\n\n'
+     '    principals {\n      type        = "AWS"\n      identifiers = ["arn:${data.aws_partition.current.partition}:iam::'
+     '${data.aws_caller_identity.current.account_id}:root"]\n    }\n\n    condition {\n      test     = "StringEquals"\n'
+     '      variable = "sts:ExternalId"\n      values   = ["0000"]\n    }\n  }\n\n',
+     check_snowflake_trust),
+    ("the pre-handshake deny becomes an allow", "modules/snowflake_access/main.tf",
+     r'effect  = "Deny"', 'effect  = "Allow"',
+     check_snowflake_trust),
+    ("the deny is active after the handshake instead of before", "modules/snowflake_access/main.tf",
+     r"for_each = local\.handshake_done \? \[\] : \[1\]", "for_each = local.handshake_done ? [1] : []",
+     check_snowflake_trust),
+    ("the deny names one principal, not every principal", "modules/snowflake_access/main.tf",
+     r'identifiers = \["\*"\]', 'identifiers = ["arn:aws:iam::111122223333:user/admin"]',
+     check_snowflake_trust),
+    ("one of the two handshake values is enough", "modules/snowflake_access/main.tf",
+     r'!= "" && var\.snowflake_external_id', '!= "" || var.snowflake_external_id',
+     check_snowflake_trust),
+    ("the external id condition is dropped after the handshake", "modules/snowflake_access/main.tf",
+     r'\n      condition \{\n        test     = "StringEquals"\n        variable = "sts:ExternalId"(?:.*\n)*?      \}\n', "\n",
+     check_snowflake_trust),
     ("service-wide action in an Allow", "modules/stream/main.tf",
      r"actions(\s*)= \[\"logs:PutLogEvents\"\]", r'actions\1= ["logs:*"]',
      check_iam),

@@ -5,36 +5,60 @@
 #
 # Two-step handshake (see infra/README.md):
 #   1. apply with snowflake_iam_user_arn = "" and snowflake_external_id = "":
-#      the role exists and trusts only this account, with a placeholder id;
+#      the role exists (so its ARN can go into CREATE STORAGE INTEGRATION) but
+#      its trust policy denies sts:AssumeRole to every principal, so nobody,
+#      in this account or any other, can assume it and read the curated data;
 #   2. CREATE STORAGE INTEGRATION with the role ARN, DESC INTEGRATION, copy
 #      STORAGE_AWS_IAM_USER_ARN and STORAGE_AWS_EXTERNAL_ID into the variables,
-#      apply again.
-
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
+#      apply again: the deny goes, and the role trusts exactly that IAM user
+#      with that external id.
+# Snowflake does not assume the role before step 2 (CREATE STORAGE INTEGRATION
+# and DESC INTEGRATION do not touch AWS), so the deny costs the handshake
+# nothing. With only one of the two variables set, the deny stays.
+# (Issue 15, defect 4: the first apply used to trust this account's root with
+# the external id "0000", which is published here, so until the second apply
+# anyone in the account allowed sts:AssumeRole could read and decrypt the data.)
 
 locals {
   handshake_done = var.snowflake_iam_user_arn != "" && var.snowflake_external_id != ""
-
-  trusted_principal = var.snowflake_iam_user_arn != "" ? var.snowflake_iam_user_arn : "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
-  external_id       = var.snowflake_external_id != "" ? var.snowflake_external_id : "0000"
 }
 
 data "aws_iam_policy_document" "assume" {
-  statement {
-    sid     = "SnowflakeStorageIntegrationAssumesRole"
-    effect  = "Allow"
-    actions = ["sts:AssumeRole"]
+  # After the handshake: Snowflake's IAM user, with the integration's external id.
+  dynamic "statement" {
+    for_each = local.handshake_done ? [1] : []
+    content {
+      sid     = "SnowflakeStorageIntegrationAssumesRole"
+      effect  = "Allow"
+      actions = ["sts:AssumeRole"]
 
-    principals {
-      type        = "AWS"
-      identifiers = [local.trusted_principal]
+      principals {
+        type        = "AWS"
+        identifiers = [var.snowflake_iam_user_arn]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "sts:ExternalId"
+        values   = [var.snowflake_external_id]
+      }
     }
+  }
 
-    condition {
-      test     = "StringEquals"
-      variable = "sts:ExternalId"
-      values   = [local.external_id]
+  # Before the handshake: nobody. A trust policy needs a statement; an explicit
+  # deny of every principal also overrides any identity policy that allows
+  # sts:AssumeRole on "*".
+  dynamic "statement" {
+    for_each = local.handshake_done ? [] : [1]
+    content {
+      sid     = "NobodyBeforeTheHandshake"
+      effect  = "Deny"
+      actions = ["sts:AssumeRole"]
+
+      principals {
+        type        = "AWS"
+        identifiers = ["*"]
+      }
     }
   }
 }

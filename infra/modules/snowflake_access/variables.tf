@@ -55,7 +55,7 @@ variable "kms_key_arn" {
 }
 
 variable "snowflake_iam_user_arn" {
-  description = "STORAGE_AWS_IAM_USER_ARN from `DESC INTEGRATION`. Leave \"\" on the first apply: the role then trusts this account's root until the real value is known."
+  description = "STORAGE_AWS_IAM_USER_ARN from `DESC INTEGRATION`. Leave \"\" on the first apply: until both this and snowflake_external_id are set, the role's trust policy denies sts:AssumeRole to every principal."
   type        = string
   default     = ""
 
@@ -66,7 +66,7 @@ variable "snowflake_iam_user_arn" {
 }
 
 variable "snowflake_external_id" {
-  description = "STORAGE_AWS_EXTERNAL_ID from `DESC INTEGRATION`. Leave \"\" on the first apply (a placeholder is used)."
+  description = "STORAGE_AWS_EXTERNAL_ID from `DESC INTEGRATION`. Leave \"\" on the first apply: until both this and snowflake_iam_user_arn are set, nobody may assume the role."
   type        = string
   default     = ""
 
