@@ -18,6 +18,14 @@
 -- MATCH_BY_COLUMN_NAME, and which a COPY with a SELECT transformation cannot
 -- use) fills the two load columns. The load time is METADATA$START_SCAN_TIME,
 -- not CURRENT_TIMESTAMP, which Snowflake advises against in pipes.
+-- INCLUDE_METADATA in a pipe is documented: the CREATE PIPE reference
+-- (https://docs.snowflake.com/en/sql-reference/sql/create-pipe, Examples) has
+-- `CREATE PIPE mypipe3 AS (COPY INTO mytable FROM @mystage
+-- MATCH_BY_COLUMN_NAME=CASE_INSENSITIVE INCLUDE_METADATA = (c1=
+-- METADATA$START_SCAN_TIME, c2=METADATA$FILENAME) FILE_FORMAT = (TYPE = 'JSON'))`,
+-- and its usage notes exclude only FILES, ON_ERROR = ABORT_STATEMENT,
+-- SIZE_LIMIT, PURGE, FORCE, RETURN_FAILED_ONLY and VALIDATION_MODE from a
+-- pipe's copy options. See sql/README.md, "Loading".
 -- ON_ERROR = SKIP_FILE is Snowpipe's default, written out: a file with a bad
 -- row is skipped whole and shows up in COPY_HISTORY / VALIDATE_PIPE_LOAD.
 
