@@ -191,6 +191,7 @@ module "snowflake_access" {
   curated_bucket_name    = module.buckets.curated_bucket_name
   curated_bucket_arn     = module.buckets.curated_bucket_arn
   curated_prefixes       = ["${var.curated_table}/"]
+  manifest_prefixes      = ["_manifests/${var.curated_table}/"]
   kms_key_arn            = module.buckets.kms_key_arn
   snowflake_iam_user_arn = var.snowflake_iam_user_arn
   snowflake_external_id  = var.snowflake_external_id

@@ -1,7 +1,8 @@
 -- V2: creates the storage integration through which Snowflake reads the
 -- curated bucket, by assuming the IAM role Terraform made.
 -- Needs from Terraform: output snowflake_role_arn (STORAGE_AWS_ROLE_ARN) and
--- output curated_bucket_name (STORAGE_ALLOWED_LOCATIONS); both are in sql_vars.
+-- output curated_bucket_name (STORAGE_ALLOWED_LOCATIONS: the table's Parquet
+-- and its conversion manifests, for V7's stage); both are in sql_vars.
 -- Placeholders: {{ storage_integration }}, {{ snowflake_role_arn }},
 -- {{ curated_bucket }}, {{ table }}.
 -- Needs a role with CREATE INTEGRATION (ACCOUNTADMIN by default).
@@ -14,7 +15,7 @@ CREATE STORAGE INTEGRATION IF NOT EXISTS {{ storage_integration }}
   STORAGE_PROVIDER = 'S3'
   ENABLED = TRUE
   STORAGE_AWS_ROLE_ARN = '{{ snowflake_role_arn }}'
-  STORAGE_ALLOWED_LOCATIONS = ('s3://{{ curated_bucket }}/{{ table }}/')
+  STORAGE_ALLOWED_LOCATIONS = ('s3://{{ curated_bucket }}/{{ table }}/', 's3://{{ curated_bucket }}/_manifests/{{ table }}/')
   COMMENT = 'feedpipe: read-only access to the curated Parquet of {{ table }}';
 
 -- Handshake, step 2 (infra/README.md): read two values from

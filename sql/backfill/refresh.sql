@@ -4,6 +4,9 @@
 -- Extra placeholders, filled by you:
 --   {{ dt }}             the partition day, e.g. 2025-01-15
 --   {{ modified_after }} ISO-8601 time, e.g. 2025-01-15T00:00:00Z
+--   {{ files }}          quoted file names relative to the stage, e.g.
+--                        'dt=2025-01-15/a.parquet', 'dt=2025-01-16/b.parquet'
+--                        (step 4 lists them)
 -- Render with e.g. `schemachange render --vars '{...}' sql/backfill/refresh.sql`
 -- or a plain search-and-replace.
 --
@@ -14,6 +17,17 @@
 --     what it has loaded already.
 --   * files older than 7 days: REFRESH ignores them; use the manual COPY,
 --     steps 2 and 3.
+--   * files REWRITTEN under the same name (a backfill after a converter fix:
+--     the names are deterministic, so a corrected re-conversion overwrites
+--     the same keys): neither the pipe nor REFRESH loads them again. Snowpipe
+--     "ignores any file whose path and name match a file in the pipe's load
+--     metadata, including files that failed to load", and REFRESH skips what
+--     the pipe processed ("Manage Snowpipe", Reload a file that Snowpipe
+--     already processed / Load historical or missed files,
+--     https://docs.snowflake.com/en/user-guide/data-load-snowpipe-manage).
+--     Reload them with a manual COPY of exactly those files, FORCE = TRUE,
+--     steps 4 to 6: the view {{ table }}_dedup shows the latest load of each
+--     _record_id, so the corrected rows replace the old ones there at once.
 
 -- 1. Narrow refresh: only one day's folder, only files changed since a time.
 --    PREFIX is relative to the stage URL (s3://<curated>/{{ table }}/).
@@ -53,3 +67,55 @@ COPY INTO {{ database }}.{{ schema }}.{{ table }}
     _loaded_at = METADATA$START_SCAN_TIME
   )
   ON_ERROR = SKIP_FILE;
+
+-- 4. Which curated files did the backfill rewrite? The converter writes each
+--    raw object's manifest after its Parquet, so the manifests modified since
+--    the backfill started name exactly the files it wrote (a re-conversion of
+--    one raw day can write into several dt= folders: do not guess them from
+--    the raw prefix). Paste the `file` column, quoted, into {{ files }}.
+SELECT DISTINCT
+  REGEXP_SUBSTR(o.value:uri::VARCHAR, 'dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]+$') AS file,
+  o.value:rows::NUMBER AS manifest_rows
+FROM @{{ database }}.{{ schema }}.{{ table }}_manifest_stage m,
+  LATERAL FLATTEN(INPUT => m.$1:outputs) o
+WHERE m.METADATA$FILE_LAST_MODIFIED >= CONVERT_TIMEZONE('UTC', '{{ modified_after }}'::TIMESTAMP_TZ)::TIMESTAMP_NTZ
+ORDER BY file;
+
+-- 5. Reload the rewritten files, with the pipe's options plus FORCE = TRUE.
+--    A bulk COPY keeps its own load metadata apart from the pipe's, and FORCE
+--    loads the files "regardless of whether they were loaded previously", so
+--    this loads the corrected bytes even when the same name was loaded before
+--    by the pipe or by an earlier reload. Their rows get a later _loaded_at
+--    (METADATA$START_SCAN_TIME), and {{ table }}_dedup (latest load wins)
+--    shows them instead of the old ones. Run it once per batch of files: a
+--    second run loads them once more (harmless to the view, removed by
+--    step 6).
+COPY INTO {{ database }}.{{ schema }}.{{ table }}
+  FROM @{{ database }}.{{ schema }}.{{ table }}_stage
+  FILES = ({{ files }})
+  FILE_FORMAT = (FORMAT_NAME = '{{ database }}.{{ schema }}.feedpipe_parquet')
+  MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE
+  INCLUDE_METADATA = (
+    _file_name = METADATA$FILENAME,
+    _loaded_at = METADATA$START_SCAN_TIME
+  )
+  ON_ERROR = SKIP_FILE
+  FORCE = TRUE;
+
+-- 6. Delete the superseded loads of the files of step 5: every row of such a
+--    file from a load older than its latest one. This also removes records
+--    the corrected conversion no longer writes (now quarantined, say), which
+--    step 5 alone leaves visible in the view. Check step 5's result first: a
+--    file it skipped (ON_ERROR) has no newer load, so its old rows stay.
+--    This takes all rows of one load of a file to share its
+--    METADATA$START_SCAN_TIME (when the scan of that file started), which has
+--    not been checked against an account; the view does not depend on it.
+DELETE FROM {{ database }}.{{ schema }}.{{ table }} t
+USING (
+  SELECT _file_name, MAX(_loaded_at) AS latest
+  FROM {{ database }}.{{ schema }}.{{ table }}
+  WHERE REGEXP_SUBSTR(_file_name, 'dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]+$') IN ({{ files }})
+  GROUP BY _file_name
+) l
+WHERE t._file_name = l._file_name
+  AND t._loaded_at < l.latest;

@@ -19,7 +19,10 @@
 #      Snowflake dialect, with the Snowflake stand-in's venv that tests/run.sh
 #      installs (FEEDPIPE_TEST_SNOWFLAKE_PYTHON, else
 #      <tools>/snowflake-venv/bin/python).
-# Each of 3-6 also mutates its inputs to prove that its checks can fail.
+#   7. tests/infra/test_dedup_reload.py: on the Snowflake stand-in (fakesnow,
+#      same venv), a corrected re-conversion of the same file name reloaded by
+#      sql/backfill/refresh.sql becomes visible in the dedup view.
+# Each of 3-7 also mutates its inputs to prove that its checks can fail.
 #
 # Tools go to a venv at ${FEEDPIPE_TOOLS:-<repo>/.tools}/venv. checkov and
 # python-hcl2 both install a Python package called `hcl2` (checkov depends on
@@ -97,3 +100,6 @@ if [ ! -x "$snowflake_python" ]; then
   exit 1
 fi
 "$snowflake_python" tests/infra/test_sql_parse.py
+
+echo "== tests/infra/test_dedup_reload.py"
+"$snowflake_python" tests/infra/test_dedup_reload.py

@@ -87,7 +87,7 @@ data "aws_iam_policy_document" "read_curated" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = flatten([for p in var.curated_prefixes : [p, "${p}*"]])
+      values   = flatten([for p in concat(var.curated_prefixes, var.manifest_prefixes) : [p, "${p}*"]])
     }
   }
 
@@ -96,6 +96,19 @@ data "aws_iam_policy_document" "read_curated" {
     effect    = "Allow"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
     resources = [for p in var.curated_prefixes : "${var.curated_bucket_arn}/${p}*"]
+  }
+
+  # The converter's manifests (_manifests/<table>/*.json), read through the
+  # manifest stage by the warehouse-side file check (sql/R__monitoring.sql)
+  # and the reload step of sql/backfill/refresh.sql.
+  dynamic "statement" {
+    for_each = length(var.manifest_prefixes) > 0 ? [1] : []
+    content {
+      sid       = "ReadConversionManifests"
+      effect    = "Allow"
+      actions   = ["s3:GetObject"]
+      resources = [for p in var.manifest_prefixes : "${var.curated_bucket_arn}/${p}*"]
+    }
   }
 
   statement {

@@ -44,6 +44,17 @@ variable "curated_prefixes" {
   }
 }
 
+variable "manifest_prefixes" {
+  description = "Key prefixes (each \"_manifests/<table>/\") of the converter's manifests, which Snowflake may list and read (GetObject only) for the warehouse-side file check; no notification is sent for them."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.manifest_prefixes : can(regex("^_manifests/[a-z0-9][a-z0-9_-]*/$", p))])
+    error_message = "manifest_prefixes must be of the form \"_manifests/<table>/\"."
+  }
+}
+
 variable "kms_key_arn" {
   description = "ARN of the project KMS key that encrypts the curated objects (Snowflake needs kms:Decrypt)."
   type        = string
