@@ -22,7 +22,10 @@
 //! assert_eq!(lines, vec![(1, b"{\"a\":1}".to_vec()), (3, b"{\"b\":2}".to_vec())]);
 //! ```
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read};
+
+pub use input::Overflow;
+use input::{Breaks, Input, keep};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -48,6 +51,16 @@ pub struct OpenFeed {
     /// True when the file was gzip-compressed.
     pub gzip: bool,
     source_failed: Arc<AtomicBool>,
+    audit: bool,
+}
+
+impl OpenFeed {
+    /// Has the reader audit every byte ([`audit`]): [`FeedReader::audit`] then says
+    /// which bytes lie in no item and are not whitespace or separators.
+    pub fn audited(mut self) -> Self {
+        self.audit = true;
+        self
+    }
 }
 
 /// Wraps the raw source so that its own I/O errors (network, disk) can be told apart
@@ -88,6 +101,7 @@ pub fn open_feed<R: Read + Send + 'static>(source: R) -> io::Result<OpenFeed> {
         reader,
         gzip,
         source_failed: failed,
+        audit: false,
     })
 }
 
@@ -135,55 +149,6 @@ pub enum FeedItem<'a> {
     },
 }
 
-/// The bytes of a record past the keep limit, when the reader keeps them
-/// ([`FeedReader::keep_whole`]): in an anonymous temporary file, removed when this is
-/// dropped, positioned at its end.
-#[derive(Debug)]
-pub struct Overflow {
-    /// The bytes after the first `keep_limit` ones.
-    pub file: std::fs::File,
-    /// How many.
-    pub len: u64,
-}
-
-/// Appends `bytes` to the record being kept: to `buf` up to `limit` bytes, the rest
-/// to `overflow` when `spill` (else they are counted, not kept).
-/// A failure to spill is a [`FeedError`] after `line` (the file is retried).
-fn keep(
-    buf: &mut Vec<u8>,
-    overflow: &mut Option<Overflow>,
-    limit: usize,
-    spill: bool,
-    line: u64,
-    bytes: &[u8],
-) -> Result<(), FeedError> {
-    spill_rest(buf, overflow, limit, spill, bytes).map_err(|source| FeedError { line, source })
-}
-
-fn spill_rest(
-    buf: &mut Vec<u8>,
-    overflow: &mut Option<Overflow>,
-    limit: usize,
-    spill: bool,
-    bytes: &[u8],
-) -> io::Result<()> {
-    let room = limit.saturating_sub(buf.len());
-    let (head, rest) = bytes.split_at(bytes.len().min(room));
-    buf.extend_from_slice(head);
-    if spill && !rest.is_empty() {
-        let o = match overflow {
-            Some(o) => o,
-            None => overflow.insert(Overflow {
-                file: tempfile::tempfile()?,
-                len: 0,
-            }),
-        };
-        o.file.write_all(rest)?;
-        o.len += rest.len() as u64;
-    }
-    Ok(())
-}
-
 /// Errors that stop reading a feed: the source itself failed (retry the file).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read the feed after line {line}: {source}")]
@@ -192,58 +157,6 @@ pub struct FeedError {
     pub line: u64,
     /// The I/O error of the source.
     pub source: io::Error,
-}
-
-/// The decoded bytes, with room to put back bytes already read: after a broken array
-/// element, reading resumes at the next element, which was read as part of it.
-struct Input {
-    front: Vec<u8>,
-    at: usize,
-    inner: Box<dyn BufRead + Send>,
-}
-
-impl Input {
-    /// Puts `bytes` back in front of what is left to read.
-    fn unread(&mut self, bytes: &[u8]) {
-        let mut front = bytes.to_vec();
-        front.extend_from_slice(&self.front[self.at..]);
-        self.front = front;
-        self.at = 0;
-    }
-}
-
-impl Read for Input {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = {
-            let available = self.fill_buf()?;
-            let n = available.len().min(out.len());
-            out[..n].copy_from_slice(&available[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl BufRead for Input {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.at < self.front.len() {
-            return Ok(&self.front[self.at..]);
-        }
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, n: usize) {
-        if self.at < self.front.len() {
-            self.at += n;
-            if self.at >= self.front.len() {
-                self.front.clear();
-                self.at = 0;
-            }
-        } else {
-            self.inner.consume(n);
-        }
-    }
 }
 
 /// Streams the records of a feed; see the module docs.
@@ -265,6 +178,7 @@ pub struct FeedReader {
     /// The first key of the array's last good element (`"order_id"` with its quotes):
     /// what the element after a broken one must start with to resume there.
     first_key: Option<Vec<u8>>,
+    breaks: Breaks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,12 +195,12 @@ impl FeedReader {
     /// A reader over `feed` that keeps at most `keep_limit` bytes of any one record
     /// (a longer one is reported [`FeedItem::Bad`] with its first `keep_limit` bytes).
     pub fn new(feed: OpenFeed, keep_limit: usize) -> Result<Self, FeedError> {
+        let mut input = Input::new(feed.reader);
+        if feed.audit {
+            input.audit = Some(audit::Audit::new(keep_limit));
+        }
         let mut reader = Self {
-            input: Input {
-                front: Vec::new(),
-                at: 0,
-                inner: feed.reader,
-            },
+            input,
             source_failed: feed.source_failed,
             format: FeedFormat::JsonLines,
             gzip: feed.gzip,
@@ -300,9 +214,15 @@ impl FeedReader {
             spill: false,
             overflow: None,
             first_key: None,
+            breaks: Breaks::from_env(),
         };
         match reader.detect() {
-            Ok(format) => reader.format = format,
+            Ok(format) => {
+                reader.format = format;
+                if let Some(audit) = reader.input.audit.as_mut() {
+                    audit.set_array(format == FeedFormat::JsonArray);
+                }
+            }
             Err(e) if reader.is_source_error() => return Err(FeedError { line: 0, source: e }),
             // A decoder error before the first byte: reported by the first next_item.
             Err(_) => {}
@@ -338,6 +258,29 @@ impl FeedReader {
     /// Bytes read after decompression.
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read
+    }
+
+    /// What the byte audit found, once the feed is read to its end (`None` when the
+    /// feed was not [`OpenFeed::audited`], or is not read to the end).
+    pub fn audit(&mut self) -> Option<audit::AuditReport> {
+        if !self.done {
+            return None;
+        }
+        self.input.audit.as_mut().map(audit::Audit::finish)
+    }
+
+    /// An item begins here (for the byte audit).
+    fn item_begins(&mut self) {
+        if let Some(audit) = self.input.audit.as_mut() {
+            audit.begin(self.bytes_read);
+        }
+    }
+
+    /// The item that began last ends at `end` (for the byte audit).
+    fn item_ends(&mut self, end: u64) {
+        if let Some(audit) = self.input.audit.as_mut() {
+            audit.end(end);
+        }
     }
 
     fn is_source_error(&self) -> bool {
@@ -413,6 +356,7 @@ impl FeedReader {
         truncated: bool,
     ) -> Result<Option<FeedItem<'_>>, FeedError> {
         self.done = true;
+        self.item_ends(self.bytes_read);
         if self.is_source_error() {
             return Err(FeedError {
                 line: self.line,
@@ -437,6 +381,8 @@ impl FeedReader {
         loop {
             self.buf.clear();
             self.overflow = None;
+            let start = self.bytes_read;
+            self.item_begins();
             let mut total = 0usize;
             let mut ended = false;
             let mut saw_newline = false;
@@ -482,11 +428,15 @@ impl FeedReader {
                 self.buf.pop();
                 total -= 1;
             }
+            if self.buf.iter().all(u8::is_ascii_whitespace) && total == self.buf.len() {
+                continue;
+            }
+            if self.breaks.skip_line == Some(self.line) {
+                continue;
+            }
+            self.item_ends(start + total as u64);
             if total > self.buf.len() {
                 return Ok(Some(self.too_large(format!("line of {total} bytes"))));
-            }
-            if self.buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
             }
             return Ok(Some(FeedItem::Record {
                 line: self.line,
@@ -497,6 +447,8 @@ impl FeedReader {
 }
 
 mod array;
+pub mod audit;
+mod input;
 pub mod listing;
 
 #[cfg(test)]

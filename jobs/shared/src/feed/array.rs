@@ -75,6 +75,8 @@ impl FeedReader {
         // Collect one element: up to a `,` or `]` outside strings and brackets.
         self.line += 1;
         let start_text_line = self.text_line;
+        let start = self.bytes_read;
+        self.item_begins();
         self.buf.clear();
         self.overflow = None;
         let mut total = 0usize;
@@ -91,6 +93,7 @@ impl FeedReader {
             };
             if chunk.is_empty() {
                 self.done = true;
+                self.item_ends(start + total as u64);
                 return Ok(Some(self.bad(
                     RejectKind::Malformed,
                     total > self.buf.len(),
@@ -143,6 +146,19 @@ impl FeedReader {
                         ArrayState::AfterComma
                     };
                     break;
+                }
+                Some((i, _, Step::Broken)) if self.breaks.swallow => {
+                    keep(
+                        &mut self.buf,
+                        &mut self.overflow,
+                        self.keep_limit,
+                        false,
+                        self.line,
+                        &chunk[..=i],
+                    )?;
+                    total += i + 1;
+                    self.consume(i + 1);
+                    return self.swallow_rest(start, total, start_text_line);
                 }
                 Some((i, _, Step::Broken)) => {
                     // Look back through what is kept of the element, this byte too.
@@ -200,6 +216,7 @@ impl FeedReader {
             self.buf.pop();
             total -= 1;
         }
+        self.item_ends(start + total as u64);
         if total > self.buf.len() {
             return Ok(Some(self.too_large(format!(
                 "array element {} (text line {start_text_line}) of {total} bytes",
@@ -234,6 +251,8 @@ impl FeedReader {
         self.text_line -= again.iter().filter(|b| **b == b'\n').count() as u64;
         self.bytes_read -= again.len() as u64;
         self.input.unread(&again);
+        // The element began `next` bytes before where reading resumes.
+        self.item_ends(self.bytes_read - next as u64 + cut as u64);
         self.buf.truncate(cut);
         self.state = ArrayState::AfterComma;
         self.bad(
@@ -279,6 +298,7 @@ impl FeedReader {
     fn rest_is_bad(&mut self, reason: &str) -> Result<Option<FeedItem<'_>>, FeedError> {
         self.buf.clear();
         self.overflow = None;
+        self.item_begins();
         let mut total = 0usize;
         loop {
             let chunk = match self.input.fill_buf() {
@@ -304,6 +324,7 @@ impl FeedReader {
             self.consume(len);
         }
         self.done = true;
+        self.item_ends(self.bytes_read);
         self.line += 1;
         Ok(Some(self.bad(
             RejectKind::Malformed,
@@ -311,232 +332,52 @@ impl FeedReader {
             format!("{reason} (text line {})", self.text_line),
         )))
     }
-}
 
-/// What [`Scan::step`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
-    /// The element ends at this byte (a `,` or `]` outside strings and brackets).
-    End,
-    /// This byte shows the element broken: look for the seam in what is kept of it.
-    Broken,
-    /// The element is broken, and what follows the `,` after `cut` looks like the next
-    /// element: a JSON object from `next` to `end`, followed by the `,` or `]` at this
-    /// byte. The reader checks it before resuming there.
-    Resume { cut: usize, next: usize, end: usize },
-}
-
-/// Follows one array element byte by byte: where it ends; whether it is already
-/// broken (brackets that do not match, a value right after a value: what no valid
-/// JSON has); and, at each `,` `{` that may be the seam between a broken element and
-/// the next one, a second, fresh follower of the object that starts there.
-#[derive(Debug, Default)]
-struct Scan {
-    in_string: bool,
-    escaped: bool,
-    /// Open brackets, `{` or `[`.
-    open: Vec<u8>,
-    /// A value just ended: only `,` `:` `}` `]` or whitespace may come next.
-    after_value: bool,
-    /// Inside a number or `true`/`false`/`null`.
-    in_scalar: bool,
-    broken: bool,
-    /// Looking for the seam after the broken element (bytes are followed twice from
-    /// here on: only broken elements pay for it).
-    resyncing: bool,
-    /// 2 after a `,` (whitespace allowed after it).
-    seam: u8,
-    /// Just after the last byte before that `,` that is not whitespace.
-    seam_cut: usize,
-    /// Just after the last byte that is not whitespace.
-    last_end: usize,
-    shadow: Option<Shadow>,
-}
-
-/// The candidate next element, followed from its `{`.
-#[derive(Debug)]
-struct Shadow {
-    cut: usize,
-    start: usize,
-    depth: usize,
-    in_string: bool,
-    escaped: bool,
-    /// Just after its closing `}`, once seen.
-    end: Option<usize>,
-}
-
-impl Scan {
-    #[inline]
-    fn step(&mut self, b: u8, at: usize, whole: bool) -> Option<Step> {
-        let was_broken = self.broken;
-        if self.in_string {
-            if self.escaped {
-                self.escaped = false;
-            } else if b == b'\\' {
-                self.escaped = true;
-            } else if b == b'"' {
-                self.in_string = false;
-                self.after_value = true;
-            }
-        } else {
-            match b {
-                b',' | b']' if self.open.is_empty() => return Some(Step::End),
-                b'"' => {
-                    self.broken |= self.after_value || self.in_scalar;
-                    self.in_string = true;
-                    self.in_scalar = false;
-                }
-                b'{' | b'[' => {
-                    self.broken |= self.after_value || self.in_scalar;
-                    self.open.push(b);
-                    self.after_value = false;
-                    self.in_scalar = false;
-                }
-                b'}' | b']' => {
-                    let opened = if b == b'}' { b'{' } else { b'[' };
-                    self.broken |= self.open.pop() != Some(opened);
-                    self.after_value = true;
-                    self.in_scalar = false;
-                }
-                b',' | b':' => {
-                    self.after_value = false;
-                    self.in_scalar = false;
-                }
-                b' ' | b'\t' | b'\n' | b'\r' => {
-                    if self.in_scalar {
-                        self.in_scalar = false;
-                        self.after_value = true;
-                    }
-                }
-                _ => {
-                    self.broken |= self.after_value;
-                    self.in_scalar = true;
-                }
-            }
-        }
-        if !whole {
-            return None;
-        }
-        if !self.resyncing {
-            // The seam may lie before this byte: the reader looks back through the
-            // element kept so far, then on from here.
-            return (self.broken && !was_broken).then_some(Step::Broken);
-        }
-        self.look(b, at)
-    }
-
-    /// The seam and the element after it, byte by byte (see [`Step::Resume`]).
-    fn look(&mut self, b: u8, at: usize) -> Option<Step> {
-        if let Some(found) = self.follow_shadow(b, at) {
-            return Some(found);
-        }
-        self.seam_step(b, at);
-        None
-    }
-
-    /// The seam, by bytes alone (a broken element's strings cannot be trusted): `,`
-    /// then `{`, whitespace allowed around; the cut is after the last byte before the
-    /// `,` that is not whitespace.
-    fn seam_step(&mut self, b: u8, at: usize) {
-        match b {
-            b' ' | b'\t' | b'\n' | b'\r' => return,
-            b',' => {
-                self.seam = 2;
-                self.seam_cut = self.last_end;
-            }
-            b'{' if self.seam == 2 => {
-                self.seam = 0;
-                if self.shadow.is_none() {
-                    self.shadow = Some(Shadow {
-                        cut: self.seam_cut,
-                        start: at,
-                        depth: 1,
-                        in_string: false,
-                        escaped: false,
-                        end: None,
-                    });
-                }
-            }
-            _ => self.seam = 0,
-        }
-        self.last_end = at + 1;
-    }
-
-    /// Follows the candidate next element; `Resume` once it closed and a `,` or `]`
-    /// follows it.
-    fn follow_shadow(&mut self, b: u8, at: usize) -> Option<Step> {
-        let sh = self.shadow.as_mut()?;
-        if at == sh.start {
-            return None;
-        }
-        if let Some(end) = sh.end {
-            return match b {
-                b' ' | b'\t' | b'\n' | b'\r' => None,
-                b',' | b']' => Some(Step::Resume {
-                    cut: sh.cut,
-                    next: sh.start,
-                    end,
-                }),
-                _ => {
-                    self.shadow = None;
-                    None
+    /// The framing before resynchronisation, for tests only ([`super::Breaks`]): the
+    /// broken element and everything after it are one bad item, kept to the keep limit,
+    /// and the bytes past it dropped.
+    fn swallow_rest(
+        &mut self,
+        start: u64,
+        mut total: usize,
+        start_text_line: u64,
+    ) -> Result<Option<FeedItem<'_>>, FeedError> {
+        self.overflow = None;
+        loop {
+            let chunk = match self.input.fill_buf() {
+                Ok(c) => c,
+                Err(e) => {
+                    let line = self.line;
+                    return self.on_io_error(e, line, true);
                 }
             };
-        }
-        if sh.in_string {
-            if sh.escaped {
-                sh.escaped = false;
-            } else if b == b'\\' {
-                sh.escaped = true;
-            } else if b == b'"' {
-                sh.in_string = false;
+            if chunk.is_empty() {
+                break;
             }
-            return None;
+            keep(
+                &mut self.buf,
+                &mut self.overflow,
+                self.keep_limit,
+                false,
+                self.line,
+                chunk,
+            )?;
+            total += chunk.len();
+            let len = chunk.len();
+            self.consume(len);
         }
-        match b {
-            b'"' => sh.in_string = true,
-            b'{' | b'[' => sh.depth += 1,
-            b'}' | b']' => {
-                sh.depth -= 1;
-                if sh.depth == 0 {
-                    sh.end = Some(at + 1);
-                }
-            }
-            _ => {}
-        }
-        None
+        self.done = true;
+        self.item_ends(start + total as u64);
+        Ok(Some(self.bad(
+            RejectKind::Malformed,
+            total > self.buf.len(),
+            format!(
+                "array element {} (text line {start_text_line}) is not valid JSON; the rest of the file is one item",
+                self.line
+            ),
+        )))
     }
 }
 
-/// The first key of a JSON object's bytes, with its quotes: `{ "order_id": …` gives
-/// `"order_id"`.
-fn first_key_of(object: &[u8]) -> Option<&[u8]> {
-    let rest = object.strip_prefix(b"{")?;
-    let start = rest.iter().position(|b| !b.is_ascii_whitespace())?;
-    let rest = &rest[start..];
-    if rest.first() != Some(&b'"') {
-        return None;
-    }
-    let mut escaped = false;
-    for (i, &b) in rest.iter().enumerate().skip(1) {
-        if escaped {
-            escaped = false;
-        } else if b == b'\\' {
-            escaped = true;
-        } else if b == b'"' {
-            return Some(&rest[..=i]);
-        }
-    }
-    None
-}
-
-/// Whether `object` may be the element after a broken one: a valid JSON object whose
-/// first key is the one good elements start with (so that an object nested in the
-/// broken element is not taken for a record).
-fn starts_a_record(object: &[u8], first_key: Option<&[u8]>) -> bool {
-    let Some(key) = first_key else {
-        return false;
-    };
-    first_key_of(object) == Some(key)
-        && serde_json::from_slice::<serde::de::IgnoredAny>(object).is_ok()
-}
+mod scan;
+use scan::{Scan, Step, first_key_of, starts_a_record};

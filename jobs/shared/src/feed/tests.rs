@@ -453,3 +453,150 @@ fn a_broken_element_longer_than_the_keep_limit_is_not_split() {
     assert_eq!(broken.len(), 1);
     assert_eq!(broken[0].0, 2);
 }
+
+/// What the byte audit finds once `input` is read to its end, the framing broken by
+/// `breaks`.
+fn audit_of(input: &[u8], keep_limit: usize, breaks: Breaks) -> audit::AuditReport {
+    let feed = open_feed(std::io::Cursor::new(input.to_vec()))
+        .unwrap()
+        .audited();
+    let mut reader = FeedReader::new(feed, keep_limit).unwrap();
+    reader.breaks = breaks;
+    while reader.next_item().unwrap().is_some() {}
+    reader.audit().unwrap()
+}
+
+#[test]
+fn the_byte_audit_passes_every_shape_the_reader_reads_whole() {
+    let bads = [
+        r#"{"order_id":"O-2","v":[2}"#,
+        r#"{"order_id":"O-2","v":"2"x"}"#,
+        r#"{"order_id":"O-2","v":"2}"#,
+        r#"{"order_id":"O-2","v":[2},"items":[{"sku":"A"}, {"sku":"B"}]"#,
+    ];
+    let mut cases: Vec<(String, Vec<u8>, usize)> = vec![
+        (
+            "lines".into(),
+            b"{\"a\":1}\r\n\n  \t\n{\"b\":2}".to_vec(),
+            1024,
+        ),
+        ("bom".into(), b"\xEF\xBB\xBF{\"a\":1}\n".to_vec(), 1024),
+        ("blank".into(), b"\n\n  \n".to_vec(), 1024),
+        (
+            "not json".into(),
+            b"nope\n{\"a\":\n[1,2]\n]\n".to_vec(),
+            1024,
+        ),
+        (
+            "long line".into(),
+            [&b"x".repeat(300_000)[..], b"\n{\"a\":1}\n"].concat(),
+            100,
+        ),
+        (
+            "first line array".into(),
+            b"[1,2,3]\n{\"a\":1}\n".to_vec(),
+            1024,
+        ),
+        (
+            "array".into(),
+            b"\xEF\xBB\xBF \n[ {\"a\":1} ,\n {\"b\":[1,2]} ]\n".to_vec(),
+            1024,
+        ),
+        ("empty array".into(), b" [ ] ".to_vec(), 1024),
+        (
+            "trailing comma".into(),
+            b"[{\"a\":1},{\"b\":2},]".to_vec(),
+            1024,
+        ),
+        (
+            "two commas".into(),
+            b"[{\"a\":1},,{\"b\":2}]".to_vec(),
+            1024,
+        ),
+        ("unterminated".into(), b"[{\"a\":1},{\"b\":".to_vec(), 1024),
+        (
+            "after the array".into(),
+            b"[{\"a\":1}] {\"b\":2}\n".to_vec(),
+            1024,
+        ),
+        (
+            "big element".into(),
+            array_with(5, 2, &format!(r#"{{"v":"{}"}}"#, "x".repeat(300_000)), ","),
+            100,
+        ),
+        (
+            "broken past the limit".into(),
+            array_with(
+                5,
+                2,
+                &format!(r#"{{"order_id":"O-2","v":[{}}}"#, "2,".repeat(100)),
+                ",",
+            ),
+            100,
+        ),
+    ];
+    for (i, bad) in bads.iter().enumerate() {
+        for sep in [",", ",\n  ", " ,\r\n"] {
+            cases.push((
+                format!("broken {i} {sep:?}"),
+                array_with(2_000, 2, bad, sep),
+                1 << 20,
+            ));
+        }
+    }
+    let gzipped: Vec<_> = cases
+        .iter()
+        .map(|(name, input, limit)| (format!("{name} (gzip)"), gzip(input), *limit))
+        .collect();
+    cases.extend(gzipped);
+    let mut truncated = gzip(&array_with(2_000, 0, "", ",\n"));
+    truncated.truncate(truncated.len() / 2);
+    cases.push(("truncated gzip".into(), truncated, 1024));
+    for (name, input, limit) in &cases {
+        let report = audit_of(input, *limit, Breaks::default());
+        assert!(report.ok(), "{name}: {report}");
+        assert!(
+            report.seen > 0 || input.iter().all(u8::is_ascii_whitespace),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn the_byte_audit_finds_the_bytes_of_a_line_the_reader_skips() {
+    let input = b"{\"a\":1}\n{\"b\":22}\n\n{\"c\":3}\n";
+    let skip = Breaks {
+        skip_line: Some(2),
+        ..Breaks::default()
+    };
+    // The reader says nothing of line 2: its bytes, 8..16, are in no item.
+    for input in [input.to_vec(), gzip(input)] {
+        let report = audit_of(&input, 1024, skip);
+        assert_eq!((report.ranges, report.bytes), (vec![(8, 16)], 8));
+    }
+    // A line too long to keep, skipped: found without being held.
+    let long = [&b"{\"a\":1}\n"[..], &b"y".repeat(300_000), b"\n{\"c\":3}\n"].concat();
+    let report = audit_of(&long, 100, skip);
+    assert_eq!(report.ranges, vec![(8, 300_008)]);
+    // The old framing of a broken array keeps its item cut, but every byte is in it:
+    // what it loses, the quarantine's check finds (the item says `truncated`).
+    let swallow = Breaks {
+        swallow: true,
+        ..Breaks::default()
+    };
+    let array = array_with(2_000, 2, r#"{"order_id":"O-2","v":[2}"#, ",");
+    assert!(audit_of(&array, 1024, swallow).ok());
+    let mut reader = FeedReader::new(open_feed(std::io::Cursor::new(array)).unwrap(), 1024)
+        .unwrap()
+        .keep_whole();
+    reader.breaks = swallow;
+    reader.next_item().unwrap();
+    match reader.next_item().unwrap() {
+        Some(FeedItem::Bad {
+            truncated, line, ..
+        }) => assert_eq!((truncated, line), (true, 2)),
+        other => panic!("{other:?}"),
+    }
+    assert!(reader.take_overflow().is_none());
+    assert!(reader.next_item().unwrap().is_none());
+}
