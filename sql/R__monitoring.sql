@@ -52,3 +52,94 @@ FROM {{ database }}.{{ schema }}.{{ table }}
 WHERE _loaded_at >= DATEADD(HOUR, -24, CURRENT_TIMESTAMP())
 GROUP BY _source_uri, _source_version
 ORDER BY last_loaded_at DESC;
+
+-- Curated files the table does not hold whole (issue 15: "no file skipped whole
+-- in the warehouse"). The pipe loads with ON_ERROR = SKIP_FILE, so one value the
+-- loader refuses drops a whole file, and a rewritten (corrected) file is never
+-- reloaded by the pipe: compare each file the converter's manifests list
+-- (V7's stage over _manifests/<table>/, outputs[].uri and outputs[].rows,
+-- jobs/convert/src/job/manifest.rs) with the rows of its latest load in the
+-- table, and show COPY_HISTORY's last word on it. One row per file that is
+--   NOT LOADED     no row of it in the table (skipped, failed, never notified);
+--   ROWS DIFFER    its latest load has another row count than its manifest
+--                  (partly loaded, or rewritten and not reloaded yet:
+--                  backfill/refresh.sql steps 4 to 6).
+-- No row: every file is whole. Window: manifests written in the last 14 days
+-- (COPY_HISTORY's reach) and more than an hour ago (Snowpipe's usual latency is
+-- minutes); widen the first for an audit.
+-- File names are compared on their part from `dt=` on, the same on both sides
+-- (the manifest has s3://<bucket>/<table>/dt=…/<name>.parquet; _file_name and
+-- COPY_HISTORY's FILE_NAME are whatever path METADATA$FILENAME gives).
+-- The latest load's rows are the rows with the file's greatest _loaded_at:
+-- this takes the rows of one load to share METADATA$START_SCAN_TIME.
+WITH manifest_objects AS (
+  SELECT
+    $1 AS manifest,
+    METADATA$FILENAME AS manifest_file,
+    METADATA$FILE_LAST_MODIFIED AS manifest_modified
+  FROM @{{ database }}.{{ schema }}.{{ table }}_manifest_stage
+  WHERE METADATA$FILE_LAST_MODIFIED >= DATEADD(DAY, -14, SYSDATE())
+),
+copy_history AS (
+  SELECT file_name, status, row_count, first_error_message, last_load_time
+  FROM TABLE({{ database }}.INFORMATION_SCHEMA.COPY_HISTORY(
+    TABLE_NAME => '{{ database }}.{{ schema }}.{{ table }}',
+    START_TIME => DATEADD(DAY, -14, CURRENT_TIMESTAMP())
+  ))
+),
+manifest_files AS (
+  SELECT
+    REGEXP_SUBSTR(o.value:uri::VARCHAR, 'dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]+$') AS file,
+    o.value:uri::VARCHAR AS uri,
+    o.value:rows::NUMBER AS manifest_rows,
+    m.manifest_modified AS converted_at
+  FROM manifest_objects m,
+    LATERAL FLATTEN(INPUT => m.manifest:outputs) o
+  -- a group's manifest is written once per input: keep the newest mention of each file
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY file ORDER BY m.manifest_modified DESC, m.manifest_file) = 1
+),
+table_loads AS (
+  SELECT
+    file,
+    COUNT(*) AS table_rows,
+    COUNT_IF(_loaded_at = latest_load) AS latest_load_rows,
+    MAX(latest_load) AS last_loaded_at
+  FROM (
+    SELECT
+      REGEXP_SUBSTR(_file_name, 'dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]+$') AS file,
+      _loaded_at,
+      MAX(_loaded_at) OVER (PARTITION BY _file_name) AS latest_load
+    FROM {{ database }}.{{ schema }}.{{ table }}
+    WHERE _file_name IS NOT NULL
+  )
+  GROUP BY file
+),
+last_copy AS (
+  SELECT
+    REGEXP_SUBSTR(file_name, 'dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]+$') AS file,
+    status,
+    row_count,
+    first_error_message,
+    last_load_time
+  FROM copy_history
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY file ORDER BY last_load_time DESC) = 1
+)
+SELECT
+  mf.file,
+  mf.uri,
+  CASE WHEN tl.file IS NULL THEN 'NOT LOADED' ELSE 'ROWS DIFFER' END AS problem,
+  mf.manifest_rows,
+  COALESCE(tl.latest_load_rows, 0) AS loaded_rows,
+  COALESCE(tl.table_rows, 0) AS table_rows,
+  tl.last_loaded_at,
+  mf.converted_at,
+  lc.status AS copy_status,
+  lc.row_count AS copy_row_count,
+  lc.first_error_message AS copy_first_error,
+  lc.last_load_time AS copy_time
+FROM manifest_files mf
+LEFT JOIN table_loads tl ON tl.file = mf.file
+LEFT JOIN last_copy lc ON lc.file = mf.file
+WHERE mf.converted_at < DATEADD(HOUR, -1, SYSDATE())
+  AND COALESCE(tl.latest_load_rows, 0) <> mf.manifest_rows
+ORDER BY mf.file;

@@ -22,7 +22,10 @@
 #   7. tests/infra/test_dedup_reload.py: on the Snowflake stand-in (fakesnow,
 #      same venv), a corrected re-conversion of the same file name reloaded by
 #      sql/backfill/refresh.sql becomes visible in the dedup view.
-# Each of 3-7 also mutates its inputs to prove that its checks can fail.
+#   8. tests/infra/test_file_check.py: on the same stand-in, the file check of
+#      sql/R__monitoring.sql names a curated file that was never loaded (and
+#      one whose rows differ from its manifest), not a whole one.
+# Each of 3-8 also mutates its inputs to prove that its checks can fail.
 #
 # Tools go to a venv at ${FEEDPIPE_TOOLS:-<repo>/.tools}/venv. checkov and
 # python-hcl2 both install a Python package called `hcl2` (checkov depends on
@@ -103,3 +106,6 @@ fi
 
 echo "== tests/infra/test_dedup_reload.py"
 "$snowflake_python" tests/infra/test_dedup_reload.py
+
+echo "== tests/infra/test_file_check.py"
+"$snowflake_python" tests/infra/test_file_check.py

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""The warehouse-side file check (sql/R__monitoring.sql, the last query) reports by
+name every curated file the table does not hold whole, on the Snowflake stand-in
+(fakesnow, tests/infra/standin.py).
+
+fakesnow cannot query a stage (`SELECT $1, METADATA$... FROM @stage`) nor
+INFORMATION_SCHEMA.COPY_HISTORY, so the query's two source CTEs, and only those,
+are replaced by stand-in tables holding what they would return: `manifest_objects`
+by the manifests this test writes (as the converter writes them; their field names
+are checked against jobs/convert/src/job/manifest.rs), with their modification
+times, and `copy_history` by rows for the loads the test made. Everything after
+them (FLATTEN of the outputs, the name normalisation, the latest load's rows, the
+joins, the window and the report) runs as written.
+
+The case: a two-file group manifest written twice (once per input, as the
+converter does) and a single-file manifest, all two hours old:
+  * A (3 rows) loaded by the pipe, then loaded again by a reload: whole, not reported;
+  * B (2 rows) never loaded (COPY_HISTORY: "Load failed"): reported NOT LOADED,
+    with the copy status and error;
+  * C (3 rows in its manifest) holds 2 rows in the table, from a load of an older
+    version: reported ROWS DIFFER;
+and a manifest written a minute ago for D, not loaded yet: inside the grace hour,
+not reported. Then mutations of the query must each be caught.
+
+Run (in the Snowflake stand-in's venv):
+  .tools/snowflake-venv/bin/python tests/infra/test_file_check.py
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import pathlib
+import re
+import sys
+import tempfile
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import standin as si  # noqa: E402
+from verdict import mutation_verdict, mutations_missed, verdict  # noqa: E402
+
+A = "dt=2026-11-01/orders-0001-aaaa.parquet"
+B = "dt=2026-11-02/orders-0001-aaaa.parquet"
+C = "dt=2026-11-01/orders-0002-cccc.parquet"
+D = "dt=2026-11-03/orders-0003-dddd.parquet"
+
+CHECK = r"^WITH\s+manifest_objects\s+AS\b"
+SOURCES = re.compile(
+    r"(manifest_objects AS \().*?(\n\),\ncopy_history AS \().*?(\n\),\nmanifest_files AS)", re.S
+)
+
+
+def records(n: int, first: int) -> list[dict]:
+    return [{"order_id": f"o-{i}", "status": "new", "line": i} for i in range(first, first + n)]
+
+
+def check(texts: dict[str, str]) -> list[str]:
+    problems: list[str] = []
+    utc = datetime.timezone.utc
+    now = datetime.datetime.now(utc)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = pathlib.Path(tmp)
+        s = si.StandIn(root, texts)
+        table = si.VARS["table"]
+
+        si.write_parquet(root / table / A, records(3, 1))
+        si.write_parquet(root / table / C, records(2, 10))  # the older version of C
+        for f, scan in ((A, now - datetime.timedelta(minutes=90)), (C, now - datetime.timedelta(minutes=90))):
+            status, _rows = s.pipe_load(f, scan)
+            if status != "LOADED":
+                return [f"the pipe's load of {f}: {status}"]
+        reload = si.statement(
+            s.render(texts["backfill/refresh.sql"], dt="2026-11-01", modified_after="2026-11-01T00:00:00Z", files=f"'{A}'"),
+            r"^COPY\s+INTO\b.*\bFILES\s*=",
+        )
+        if s.manual_copy(reload, A, now - datetime.timedelta(minutes=80))[0] != "LOADED":
+            return [f"the reload of {A} did not load"]
+
+        manifests = root / "_manifests" / table
+        old = (now - datetime.timedelta(hours=2)).replace(tzinfo=None)
+        young = (now - datetime.timedelta(minutes=1)).replace(tzinfo=None)
+        group = [(f"{table}/{A}", 3), (f"{table}/{B}", 2)]
+        written = [
+            ("raw_a-1111.json", group, old),  # a group manifest, at each input's path
+            ("raw_b-2222.json", group, old),
+            ("raw_c-3333.json", [(f"{table}/{C}", 3)], old),
+            ("raw_d-4444.json", [(f"{table}/{D}", 4)], young),
+        ]
+        s.run(f"CREATE TABLE {s.fq}_standin_manifests (manifest VARIANT, manifest_file VARCHAR, manifest_modified TIMESTAMP_NTZ)")
+        for name, outputs, modified in written:
+            si.write_manifest(manifests / name, outputs)
+            s.run(
+                f"INSERT INTO {s.fq}_standin_manifests SELECT PARSE_JSON(%s), %s, %s::TIMESTAMP_NTZ",
+                [(manifests / name).read_text(), f"{name}", modified.isoformat(sep=" ")],
+            )
+        s.run(
+            f"CREATE TABLE {s.fq}_standin_copy_history (file_name VARCHAR, status VARCHAR, row_count NUMBER, "
+            f"first_error_message VARCHAR, last_load_time TIMESTAMP_LTZ)"
+        )
+        for f, status, n, err, minutes in (
+            (A, "Loaded", 3, None, 90), (C, "Loaded", 2, None, 90), (A, "Loaded", 3, None, 80),
+            (B, "Load failed", 0, "Numeric value '1e400' is out of range", 85),
+        ):
+            s.run(
+                f"INSERT INTO {s.fq}_standin_copy_history VALUES (%s, %s, %s, %s, %s::TIMESTAMP_LTZ)",
+                [f"{table}/{f}", status, n, err, (now - datetime.timedelta(minutes=minutes)).isoformat()],
+            )
+
+        query = si.statement(s.render(texts["R__monitoring.sql"]), CHECK)
+        query, n = SOURCES.subn(
+            lambda m: m.group(1)
+            + f"\n  SELECT manifest, manifest_file, manifest_modified FROM {s.fq}_standin_manifests"
+            + m.group(2)
+            + f"\n  SELECT file_name, status, row_count, first_error_message, last_load_time FROM {s.fq}_standin_copy_history"
+            + m.group(3),
+            query,
+        )
+        if n != 1:
+            return ["the file check no longer starts with the CTEs manifest_objects and copy_history: update SOURCES"]
+        got = s.query(query)
+        s.close()
+
+    by_file = {}
+    for row in got:
+        if row["file"] in by_file:
+            problems.append(f"{row['file']} is reported twice")
+        by_file[row["file"]] = row
+    want = {
+        B: {"problem": "NOT LOADED", "manifest_rows": 2, "loaded_rows": 0, "copy_status": "Load failed",
+            "copy_first_error": "Numeric value '1e400' is out of range"},
+        C: {"problem": "ROWS DIFFER", "manifest_rows": 3, "loaded_rows": 2, "copy_status": "Loaded"},
+    }
+    for f, fields in want.items():
+        row = by_file.get(f)
+        if row is None:
+            problems.append(f"{f} ({fields['problem']}) is not reported")
+            continue
+        for key, value in fields.items():
+            if row.get(key) != value:
+                problems.append(f"{f}: {key} is {row.get(key)!r}, expected {value!r}")
+    for f in set(by_file) - set(want):
+        problems.append(f"{f} is reported ({by_file[f]['problem']}) but should not be")
+    return problems
+
+
+MUTATIONS = [
+    # (description, file, pattern, replacement)
+    ("every load counted, not the latest", "R__monitoring.sql",
+     r"COALESCE\(tl\.latest_load_rows, 0\) <> mf\.manifest_rows", "COALESCE(tl.table_rows, 0) <> mf.manifest_rows"),
+    ("a group manifest's files counted once per manifest", "R__monitoring.sql",
+     r"\n  QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY file ORDER BY m\.manifest_modified DESC, m\.manifest_file\) = 1", ""),
+    ("only files with too many rows reported", "R__monitoring.sql",
+     r"COALESCE\(tl\.latest_load_rows, 0\) <> mf\.manifest_rows", "COALESCE(tl.latest_load_rows, 0) > mf.manifest_rows"),
+    ("no grace for files the pipe has not had time to load", "R__monitoring.sql",
+     r"WHERE mf\.converted_at < DATEADD\(HOUR, -1, SYSDATE\(\)\)\n  AND ", "WHERE "),
+    ("the table's file names not normalised", "R__monitoring.sql",
+     r"REGEXP_SUBSTR\(_file_name, '[^']*'\) AS file", "_file_name AS file"),
+    ("COPY_HISTORY joined on the raw file name", "R__monitoring.sql",
+     r"REGEXP_SUBSTR\(file_name, '[^']*'\) AS file", "file_name AS file"),
+]
+
+
+def main() -> int:
+    texts = {p.relative_to(si.SQL).as_posix(): p.read_text() for p in sorted(si.SQL.rglob("*.sql"))}
+    print("fakesnow: the file check of sql/R__monitoring.sql against manifests and the table:")
+    problems = check(texts)
+    failed = verdict("a file never loaded and a file with other row counts are reported by name, whole files are not", problems)
+    print("mutations (each must be caught):")
+    missed = mutations_missed(check, texts, set(problems), MUTATIONS, flags=re.S)
+    failed += mutation_verdict(missed, len(MUTATIONS))
+    print(f"{2 - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)  # see test_dedup_reload.py: fakesnow's threads and DuckDB are still alive
