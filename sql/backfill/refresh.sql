@@ -3,7 +3,8 @@
 -- Needs from Terraform: sql_vars ({{ database }}, {{ schema }}, {{ table }}).
 -- Extra placeholders, filled by you:
 --   {{ dt }}             the partition day, e.g. 2025-01-15
---   {{ modified_after }} ISO-8601 time, e.g. 2025-01-15T00:00:00Z
+--   {{ modified_after }} ISO-8601 time, e.g. 2025-01-15T00:00:00Z (steps 1
+--                        and 4; for step 4, the time the backfill started)
 --   {{ files }}          quoted file names relative to the stage, e.g.
 --                        'dt=2025-01-15/a.parquet', 'dt=2025-01-16/b.parquet'
 --                        (step 4 lists them)
@@ -73,12 +74,16 @@ COPY INTO {{ database }}.{{ schema }}.{{ table }}
 --    the backfill started name exactly the files it wrote (a re-conversion of
 --    one raw day can write into several dt= folders: do not guess them from
 --    the raw prefix). Paste the `file` column, quoted, into {{ files }}.
+WITH manifests AS (
+  SELECT $1 AS manifest
+  FROM @{{ database }}.{{ schema }}.{{ table }}_manifest_stage
+  WHERE METADATA$FILE_LAST_MODIFIED >= CONVERT_TIMEZONE('UTC', '{{ modified_after }}'::TIMESTAMP_TZ)::TIMESTAMP_NTZ
+)
 SELECT DISTINCT
   REGEXP_SUBSTR(o.value:uri::VARCHAR, 'dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]+$') AS file,
   o.value:rows::NUMBER AS manifest_rows
-FROM @{{ database }}.{{ schema }}.{{ table }}_manifest_stage m,
-  LATERAL FLATTEN(INPUT => m.$1:outputs) o
-WHERE m.METADATA$FILE_LAST_MODIFIED >= CONVERT_TIMEZONE('UTC', '{{ modified_after }}'::TIMESTAMP_TZ)::TIMESTAMP_NTZ
+FROM manifests m,
+  LATERAL FLATTEN(INPUT => m.manifest:outputs) o
 ORDER BY file;
 
 -- 5. Reload the rewritten files, with the pipe's options plus FORCE = TRUE.
@@ -89,7 +94,7 @@ ORDER BY file;
 --    (METADATA$START_SCAN_TIME), and {{ table }}_dedup (latest load wins)
 --    shows them instead of the old ones. Run it once per batch of files: a
 --    second run loads them once more (harmless to the view, removed by
---    step 6).
+--    step 6). FILES takes at most 1,000 names: split longer lists.
 COPY INTO {{ database }}.{{ schema }}.{{ table }}
   FROM @{{ database }}.{{ schema }}.{{ table }}_stage
   FILES = ({{ files }})
