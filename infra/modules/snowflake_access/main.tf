@@ -1,5 +1,7 @@
 # What Snowflake needs on the AWS side: an IAM role that the storage
-# integration assumes (read-only on the curated table prefixes) and, once the
+# integration assumes (read-only on the curated table prefixes, and on the
+# conversion manifests under manifest_prefixes for the warehouse-side file
+# check) and, once the
 # pipe exists, an S3 event notification from the curated bucket to the pipe's
 # SQS queue.
 #
