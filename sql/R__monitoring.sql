@@ -63,7 +63,10 @@ ORDER BY last_loaded_at DESC;
 --   NOT LOADED     no row of it in the table (skipped, failed, never notified);
 --   ROWS DIFFER    its latest load has another row count than its manifest
 --                  (partly loaded, or rewritten and not reloaded yet:
---                  backfill/refresh.sql steps 4 to 6).
+--                  backfill/refresh.sql steps 4 to 6);
+--   NOT RELOADED   same count, but its manifest was written after its latest
+--                  load: the file was rewritten (a backfill) and the table
+--                  still holds the old version (Snowpipe skips the name).
 -- No row: every file is whole. Window: manifests written in the last 14 days
 -- (COPY_HISTORY's reach) and more than an hour ago (Snowpipe's usual latency is
 -- minutes); widen the first for an audit.
@@ -127,7 +130,11 @@ last_copy AS (
 SELECT
   mf.file,
   mf.uri,
-  CASE WHEN tl.file IS NULL THEN 'NOT LOADED' ELSE 'ROWS DIFFER' END AS problem,
+  CASE
+    WHEN tl.file IS NULL THEN 'NOT LOADED'
+    WHEN tl.latest_load_rows <> mf.manifest_rows THEN 'ROWS DIFFER'
+    ELSE 'NOT RELOADED'
+  END AS problem,
   mf.manifest_rows,
   COALESCE(tl.latest_load_rows, 0) AS loaded_rows,
   COALESCE(tl.table_rows, 0) AS table_rows,
@@ -141,5 +148,9 @@ FROM manifest_files mf
 LEFT JOIN table_loads tl ON tl.file = mf.file
 LEFT JOIN last_copy lc ON lc.file = mf.file
 WHERE mf.converted_at < DATEADD(HOUR, -1, SYSDATE())
-  AND COALESCE(tl.latest_load_rows, 0) <> mf.manifest_rows
+  AND (
+    COALESCE(tl.latest_load_rows, 0) <> mf.manifest_rows
+    -- METADATA$FILE_LAST_MODIFIED is UTC without a zone; _loaded_at is an instant
+    OR mf.converted_at > CONVERT_TIMEZONE('UTC', tl.last_loaded_at)::TIMESTAMP_NTZ
+  )
 ORDER BY mf.file;

@@ -19,6 +19,8 @@ converter does) and a single-file manifest, all two hours old:
     with the copy status and error;
   * C (3 rows in its manifest) holds 2 rows in the table, from a load of an older
     version: reported ROWS DIFFER;
+  * E (2 rows) loaded before its manifest was written again (rewritten by a
+    backfill, same count, not reloaded): reported NOT RELOADED;
 and a manifest written a minute ago for D, not loaded yet: inside the grace hour,
 not reported. Then mutations of the query must each be caught.
 
@@ -44,6 +46,7 @@ A = "dt=2026-11-01/orders-0001-aaaa.parquet"
 B = "dt=2026-11-02/orders-0001-aaaa.parquet"
 C = "dt=2026-11-01/orders-0002-cccc.parquet"
 D = "dt=2026-11-03/orders-0003-dddd.parquet"
+E = "dt=2026-11-02/orders-0004-eeee.parquet"
 
 CHECK = r"^WITH\s+manifest_objects\s+AS\b"
 SOURCES = re.compile(
@@ -66,7 +69,12 @@ def check(texts: dict[str, str]) -> list[str]:
 
         si.write_parquet(root / table / A, records(3, 1))
         si.write_parquet(root / table / C, records(2, 10))  # the older version of C
-        for f, scan in ((A, now - datetime.timedelta(minutes=90)), (C, now - datetime.timedelta(minutes=90))):
+        si.write_parquet(root / table / E, records(2, 20))
+        for f, scan in (
+            (A, now - datetime.timedelta(minutes=90)),
+            (C, now - datetime.timedelta(minutes=90)),
+            (E, now - datetime.timedelta(minutes=150)),  # before its manifest was rewritten
+        ):
             status, _rows = s.pipe_load(f, scan)
             if status != "LOADED":
                 return [f"the pipe's load of {f}: {status}"]
@@ -85,6 +93,7 @@ def check(texts: dict[str, str]) -> list[str]:
             ("raw_a-1111.json", group, old),  # a group manifest, at each input's path
             ("raw_b-2222.json", group, old),
             ("raw_c-3333.json", [(f"{table}/{C}", 3)], old),
+            ("raw_e-5555.json", [(f"{table}/{E}", 2)], old),
             ("raw_d-4444.json", [(f"{table}/{D}", 4)], young),
         ]
         s.run(f"CREATE TABLE {s.fq}_standin_manifests (manifest VARIANT, manifest_file VARCHAR, manifest_modified TIMESTAMP_NTZ)")
@@ -100,7 +109,7 @@ def check(texts: dict[str, str]) -> list[str]:
         )
         for f, status, n, err, minutes in (
             (A, "Loaded", 3, None, 90), (C, "Loaded", 2, None, 90), (A, "Loaded", 3, None, 80),
-            (B, "Load failed", 0, "Numeric value '1e400' is out of range", 85),
+            (B, "Load failed", 0, "Numeric value '1e400' is out of range", 85), (E, "Loaded", 2, None, 150),
         ):
             s.run(
                 f"INSERT INTO {s.fq}_standin_copy_history VALUES (%s, %s, %s, %s, %s::TIMESTAMP_LTZ)",
@@ -130,6 +139,7 @@ def check(texts: dict[str, str]) -> list[str]:
         B: {"problem": "NOT LOADED", "manifest_rows": 2, "loaded_rows": 0, "copy_status": "Load failed",
             "copy_first_error": "Numeric value '1e400' is out of range"},
         C: {"problem": "ROWS DIFFER", "manifest_rows": 3, "loaded_rows": 2, "copy_status": "Loaded"},
+        E: {"problem": "NOT RELOADED", "manifest_rows": 2, "loaded_rows": 2, "copy_status": "Loaded"},
     }
     for f, fields in want.items():
         row = by_file.get(f)
@@ -156,6 +166,8 @@ MUTATIONS = [
      r"WHERE mf\.converted_at < DATEADD\(HOUR, -1, SYSDATE\(\)\)\n  AND ", "WHERE "),
     ("the table's file names not normalised", "R__monitoring.sql",
      r"REGEXP_SUBSTR\(_file_name, '[^']*'\) AS file", "_file_name AS file"),
+    ("a file rewritten after its load, with the same count, not reported", "R__monitoring.sql",
+     r"\n    OR mf\.converted_at > [^\n]*", ""),
     ("COPY_HISTORY joined on the raw file name", "R__monitoring.sql",
      r"REGEXP_SUBSTR\(file_name, '[^']*'\) AS file", "file_name AS file"),
 ]
