@@ -188,3 +188,96 @@ fn every_bad_input_case_ends_as_expected() {
     assert_eq!(names.len(), 14, "the fourteen cases of the corpus");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Runs `feedpipe local` on `file`, the framing broken by `breaks` (ingest and
+/// reconcile both read it, as a bug in the reader would be in both): (passed, stdout).
+fn local_with_framing(work: &Path, file: &Path, breaks: &str) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_feedpipe"))
+        .args(["local", "--workdir", work.to_str().unwrap(), "--schema"])
+        .arg(corpus().join("../../../sql/contracts/feed.json"))
+        .arg(file)
+        .env("FEEDPIPE_LOG", "warn")
+        .env("FEEDPIPE_TEST_BREAK_FRAMING", breaks)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.success(),
+        stdout.contains("reconcile: OK"),
+        "{stdout}\n{stderr}"
+    );
+    (out.status.success(), stdout)
+}
+
+/// Case 4 of the reliability issue: reconcile accounts for every byte of every source
+/// file apart from the reader. With the framing broken on purpose (a test-only
+/// switch), reconcile fails and names the file and the bytes; with the framing as it
+/// is, the same files pass.
+#[test]
+fn reconcile_names_the_bytes_a_broken_framing_loses() {
+    let scratch = tempfile::tempdir().unwrap();
+    let rec = |i: u32, notes: &str| {
+        format!(
+            r#"{{"order_id": "ORD-{i:05}", "customer_id": "C-00001", "order_ts": "2026-11-02T10:15:00+01:00", "total": 11.25, "notes": "{notes}"}}"#
+        )
+    };
+
+    // A reader that skips line 3 of a JSON-lines file without a word. Ingest never
+    // sends it and reconcile, reading with the same reader, never expects it: only the
+    // byte audit sees it.
+    let lines: Vec<String> = (1..=5).map(|i| rec(i, "")).collect();
+    let file = scratch.path().join("orders.jsonl");
+    std::fs::write(&file, format!("{}\n", lines.join("\n"))).unwrap();
+    let start = lines[0].len() + 1 + lines[1].len() + 1;
+    let end = start + lines[2].len();
+    let (ok, out) = local_with_framing(&scratch.path().join("w1"), &file, "skip-line=3");
+    assert!(!ok, "{out}");
+    let text = lines[2]
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .count();
+    assert!(
+        out.contains(&format!(
+            "bytes accounted for by nothing: {text} bytes in no record and no quarantine entry, at bytes {start}..{end}"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("missing at line"), "the ids agree: {out}");
+    let (ok, out) = local_with_framing(&scratch.path().join("w2"), &file, "");
+    assert!(ok, "{out}");
+
+    // Case 2: a 60,000-element array with element 2 broken by an extra `[`. The old
+    // framing made the rest of the file one item, kept to the 16 MiB keep limit, and
+    // dropped the bytes past it. Reconcile names them.
+    let pad = "n".repeat(200);
+    let mut elements: Vec<String> = (1..=60_000).map(|i| rec(i, &pad)).collect();
+    elements[1] = elements[1].replace("\"total\": 11.25", "\"total\": [11.25");
+    let text = format!("[{}]\n", elements.join(",\n"));
+    let file = scratch.path().join("orders.json");
+    std::fs::write(&file, &text).unwrap();
+    let start = 1 + elements[0].len() + 2;
+    let kept = 16 * 1024 * 1024;
+    assert!(text.len() > start + kept);
+    let (ok, out) = local_with_framing(&scratch.path().join("w3"), &file, "array-swallows");
+    assert!(!ok, "{out}");
+    let lost = format!(
+        "bytes kept nowhere: file://{}/w3/source/orders.json line 2: only its first {kept} bytes are kept and no side object holds bytes {}..{} ({} bytes)",
+        scratch.path().display(),
+        start + kept,
+        text.len(),
+        text.len() - start - kept
+    );
+    assert!(out.contains(&lost), "{out}");
+    // With the framing as it is: element 2 alone is quarantined, the rest loaded.
+    let (ok, out) = local_with_framing(&scratch.path().join("w4"), &file, "");
+    assert!(ok, "{out}");
+    let row: Vec<&str> = out
+        .lines()
+        .rfind(|l| l.starts_with("orders.json"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[1..4], ["60000", "59999", "1"], "{out}");
+}

@@ -252,6 +252,7 @@ impl IngestJob {
                 line: 0,
                 raw: bytes::Bytes::new(),
                 truncated: false,
+                span: None,
             })
             .await?;
         buffer.finish().await
@@ -426,6 +427,7 @@ fn undelivered_entry(record: &Record, reason: String) -> QuarantineEntry {
         line: record.line,
         raw: record.data.clone(),
         truncated: false,
+        span: None,
     }
 }
 
@@ -440,7 +442,9 @@ fn read_feed(
 ) -> Result<ReadStats, FeedError> {
     let feed = open_feed(body).map_err(|source| FeedError { line: 0, source })?;
     // Every byte of a record too long to keep goes to the quarantine's side object.
-    let mut reader = FeedReader::new(feed, keep_limit)?.keep_whole();
+    let mut reader = FeedReader::new(feed, keep_limit)?
+        .keep_whole()
+        .framing_under_test();
     let mut batcher = RecordBatcher::new(limits);
     let mut scratch = Vec::new();
     let mut records = 0u64;
@@ -467,6 +471,7 @@ fn read_feed(
                         line,
                         raw: bytes::Bytes::copy_from_slice(bytes),
                         truncated: false,
+                        span: reader.item_span(),
                     },
                     None,
                 ),
@@ -491,6 +496,7 @@ fn read_feed(
                     line,
                     raw,
                     truncated,
+                    span: reader.item_span(),
                 };
                 Message::Rejected(entry, rest)
             }

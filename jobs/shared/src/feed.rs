@@ -179,6 +179,10 @@ pub struct FeedReader {
     /// what the element after a broken one must start with to resume there.
     first_key: Option<Vec<u8>>,
     breaks: Breaks,
+    /// Where the item being read began, once it has.
+    item_start: Option<u64>,
+    /// The last item's bytes in the decoded feed.
+    span: Option<(u64, u64)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +218,9 @@ impl FeedReader {
             spill: false,
             overflow: None,
             first_key: None,
-            breaks: Breaks::from_env(),
+            breaks: Breaks::default(),
+            item_start: None,
+            span: None,
         };
         match reader.detect() {
             Ok(format) => {
@@ -245,6 +251,15 @@ impl FeedReader {
         self.overflow.take()
     }
 
+    /// Lets `FEEDPIPE_TEST_BREAK_FRAMING` break this reader's framing on purpose, for
+    /// the tests of what downstream checks find (see `Breaks` in `feed/input.rs`). The
+    /// readers of customer feeds (ingest, reconcile) take it; the variable is never set
+    /// outside a test, and without it this does nothing.
+    pub fn framing_under_test(mut self) -> Self {
+        self.breaks = Breaks::from_env();
+        self
+    }
+
     /// JSON lines or JSON array.
     pub fn format(&self) -> FeedFormat {
         self.format
@@ -269,15 +284,26 @@ impl FeedReader {
         self.input.audit.as_mut().map(audit::Audit::finish)
     }
 
-    /// An item begins here (for the byte audit).
+    /// Where the last item lies in the decoded feed (after gzip): `start..end`, its
+    /// line ending and the whitespace around it excluded. `None` for an item that is
+    /// only a separator (an empty array element) or the end of the file.
+    pub fn item_span(&self) -> Option<(u64, u64)> {
+        self.span
+    }
+
+    /// An item begins here.
     fn item_begins(&mut self) {
+        self.item_start = Some(self.bytes_read);
         if let Some(audit) = self.input.audit.as_mut() {
             audit.begin(self.bytes_read);
         }
     }
 
-    /// The item that began last ends at `end` (for the byte audit).
+    /// The item that began last ends at `end`.
     fn item_ends(&mut self, end: u64) {
+        if let Some(start) = self.item_start.take() {
+            self.span = Some((start, end));
+        }
         if let Some(audit) = self.input.audit.as_mut() {
             audit.end(end);
         }
@@ -338,6 +364,7 @@ impl FeedReader {
 
     /// The next record or bad item; `None` at the end of the feed.
     pub fn next_item(&mut self) -> Result<Option<FeedItem<'_>>, FeedError> {
+        self.span = None;
         if self.done {
             return Ok(None);
         }

@@ -92,6 +92,9 @@ pub struct QuarantineEntry {
     pub raw: Bytes,
     /// True when `raw` holds only the start of a record too large to keep whole.
     pub truncated: bool,
+    /// Where the record lies in its source, `start..end` in bytes after gzip, when the
+    /// reader knows (ingest): so that reconcile can name the bytes a cut entry lost.
+    pub span: Option<(u64, u64)>,
 }
 
 /// One line of a quarantine object, as written and as `reconcile` reads it back:
@@ -127,6 +130,10 @@ pub struct QuarantineRecord<'a> {
     /// When `truncated`: the URI of the object holding the whole record.
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub side_object: Option<Cow<'a, str>>,
+    /// `[start, end)`: where the record lies in `source`, in bytes after gzip (ingest
+    /// entries; a side object holds exactly `end - start` bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_bytes: Option<[u64; 2]>,
 }
 
 impl<'a> QuarantineRecord<'a> {
@@ -148,6 +155,7 @@ impl<'a> QuarantineRecord<'a> {
             raw_base64: text.is_none().then(|| BASE64.encode(&entry.raw)),
             truncated: entry.truncated,
             side_object: None,
+            source_bytes: entry.span.map(|(a, b)| [a, b]),
         }
     }
 
@@ -544,6 +552,7 @@ mod tests {
                         vec![0xff, 0, b'{', 0xfe]
                     }),
                     truncated: i % 3 == 0,
+                    span: None,
                 };
                 let mut out = Vec::new();
                 encode_entry(&mut out, stage, &source(), &entry);
@@ -571,6 +580,7 @@ mod tests {
             line: 1,
             raw: Bytes::from(raw.clone()),
             truncated: false,
+            span: None,
         };
         let mut out = Vec::new();
         encode_entry(&mut out, Stage::Ingest, &source(), &entry);
@@ -604,6 +614,7 @@ mod tests {
             line: 1,
             raw: Bytes::from_static(b"x"),
             truncated: false,
+            span: None,
         };
         encode_entry(&mut out, Stage::Ingest, &source(), &entry);
         let mut value: serde_json::Value = serde_json::from_slice(&out).unwrap();
@@ -626,6 +637,7 @@ mod tests {
             line: 3,
             raw: Bytes::from_static(b"{\"a\":"),
             truncated: false,
+            span: None,
         };
         let bin = QuarantineEntry {
             kind: RejectKind::InvalidUtf8,
@@ -633,6 +645,7 @@ mod tests {
             line: 4,
             raw: Bytes::from_static(&[0xff, b'{']),
             truncated: true,
+            span: None,
         };
         encode_entry(&mut out, Stage::Ingest, &source(), &ok);
         encode_entry(&mut out, Stage::Ingest, &source(), &bin);
@@ -665,6 +678,7 @@ mod tests {
                 line,
                 raw: Bytes::from_static(b"x"),
                 truncated: false,
+                span: None,
             };
             assert!(buf.push(&entry).await.is_ok());
         }

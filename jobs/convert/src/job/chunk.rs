@@ -96,6 +96,7 @@ pub(super) fn decode_chunk(
                 line,
                 raw: Bytes::copy_from_slice(raw),
                 truncated,
+                span: None,
             }));
         };
         if let Some(bad) = &item.bad {

@@ -55,21 +55,41 @@ pub(super) async fn read_quarantine(
 }
 
 /// For an entry that keeps its record cut: what of it is kept nowhere, unless its side
-/// object (checked when it lies under `quarantine`) holds the whole record.
+/// object (checked when it lies under `quarantine`) holds the whole record. With the
+/// record's place in its source (ingest entries), the bytes lost are named, and a side
+/// object must hold exactly that many.
 async fn kept_nowhere(
     quarantine: &StorageLocation,
     entry: &QuarantineRecord<'_>,
 ) -> Option<String> {
-    if !entry.truncated {
-        return None;
-    }
-    let kept = entry.raw_bytes().map_or(0, |b| b.len());
+    let kept = entry.raw_bytes().map_or(0, |b| b.len()) as u64;
     let record = format!("{} line {}", entry.source, entry.line);
+    let lost = |held: u64| match entry.source_bytes {
+        Some([start, end]) => format!(
+            "bytes {}..{end} ({} bytes)",
+            start + held,
+            end - start - held
+        ),
+        None => "the rest".to_owned(),
+    };
+    if !entry.truncated {
+        // Whole: the bytes kept are the record's.
+        return match entry.source_bytes {
+            Some([start, end]) if end - start != kept => Some(format!(
+                "{record}: the entry keeps {kept} bytes of a record of {}: {} are kept nowhere",
+                end - start,
+                lost(kept.min(end - start))
+            )),
+            _ => None,
+        };
+    }
     let Some(side) = entry.side_object.as_deref() else {
         return Some(format!(
-            "{record}: only its first {kept} bytes are kept and no side object holds the rest"
+            "{record}: only its first {kept} bytes are kept and no side object holds {}",
+            lost(kept)
         ));
     };
+    let whole = entry.source_bytes.map(|[start, end]| end - start);
     let root = format!("{}/", quarantine.uri().trim_end_matches('/'));
     let rel = side.strip_prefix(&root)?;
     let full = match quarantine.path.as_ref() {
@@ -78,13 +98,16 @@ async fn kept_nowhere(
     };
     let path = object_store::path::Path::parse(full).ok()?;
     match quarantine.store.head(&path).await {
-        Ok(meta) if meta.size >= kept as u64 => None,
+        Ok(meta) if whole.map_or(meta.size >= kept, |w| meta.size == w) => None,
         Ok(meta) => Some(format!(
-            "{record}: its side object {side} holds {} bytes, fewer than the {kept} the entry keeps",
-            meta.size
+            "{record}: its side object {side} holds {} bytes, not the {} of the record: {} are kept nowhere",
+            meta.size,
+            whole.unwrap_or(kept),
+            lost(meta.size.min(whole.unwrap_or(kept)))
         )),
         Err(e) => Some(format!(
-            "{record}: its side object {side} cannot be read: {e}"
+            "{record}: its side object {side} cannot be read: {e}; {} are kept nowhere",
+            lost(kept)
         )),
     }
 }
@@ -119,6 +142,7 @@ mod tests {
             line: 7,
             raw: Bytes::copy_from_slice(raw),
             truncated: false,
+            span: None,
         };
         let mut out = Vec::new();
         encode_entry(&mut out, stage, source, &entry);

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use feedpipe_shared::feed::audit::AuditReport;
+
 /// Lines listed per problem in the report.
 pub(super) const LIST_LIMIT: usize = 20;
 
@@ -32,6 +34,10 @@ pub struct FileReport {
     pub conflicting: Vec<u64>,
     /// How many records are both loaded and quarantined as bad data.
     pub conflicting_count: u64,
+    /// Bytes of the file (after gzip) that lie in no record and are not whitespace or
+    /// separators, by the byte audit ([`feedpipe_shared::feed::audit`]), which checks
+    /// the reader rather than trusting it.
+    pub unaccounted: AuditReport,
     /// Why the file could not be read again, if it could not.
     pub error: Option<String>,
 }
@@ -44,6 +50,7 @@ impl FileReport {
             && self.missing_count == 0
             && (dedup || self.duplicated_count == 0)
             && self.conflicting_count == 0
+            && self.unaccounted.ok()
             && self.read == self.loaded + self.quarantined
     }
 }
@@ -165,6 +172,18 @@ impl Report {
                     out,
                     "  both loaded and quarantined as bad at line(s): {}",
                     lines(&f.conflicting, f.conflicting_count)
+                );
+            }
+            if !f.unaccounted.ok() {
+                let _ = writeln!(
+                    out,
+                    "  bytes accounted for by nothing: {}{}",
+                    f.unaccounted,
+                    if f.uri.ends_with(".gz") {
+                        " (offsets after gzip)"
+                    } else {
+                        ""
+                    }
                 );
             }
         }

@@ -2,6 +2,7 @@
 
 use std::io::Read;
 
+use feedpipe_shared::feed::audit::AuditReport;
 use feedpipe_shared::feed::listing::{SkipReason, list_feeds};
 use feedpipe_shared::feed::{FeedItem, FeedReader, open_feed};
 use feedpipe_shared::lineage::SourceObject;
@@ -59,7 +60,10 @@ pub(super) async fn read_sources(
             ..Default::default()
         };
         match read_records(&location, meta.version.as_deref(), object, file, index).await? {
-            Ok(read) => report.read = read,
+            Ok((read, audit)) => {
+                report.read = read;
+                report.unaccounted = audit;
+            }
             // The records entered before the failure are not counted: the tally
             // skips the records of a file with an error.
             Err(e) => report.error = Some(e),
@@ -70,15 +74,15 @@ pub(super) async fn read_sources(
 }
 
 /// Enters every record (good or bad) of a feed in `index`, at its line as ingest
-/// numbers them: how many, or why the feed could not be read (the outer error is
-/// the index's own).
+/// numbers them: how many, and what the byte audit found; or why the feed could not
+/// be read (the outer error is the index's own).
 async fn read_records(
     location: &StorageLocation,
     version: Option<&str>,
     object: SourceObject,
     file: u32,
     index: &mut Index,
-) -> Result<Result<u64, String>, ReconcileError> {
+) -> Result<Result<(u64, AuditReport), String>, ReconcileError> {
     let body = match open_object(location, version).await {
         Ok((_, body)) => body,
         Err(e) => return Ok(Err(e.to_string())),
@@ -117,10 +121,14 @@ fn enter_records(
     object: &SourceObject,
     file: u32,
     sorter: &mut IdSorter,
-) -> Result<u64, Failure> {
+) -> Result<(u64, AuditReport), Failure> {
     let feed = |e: &dyn std::fmt::Display| Failure::Feed(e.to_string());
-    let body = open_feed(body).map_err(|e| feed(&e))?;
-    let mut reader = FeedReader::new(body, 1024 * 1024).map_err(|e| feed(&e))?;
+    // Audited: every byte outside the records the reader hands out is checked apart
+    // from it, so that bytes it skips are found even though ingest skipped them too.
+    let body = open_feed(body).map_err(|e| feed(&e))?.audited();
+    let mut reader = FeedReader::new(body, 1024 * 1024)
+        .map_err(|e| feed(&e))?
+        .framing_under_test();
     let mut read = 0;
     while let Some(item) = reader.next_item().map_err(|e| feed(&e))? {
         let line = match item {
@@ -134,5 +142,6 @@ fn enter_records(
             }
         }
     }
-    Ok(read)
+    let audit = reader.audit().unwrap_or_default();
+    Ok((read, audit))
 }

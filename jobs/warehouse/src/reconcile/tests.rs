@@ -10,6 +10,7 @@ use bytes::Bytes;
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
+use feedpipe_shared::feed::audit::AuditReport;
 use feedpipe_shared::feed::listing::list_feeds;
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::quarantine::{QuarantineEntry, RejectKind, Stage, encode_entry};
@@ -87,6 +88,7 @@ fn quarantined(
         line,
         raw: Bytes::copy_from_slice(raw.as_bytes()),
         truncated: false,
+        span: None,
     };
     encode_entry(out, stage, source, &entry);
 }
@@ -243,6 +245,13 @@ async fn spilled_runs_give_the_report_of_the_in_memory_path() {
     let lines = |r: std::ops::RangeInclusive<u64>, before: &[u64]| -> Vec<u64> {
         before.iter().copied().chain(r).take(20).collect()
     };
+    // Every byte of both files lies in a record or is a line ending.
+    let audit = |uri: &str| AuditReport {
+        seen: std::fs::metadata(uri.strip_prefix("file://").unwrap())
+            .unwrap()
+            .len(),
+        ..Default::default()
+    };
     let expected_a = FileReport {
         uri: a.uri.clone(),
         version: a.version.clone(),
@@ -256,6 +265,7 @@ async fn spilled_runs_give_the_report_of_the_in_memory_path() {
         duplicated_count: 34,
         conflicting: vec![10, 11],
         conflicting_count: 2,
+        unaccounted: audit(&a.uri),
         error: None,
     };
     let expected_b = FileReport {
@@ -265,6 +275,7 @@ async fn spilled_runs_give_the_report_of_the_in_memory_path() {
         loaded: 97,
         quarantined: 3,
         undelivered: 1,
+        unaccounted: audit(&b.uri),
         ..Default::default()
     };
     assert_eq!(report.files, [expected_a, expected_b]);
@@ -405,6 +416,7 @@ async fn a_record_quarantined_cut_with_no_side_object_fails_reconcile() {
         line: 2,
         raw: Bytes::copy_from_slice(&long.as_bytes()[..1_000]),
         truncated: true,
+        span: None,
     };
     let buffer = || {
         QuarantineBuffer::new(
