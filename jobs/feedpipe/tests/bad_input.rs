@@ -260,7 +260,7 @@ fn reconcile_names_the_bytes_a_broken_framing_loses() {
     let start = 1 + elements[0].len() + 2;
     let kept = 16 * 1024 * 1024;
     assert!(text.len() > start + kept);
-    let (ok, out) = local_with_framing(&scratch.path().join("w3"), &file, "array-swallows");
+    let (ok, out) = local_with_framing(&scratch.path().join("w3"), &file, "old-framing");
     assert!(!ok, "{out}");
     let lost = format!(
         "bytes kept nowhere: file://{}/w3/source/orders.json line 2: only its first {kept} bytes are kept and no side object holds bytes {}..{} ({} bytes)",
@@ -270,6 +270,32 @@ fn reconcile_names_the_bytes_a_broken_framing_loses() {
         text.len() - start - kept
     );
     assert!(out.contains(&lost), "{out}");
+    // Case 1: JSON lines whose first line is an array. The old framing read the file
+    // as one array: three elements, then everything after its `]` one item, cut.
+    let lines: Vec<String> = (1..=60_000).map(|i| rec(i, &pad)).collect();
+    let text = format!("[1,2,3]\n{}\n", lines.join("\n"));
+    let lines_file = scratch.path().join("lines.jsonl");
+    std::fs::write(&lines_file, &text).unwrap();
+    let (ok, out) = local_with_framing(&scratch.path().join("w5"), &lines_file, "old-framing");
+    assert!(!ok, "{out}");
+    let lost = format!(
+        "bytes kept nowhere: file://{}/w5/source/lines.jsonl line 4: only its first {kept} bytes are kept and no side object holds bytes {}..{} ({} bytes)",
+        scratch.path().display(),
+        8 + kept,
+        text.len(),
+        text.len() - 8 - kept
+    );
+    assert!(out.contains(&lost), "{out}");
+    let (ok, out) = local_with_framing(&scratch.path().join("w6"), &lines_file, "");
+    assert!(ok, "{out}");
+    let row: Vec<&str> = out
+        .lines()
+        .rfind(|l| l.starts_with("lines.jsonl"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[1..4], ["60001", "60000", "1"], "{out}");
+
     // With the framing as it is: element 2 alone is quarantined, the rest loaded.
     let (ok, out) = local_with_framing(&scratch.path().join("w4"), &file, "");
     assert!(ok, "{out}");

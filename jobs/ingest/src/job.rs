@@ -440,11 +440,11 @@ fn read_feed(
     delivered: Option<Arc<DeliveredLines>>,
     tx: mpsc::Sender<Message>,
 ) -> Result<ReadStats, FeedError> {
-    let feed = open_feed(body).map_err(|source| FeedError { line: 0, source })?;
-    // Every byte of a record too long to keep goes to the quarantine's side object.
-    let mut reader = FeedReader::new(feed, keep_limit)?
-        .keep_whole()
+    let feed = open_feed(body)
+        .map_err(|source| FeedError { line: 0, source })?
         .framing_under_test();
+    // Every byte of a record too long to keep goes to the quarantine's side object.
+    let mut reader = FeedReader::new(feed, keep_limit)?.keep_whole();
     let mut batcher = RecordBatcher::new(limits);
     let mut scratch = Vec::new();
     let mut records = 0u64;

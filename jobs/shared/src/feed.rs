@@ -52,6 +52,7 @@ pub struct OpenFeed {
     pub gzip: bool,
     source_failed: Arc<AtomicBool>,
     audit: bool,
+    breaks: Breaks,
 }
 
 impl OpenFeed {
@@ -59,6 +60,16 @@ impl OpenFeed {
     /// which bytes lie in no item and are not whitespace or separators.
     pub fn audited(mut self) -> Self {
         self.audit = true;
+        self
+    }
+
+    /// Lets `FEEDPIPE_TEST_BREAK_FRAMING` break the framing of the reader over this
+    /// feed on purpose, for the tests of what the checks downstream find (see `Breaks`
+    /// in `feed/input.rs`). The readers of customer feeds (ingest, reconcile) take it,
+    /// not convert's reader of raw objects. The variable is never set outside a test;
+    /// without it this does nothing.
+    pub fn framing_under_test(mut self) -> Self {
+        self.breaks = Breaks::from_env();
         self
     }
 }
@@ -102,6 +113,7 @@ pub fn open_feed<R: Read + Send + 'static>(source: R) -> io::Result<OpenFeed> {
         gzip,
         source_failed: failed,
         audit: false,
+        breaks: Breaks::default(),
     })
 }
 
@@ -218,7 +230,7 @@ impl FeedReader {
             spill: false,
             overflow: None,
             first_key: None,
-            breaks: Breaks::default(),
+            breaks: feed.breaks,
             item_start: None,
             span: None,
         };
@@ -241,7 +253,7 @@ impl FeedReader {
     /// [`FeedReader::take_overflow`] hands over after the item (for the quarantine's
     /// side object: nothing is dropped).
     pub fn keep_whole(mut self) -> Self {
-        self.spill = true;
+        self.spill = !self.breaks.old;
         self
     }
 
@@ -249,15 +261,6 @@ impl FeedReader {
     /// [`FeedReader::keep_whole`] is on.
     pub fn take_overflow(&mut self) -> Option<Overflow> {
         self.overflow.take()
-    }
-
-    /// Lets `FEEDPIPE_TEST_BREAK_FRAMING` break this reader's framing on purpose, for
-    /// the tests of what downstream checks find (see `Breaks` in `feed/input.rs`). The
-    /// readers of customer feeds (ingest, reconcile) take it; the variable is never set
-    /// outside a test, and without it this does nothing.
-    pub fn framing_under_test(mut self) -> Self {
-        self.breaks = Breaks::from_env();
-        self
     }
 
     /// JSON lines or JSON array.
@@ -329,7 +332,7 @@ impl FeedReader {
         let Some(pos) = buf.iter().position(|b| !b.is_ascii_whitespace()) else {
             return Ok(FeedFormat::JsonLines);
         };
-        if buf[pos] != b'[' || !first_line_is_an_array(&buf[pos..]) {
+        if buf[pos] != b'[' || !(self.breaks.old || first_line_is_an_array(&buf[pos..])) {
             return Ok(FeedFormat::JsonLines);
         }
         self.text_line += buf[..pos].iter().filter(|b| **b == b'\n').count() as u64;

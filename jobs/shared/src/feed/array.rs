@@ -147,7 +147,7 @@ impl FeedReader {
                     };
                     break;
                 }
-                Some((i, _, Step::Broken)) if self.breaks.swallow => {
+                Some((i, _, Step::Broken)) if self.breaks.old => {
                     keep(
                         &mut self.buf,
                         &mut self.overflow,

@@ -132,10 +132,11 @@ fn spill_rest(
 pub(super) struct Breaks {
     /// `skip-line=N`: line N of a JSON-lines feed is skipped without a word.
     pub(super) skip_line: Option<u64>,
-    /// `array-swallows`: the framing before resynchronisation. From a broken array
-    /// element on, the rest of the feed is one bad item, cut at the keep limit, and the
-    /// bytes past the cut are dropped (no side object).
-    pub(super) swallow: bool,
+    /// `old-framing`: the framing before the reliability fixes. The format is an
+    /// array whenever the first byte is `[` (case 1); from a broken array element on,
+    /// the rest of the feed is one bad item (case 2); and an item past the keep limit
+    /// is cut, the bytes past the cut dropped (no side object).
+    pub(super) old: bool,
 }
 
 impl Breaks {
@@ -145,7 +146,7 @@ impl Breaks {
             skip_line: value
                 .strip_prefix("skip-line=")
                 .and_then(|n| n.parse().ok()),
-            swallow: value == "array-swallows",
+            old: value == "old-framing",
         }
     }
 }

@@ -457,11 +457,11 @@ fn a_broken_element_longer_than_the_keep_limit_is_not_split() {
 /// What the byte audit finds once `input` is read to its end, the framing broken by
 /// `breaks`.
 fn audit_of(input: &[u8], keep_limit: usize, breaks: Breaks) -> audit::AuditReport {
-    let feed = open_feed(std::io::Cursor::new(input.to_vec()))
+    let mut feed = open_feed(std::io::Cursor::new(input.to_vec()))
         .unwrap()
         .audited();
+    feed.breaks = breaks;
     let mut reader = FeedReader::new(feed, keep_limit).unwrap();
-    reader.breaks = breaks;
     while reader.next_item().unwrap().is_some() {}
     reader.audit().unwrap()
 }
@@ -578,18 +578,17 @@ fn the_byte_audit_finds_the_bytes_of_a_line_the_reader_skips() {
     let long = [&b"{\"a\":1}\n"[..], &b"y".repeat(300_000), b"\n{\"c\":3}\n"].concat();
     let report = audit_of(&long, 100, skip);
     assert_eq!(report.ranges, vec![(8, 300_008)]);
-    // The old framing of a broken array keeps its item cut, but every byte is in it:
-    // what it loses, the quarantine's check finds (the item says `truncated`).
-    let swallow = Breaks {
-        swallow: true,
+    // The old framing keeps its items cut, but every byte is in one: what it loses,
+    // the quarantine's check finds (the item says `truncated`, and no side object).
+    let old = Breaks {
+        old: true,
         ..Breaks::default()
     };
     let array = array_with(2_000, 2, r#"{"order_id":"O-2","v":[2}"#, ",");
-    assert!(audit_of(&array, 1024, swallow).ok());
-    let mut reader = FeedReader::new(open_feed(std::io::Cursor::new(array)).unwrap(), 1024)
-        .unwrap()
-        .keep_whole();
-    reader.breaks = swallow;
+    assert!(audit_of(&array, 1024, old).ok());
+    let mut feed = open_feed(std::io::Cursor::new(array)).unwrap();
+    feed.breaks = old;
+    let mut reader = FeedReader::new(feed, 1024).unwrap().keep_whole();
     reader.next_item().unwrap();
     match reader.next_item().unwrap() {
         Some(FeedItem::Bad {
@@ -599,4 +598,13 @@ fn the_byte_audit_finds_the_bytes_of_a_line_the_reader_skips() {
     }
     assert!(reader.take_overflow().is_none());
     assert!(reader.next_item().unwrap().is_none());
+    // And it takes JSON lines whose first line is an array for one array (case 1).
+    let lines = b"[1,2,3]\n{\"a\":1}\n{\"b\":2}\n".to_vec();
+    let mut feed = open_feed(std::io::Cursor::new(lines.clone())).unwrap();
+    feed.breaks = old;
+    assert_eq!(
+        FeedReader::new(feed, 1024).unwrap().format(),
+        FeedFormat::JsonArray
+    );
+    assert!(audit_of(&lines, 1024, old).ok());
 }

@@ -125,10 +125,11 @@ fn enter_records(
     let feed = |e: &dyn std::fmt::Display| Failure::Feed(e.to_string());
     // Audited: every byte outside the records the reader hands out is checked apart
     // from it, so that bytes it skips are found even though ingest skipped them too.
-    let body = open_feed(body).map_err(|e| feed(&e))?.audited();
-    let mut reader = FeedReader::new(body, 1024 * 1024)
+    let body = open_feed(body)
         .map_err(|e| feed(&e))?
+        .audited()
         .framing_under_test();
+    let mut reader = FeedReader::new(body, 1024 * 1024).map_err(|e| feed(&e))?;
     let mut read = 0;
     while let Some(item) = reader.next_item().map_err(|e| feed(&e))? {
         let line = match item {
