@@ -47,6 +47,7 @@ import sys
 from dataclasses import dataclass, field
 
 import hcl2
+from hcl_eval import HclError, Namespace, Scope, evaluate
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
@@ -630,99 +631,37 @@ SNOWFLAKE_USER = "arn:aws:iam::999988887777:user/snowflake-abc"
 SNOWFLAKE_EXTERNAL_ID = "ACCT_SFCRole=2_abc="
 
 
-def _top_level(expr: str, chars: str):
-    """Index of the first of `chars` in `expr` outside quotes, brackets and parentheses."""
-    depth, quoted, i = 0, False, 0
-    while i < len(expr):
-        c = expr[i]
-        if quoted:
-            if c == "\\":
-                i += 1
-            elif c == '"':
-                quoted = False
-        elif depth == 0 and c in chars:
-            return i
-        elif c == '"':
-            quoted = True
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        i += 1
-    return -1
+def hcl_value(expr, mod: Module, env: dict):
+    """The value of an HCL expression of `mod` (tests/infra/hcl_eval.py, shared with
+    tests/infra/policies.py), with `env` for the variables, the module's locals and
+    HCL_DATA for the data sources; raises ValueError for anything it cannot evaluate."""
 
+    def var(name):
+        if name not in env:
+            raise HclError(f"var.{name} has no value here")
+        return env[name]
 
-def hcl_value(expr, mod: Module, env: dict, depth: int = 0):
-    """The value of an HCL expression of the shapes this project's trust policy uses
-    (references, string templates, ==/!=, &&/||/!, `c ? a : b`, lists), with `env`
-    for the variables; raises ValueError for anything else."""
-    if depth > 20:
-        raise ValueError(f"too deep at {expr!r}")
-    if isinstance(expr, list):
-        return [hcl_value(e, mod, env, depth + 1) for e in expr]
-    if not isinstance(expr, str):
-        return expr
-    m = re.fullmatch(r"\$\{(.*)\}", expr, re.S)
-    if m and _top_level(m.group(1), "}") == -1:
-        return _hcl_expr(m.group(1).strip(), mod, env, depth + 1)
-    return re.sub(r"\$\{([^}]*)\}", lambda g: str(_hcl_expr(g.group(1), mod, env, depth + 1)), expr)
+    def local(name):
+        if name not in mod.locals:
+            raise HclError(f"local.{name} is not defined")
+        return evaluate(mod.locals[name], scope)
 
+    def data(path):
+        def step(name):
+            key = f"{path}.{name}"
+            if key in HCL_DATA:
+                return HCL_DATA[key]
+            if key.count(".") >= 3:
+                raise HclError(f"{key} has no stand-in value here")
+            return data(key)
+        return Namespace(path, attr=step)
 
-def _hcl_expr(expr: str, mod: Module, env: dict, depth: int):
-    expr = expr.strip()
-    q = _top_level(expr, "?")
-    if q >= 0:
-        rest = expr[q + 1 :]
-        c = _top_level(rest, ":")
-        if c < 0:
-            raise ValueError(f"ternary without ':' in {expr!r}")
-        cond = _hcl_expr(expr[:q], mod, env, depth + 1)
-        return _hcl_expr(rest[:c] if cond else rest[c + 1 :], mod, env, depth + 1)
-    for op, fn in (("||", any), ("&&", all)):
-        parts, text = [], expr
-        while (i := _top_level(text, op[0])) >= 0 and text[i : i + 2] == op:
-            parts.append(text[:i])
-            text = text[i + 2 :]
-        if parts:
-            return fn(_hcl_expr(p, mod, env, depth + 1) for p in parts + [text])
-    for op in ("==", "!="):
-        i = _top_level(expr, "=!")
-        while i >= 0 and expr[i : i + 2] not in ("==", "!="):
-            j = _top_level(expr[i + 1 :], "=!")
-            i = -1 if j < 0 else i + 1 + j
-        if i >= 0:
-            left = _hcl_expr(expr[:i], mod, env, depth + 1)
-            right = _hcl_expr(expr[i + 2 :], mod, env, depth + 1)
-            return (left == right) if expr[i : i + 2] == "==" else (left != right)
-    if expr.startswith("!"):
-        return not _hcl_expr(expr[1:], mod, env, depth + 1)
-    if expr.startswith("(") and expr.endswith(")"):
-        return _hcl_expr(expr[1:-1], mod, env, depth + 1)
-    if expr.startswith("[") and expr.endswith("]"):
-        inner = expr[1:-1].strip()
-        items = []
-        while inner:
-            i = _top_level(inner, ",")
-            items.append(_hcl_expr(inner if i < 0 else inner[:i], mod, env, depth + 1))
-            inner = "" if i < 0 else inner[i + 1 :].strip()
-        return items
-    if expr.startswith('"') and expr.endswith('"'):
-        return hcl_value(expr[1:-1], mod, env, depth + 1)
-    if re.fullmatch(r"-?[0-9]+", expr):
-        return int(expr)
-    if expr in ("true", "false"):
-        return expr == "true"
-    if m := re.fullmatch(r"var\.([a-z0-9_]+)", expr):
-        if m.group(1) not in env:
-            raise ValueError(f"var.{m.group(1)} has no value here")
-        return env[m.group(1)]
-    if m := re.fullmatch(r"local\.([a-z0-9_]+)", expr):
-        if m.group(1) not in mod.locals:
-            raise ValueError(f"local.{m.group(1)} is not defined")
-        return hcl_value(mod.locals[m.group(1)], mod, env, depth + 1)
-    if expr in HCL_DATA:
-        return HCL_DATA[expr]
-    raise ValueError(f"cannot evaluate {expr!r}")
+    scope = Scope({
+        "var": Namespace("var", attr=var),
+        "local": Namespace("local", attr=local),
+        "data": data("data"),
+    })
+    return evaluate(expr, scope)
 
 
 def rendered_statements(mod: Module, doc: dict, env: dict) -> list[dict]:
