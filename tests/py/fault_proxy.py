@@ -43,13 +43,40 @@ Starting it
 
     python tests/py/fault_proxy.py --target http://127.0.0.1:MOTO_PORT --port 0 \\
         [--s3-error-rate 0.3] [--kinesis-reject-rate 0.3] [--kinesis-throttle-rate 0.1] \\
-        [--seed 7] [--verbose]
+        [--seed 7] [--verbose] [--record requests.jsonl]
 
 It binds 127.0.0.1. Once it accepts connections it prints exactly one line on stdout,
 ``listening on 127.0.0.1:PORT`` (flushed), and nothing else on stdout. It runs until
 SIGTERM or SIGINT and then exits with status 0. Diagnostics go to stderr: one line at
 start (the seed), a warning for a PutRecords body it cannot parse, upstream failures,
 and with ``--verbose`` one line per request (so do not pipe stderr without reading it).
+
+Recording (``--record FILE``)
+----------------------------
+With ``--record FILE`` (faults or not; every rate defaults to 0) the proxy appends one
+JSON line per request to FILE, written and flushed before the answer goes back to the
+client (so a client that got its answer finds its line in the file, even if the proxy
+is killed right after). ``/__faults`` is not recorded. Each line::
+
+    {"akid": "AKIA...", "service": "s3", "region": "us-east-1",
+     "method": "GET", "host": "127.0.0.1:PORT", "path": "/bucket/key%20x",
+     "query": "versionId=...", "target": "Kinesis_20131202.PutRecords",
+     "content_type": "...", "copy_source": "...", "fields": {...},
+     "status": 200, "faulted": false}
+
+* ``akid``, ``service``, ``region``: from the SigV4 credential scope
+  (``Credential=AKID/date/region/service/aws4_request`` of the ``Authorization``
+  header, or the ``X-Amz-Credential`` query parameter of a presigned URL); null when
+  the request is not signed (moto's own ``/moto-api``).
+* ``path`` and ``query``: as sent (percent-encoded). ``target``: ``X-Amz-Target``.
+  ``copy_source``: ``x-amz-copy-source`` (CopyObject, UploadPartCopy).
+* ``fields``: only the body fields that name what a request acts on (what IAM
+  authorizes): from a JSON body (Kinesis, SQS JSON, Step Functions, KMS, Lambda, STS
+  JSON) the keys in ``RECORDED_FIELDS``; from a form body (query protocol: SQS, STS)
+  the same keys plus ``Action``. Nothing else of a body is kept (S3 objects can be
+  large, records are data).
+* ``status``: the status the client got; ``faulted``: the proxy answered itself (an
+  injected fault) and the request never reached the target.
 
 Counters
 --------
@@ -119,6 +146,15 @@ HOP_BY_HOP = {
 KINESIS_PUT_RECORDS = "Kinesis_20131202.PutRecords"
 KINESIS_TARGET_PREFIX = "Kinesis_20131202."
 ACCOUNT = "123456789012"
+
+# Body fields kept by --record: the ones that name the resource a request acts on.
+RECORDED_FIELDS = (
+    "Action", "StreamName", "StreamARN", "ConsumerARN", "ShardIterator", "QueueUrl", "QueueName",
+    "QueueOwnerAWSAccountId", "stateMachineArn", "executionArn", "mapRunArn", "name", "KeyId",
+    "DestinationKeyId", "SourceKeyId", "RoleArn", "RoleSessionName", "ExternalId", "FunctionName",
+    "DeliveryStreamName", "TopicArn", "TargetArn", "ResourceARN", "LogGroupName", "logGroupName",
+    "logStreamName",
+)
 
 S3_FAULTS = (
     (500, "Internal Server Error", "InternalError", "We encountered an internal error. Please try again."),
@@ -199,6 +235,55 @@ class Faults:
             return dict(self.counts)
 
 
+class Recorder:
+    """--record: one JSON line per request, appended and flushed under a lock."""
+
+    def __init__(self, path: str):
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the server's life
+        self._lock = threading.Lock()
+
+    def write(self, entry: dict) -> None:
+        line = json.dumps(entry, separators=(",", ":")) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+
+
+def credential_scope(headers, query: dict) -> tuple[str | None, str | None, str | None]:
+    """(access key id, region, service) of a SigV4 request (header or presigned query)."""
+    credential = None
+    auth = headers.get("Authorization") or ""
+    if "Credential=" in auth:
+        credential = auth.split("Credential=", 1)[1].split(",", 1)[0].strip()
+    elif "X-Amz-Credential" in query:
+        credential = query["X-Amz-Credential"][0]
+    if not credential:
+        return None, None, None
+    scope = credential.split("/")
+    if len(scope) >= 5:
+        return scope[0], scope[2], scope[3]
+    return scope[0], None, None
+
+
+def recorded_fields(content_type: str, body: bytes) -> dict:
+    """The RECORDED_FIELDS of a JSON or form body (nothing else of it)."""
+    if not body:
+        return {}
+    content_type = content_type.lower()
+    try:
+        if "json" in content_type:
+            parsed = json.loads(body)
+            if not isinstance(parsed, dict):
+                return {}
+            return {k: parsed[k] for k in RECORDED_FIELDS if isinstance(parsed.get(k), (str, int))}
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            form = urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True)
+            return {k: form[k][0] for k in RECORDED_FIELDS if k in form}
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return {}
+
+
 class BadRequest(Exception):
     pass
 
@@ -217,6 +302,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     target_host: str
     target_port: int
     verbose: bool = False
+    recorder: "Recorder | None" = None
     kinesis_lock = threading.Lock()
     upstream_timeout = 120.0
 
@@ -225,6 +311,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self._upstream: http.client.HTTPConnection | None = None
+        self._pending_record: dict | None = None
 
     def finish(self) -> None:
         try:
@@ -310,6 +397,10 @@ class ProxyHandler(BaseHTTPRequestHandler):
         if self.close_connection:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if self._pending_record is not None and self.recorder is not None:
+            entry, self._pending_record = self._pending_record, None
+            entry["status"] = status
+            self.recorder.write(entry)
         if self.command == "HEAD" or status in (204, 304) or 100 <= status < 200:
             body = b""
         self.wfile.write(head + body)
@@ -340,6 +431,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 resp = conn.getresponse()
                 data = resp.read()
                 result = (resp.status, resp.reason, resp.getheaders(), data)
+                if self._pending_record is not None:
+                    self._pending_record["faulted"] = False
                 if resp.will_close:
                     self._drop_upstream()
                 self.faults.forwarded()
@@ -400,6 +493,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
             body = json.dumps(self.faults.snapshot()).encode()
             self._respond(200, "OK", [("Content-Type", "application/json")], body)
             return
+        if self.recorder is not None:
+            self._pending_record = self._record_entry(split, decoded)
 
         amz_target = self.headers.get("X-Amz-Target")
         if amz_target is not None:
@@ -419,6 +514,27 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 self._s3_error(*fault, resource=path)
                 return
         self._pass_through(raw)
+
+    def _record_entry(self, split: urllib.parse.SplitResult, decoded: bytes) -> dict:
+        query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
+        akid, region, service = credential_scope(self.headers, query)
+        content_type = self.headers.get("Content-Type") or ""
+        entry = {
+            "akid": akid,
+            "service": service,
+            "region": region,
+            "method": self.command,
+            "host": self.headers.get("Host"),
+            "path": split.path,
+            "query": split.query,
+            "target": self.headers.get("X-Amz-Target"),
+            "content_type": content_type or None,
+            "copy_source": self.headers.get("x-amz-copy-source"),
+            "fields": recorded_fields(content_type, decoded),
+            "status": None,
+            "faulted": True,  # until the target answers
+        }
+        return entry
 
     def _pass_through(self, raw: bytes) -> None:
         status, reason, headers, body = self._forward(self._forward_headers(), raw)
@@ -457,16 +573,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
     def _signed_service(self, query: dict) -> str | None:
         """The service in the SigV4 credential scope (header or presigned query)."""
-        credential = None
-        auth = self.headers.get("Authorization") or ""
-        if "Credential=" in auth:
-            credential = auth.split("Credential=", 1)[1].split(",", 1)[0].strip()
-        elif "X-Amz-Credential" in query:
-            credential = query["X-Amz-Credential"][0]
-        if not credential:
-            return None
-        scope = credential.split("/")
-        return scope[3] if len(scope) >= 5 else None
+        return credential_scope(self.headers, query)[2]
 
     def _s3_error(self, status: int, reason: str, code: str, message: str, resource: str) -> None:
         rid = request_id()
@@ -620,6 +727,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinesis-throttle-rate", type=_rate, default=0.0)
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a random one, logged)")
     parser.add_argument("--verbose", action="store_true", help="log every request and fault on stderr")
+    parser.add_argument("--record", metavar="FILE", default=None,
+                        help="append one JSON line per request to FILE (see 'Recording' above)")
     args = parser.parse_args(argv)
 
     target = urllib.parse.urlsplit(args.target)
@@ -631,12 +740,14 @@ def main(argv: list[str] | None = None) -> int:
     ProxyHandler.target_host = target.hostname
     ProxyHandler.target_port = target.port or 80
     ProxyHandler.verbose = args.verbose
+    ProxyHandler.recorder = Recorder(args.record) if args.record else None
 
     server = Server(("127.0.0.1", args.port), ProxyHandler)
     port = server.server_address[1]
     log(
         f"seed {seed}, target {target.hostname}:{ProxyHandler.target_port}, s3-error-rate {args.s3_error_rate}, "
         f"kinesis-reject-rate {args.kinesis_reject_rate}, kinesis-throttle-rate {args.kinesis_throttle_rate}"
+        + (f", recording to {args.record}" if args.record else "")
     )
 
     def stop(signum, _frame):

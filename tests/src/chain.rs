@@ -26,9 +26,12 @@ use feedpipe_standins::{Firehose, FirehoseConfig, KinesisSource};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
-use crate::{create_stream, kinesis_client, s3_client, snowflake, sqs_client, unique};
+use crate::principals::{Principal, Recorder};
+use crate::{create_stream, endpoint, kinesis_client, s3_client, snowflake_as, sqs_client, unique};
 
-/// Buckets, stream and queues of one chain, named uniquely.
+/// Buckets, stream and queues of one chain, named uniquely. The test's own clients
+/// (`s3`, `kinesis`, `sqs`: set-up and checks) use the suite's keys; each component
+/// signs as its own [`Principal`], at `components_endpoint`.
 pub struct Chain {
     pub s3: aws_sdk_s3::Client,
     pub kinesis: aws_sdk_kinesis::Client,
@@ -47,14 +50,63 @@ pub struct Chain {
     pub source_queue: String,
     /// Receives the raw bucket's notifications under `raw/`, as infra/ wires it.
     pub raw_queue: (String, String),
+    /// Where the components send their requests: the local server, or the recording
+    /// proxy in front of it ([`Chain::recorded`]).
+    pub components_endpoint: String,
+    /// The recording proxy, when there is one.
+    pub recorder: Option<Recorder>,
 }
 
 impl Chain {
     pub async fn new() -> Self {
+        Self::with_recorder(None).await
+    }
+
+    /// A chain whose components' requests go through a recording proxy, for
+    /// [`Chain::check_iam`].
+    pub async fn recorded() -> Self {
+        Self::with_recorder(Some(Recorder::start())).await
+    }
+
+    /// The keys `component` signs with.
+    pub fn principal(&self, component: &'static str) -> Principal {
+        Principal::new(component)
+    }
+
+    /// An SDK configuration signing as `component`.
+    pub async fn sdk_config_as(&self, component: &'static str) -> aws_config::SdkConfig {
+        self.principal(component)
+            .sdk_config(&self.components_endpoint)
+            .await
+    }
+
+    /// `url` as `component` opens it.
+    pub fn location_as(&self, component: &'static str, url: &str) -> StorageLocation {
+        let options = self
+            .principal(component)
+            .s3_options(&self.components_endpoint);
+        StorageLocation::parse_with(url, &options).unwrap()
+    }
+
+    /// S3 buckets as `component` opens them.
+    pub fn buckets_as(&self, component: &'static str) -> S3Buckets {
+        S3Buckets::with_options(
+            self.principal(component)
+                .s3_options(&self.components_endpoint),
+        )
+    }
+
+    async fn with_recorder(recorder: Option<Recorder>) -> Self {
+        let components_endpoint = recorder
+            .as_ref()
+            .map_or_else(endpoint, |r| r.endpoint.clone());
+        let ingest = Principal::new("ingest")
+            .sdk_config(&components_endpoint)
+            .await;
         let chain = Self {
             s3: s3_client().await,
             kinesis: kinesis_client().await,
-            sink_kinesis: kinesis_client().await,
+            sink_kinesis: aws_sdk_kinesis::Client::new(&ingest),
             // One call in flight: moto numbers a shard's records without a lock (see
             // ingest_aws.rs).
             ingest_config: IngestConfig {
@@ -69,6 +121,8 @@ impl Chain {
             stream: unique("feed"),
             source_queue: String::new(),
             raw_queue: (String::new(), String::new()),
+            components_endpoint,
+            recorder,
         };
         // Versioned, as infra/modules/buckets makes every bucket: events and reads
         // then carry version ids, which listings do not.
@@ -238,19 +292,20 @@ impl Chain {
     }
 
     pub fn ingest_app(&self) -> ingest_lambda::handler::App {
-        let quarantine = StorageLocation::parse(&format!("s3://{}/quarantine", self.raw)).unwrap();
+        let quarantine = self.location_as("ingest", &format!("s3://{}/quarantine", self.raw));
         ingest_lambda::handler::App {
             job: IngestJob::new(
                 Arc::new(KinesisSink::new(self.sink_kinesis.clone(), &self.stream)),
                 Arc::new(ObjectStoreQuarantine::new(quarantine)),
                 self.ingest_config.clone(),
             ),
-            buckets: Arc::new(S3Buckets::default()),
+            buckets: Arc::new(self.buckets_as("ingest")),
         }
     }
 
     pub fn raw_to_parquet_app(&self) -> raw_to_parquet_lambda::handler::App {
-        let quarantine = StorageLocation::parse(&format!("s3://{}/quarantine", self.raw)).unwrap();
+        let quarantine =
+            self.location_as("raw_to_parquet", &format!("s3://{}/quarantine", self.raw));
         let contract = feedpipe_convert::contract::SchemaContract::from_json(
             feedpipe_convert::contract::SAMPLE_CONTRACT,
         )
@@ -258,19 +313,20 @@ impl Chain {
         raw_to_parquet_lambda::handler::App {
             converter: feedpipe_convert::Converter::new(
                 contract,
-                StorageLocation::parse(&format!("s3://{}", self.curated)).unwrap(),
+                self.location_as("raw_to_parquet", &format!("s3://{}", self.curated)),
                 Arc::new(ObjectStoreQuarantine::new(quarantine)),
                 feedpipe_convert::ConvertConfig::default(),
             ),
-            buckets: Arc::new(S3Buckets::default()),
+            buckets: Arc::new(self.buckets_as("raw_to_parquet")),
         }
     }
 
     /// The Firehose stand-in, reading the stream through the Kinesis API, until the
     /// stream is drained: small gzip buffers, so several raw objects.
     pub async fn firehose(&self) -> usize {
-        let source = Arc::new(KinesisSource::new(self.kinesis.clone(), &self.stream));
-        let raw = StorageLocation::parse(&format!("s3://{}", self.raw)).unwrap();
+        let kinesis = aws_sdk_kinesis::Client::new(&self.sdk_config_as("firehose").await);
+        let source = Arc::new(KinesisSource::new(kinesis, &self.stream));
+        let raw = self.location_as("firehose", &format!("s3://{}", self.raw));
         let config = FirehoseConfig {
             buffer_bytes: 512 * 1024,
             gzip: true,
@@ -332,7 +388,8 @@ impl Chain {
             "curated_bucket": self.curated,
             "snowflake_role_arn": "arn:aws:iam::123456789012:role/feedpipe-snowflake",
         });
-        snowflake(&vars, queries)
+        let reader = self.principal("snowflake");
+        snowflake_as(&vars, queries, &self.components_endpoint, Some(&reader))
     }
 
     pub async fn reconcile(&self, dedup: bool) -> feedpipe_warehouse::Report {

@@ -7,6 +7,7 @@
 //! they fail with a message saying how to run them, rather than pass without testing.
 
 pub mod chain;
+pub mod principals;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -48,6 +49,17 @@ pub fn snowflake_python() -> String {
 /// pass must load nothing, by the load history), then runs `queries`; returns the
 /// rows of each (through `tests/py/snowflake_load.py`).
 pub fn snowflake(vars: &serde_json::Value, queries: &[&str]) -> Vec<Vec<serde_json::Value>> {
+    snowflake_as(vars, queries, &endpoint(), None)
+}
+
+/// As [`snowflake`], the curated bucket read at `s3_endpoint` with the keys of
+/// `reader` (Snowflake's role), else the suite's.
+pub fn snowflake_as(
+    vars: &serde_json::Value,
+    queries: &[&str],
+    s3_endpoint: &str,
+    reader: Option<&principals::Principal>,
+) -> Vec<Vec<serde_json::Value>> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/snowflake_load.py");
     let sql = concat!(env!("CARGO_MANIFEST_DIR"), "/../sql");
     let mut command = std::process::Command::new(snowflake_python());
@@ -57,7 +69,7 @@ pub fn snowflake(vars: &serde_json::Value, queries: &[&str]) -> Vec<Vec<serde_js
             "--sql-dir",
             sql,
             "--s3-endpoint",
-            &endpoint(),
+            s3_endpoint,
             "--passes",
             "2",
         ])
@@ -65,6 +77,11 @@ pub fn snowflake(vars: &serde_json::Value, queries: &[&str]) -> Vec<Vec<serde_js
         .arg(vars.to_string());
     for q in queries {
         command.arg("--query").arg(q);
+    }
+    if let Some(reader) = reader {
+        command
+            .env("AWS_ACCESS_KEY_ID", &reader.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &reader.secret_access_key);
     }
     let out = command.output().expect("run python");
     assert!(

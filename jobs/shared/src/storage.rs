@@ -56,9 +56,44 @@ enum Scheme {
     Local,
 }
 
+/// Settings for S3 stores over the environment's: credentials of their own (each
+/// component of the end-to-end tests signs as its own principal, as on AWS), or
+/// another endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    settings: Vec<(object_store::aws::AmazonS3ConfigKey, String)>,
+}
+
+impl S3Options {
+    /// These credentials rather than the environment's.
+    pub fn credentials(access_key_id: &str, secret_access_key: &str, token: Option<&str>) -> Self {
+        use object_store::aws::AmazonS3ConfigKey as Key;
+        let mut settings = vec![
+            (Key::AccessKeyId, access_key_id.to_owned()),
+            (Key::SecretAccessKey, secret_access_key.to_owned()),
+        ];
+        settings.extend(token.map(|t| (Key::Token, t.to_owned())));
+        Self { settings }
+    }
+
+    /// This endpoint (`http://` ones allowed) rather than the environment's.
+    pub fn endpoint(mut self, url: &str) -> Self {
+        self.settings.push((
+            object_store::aws::AmazonS3ConfigKey::Endpoint,
+            url.to_owned(),
+        ));
+        self
+    }
+}
+
 impl StorageLocation {
     /// Parses `s3://…`, `file://…` or a plain path.
     pub fn parse(url: &str) -> Result<Self, StorageError> {
+        Self::parse_with(url, &S3Options::default())
+    }
+
+    /// As [`StorageLocation::parse`], an S3 store with `options` over the environment.
+    pub fn parse_with(url: &str, options: &S3Options) -> Result<Self, StorageError> {
         if let Some((bucket, key)) = s3_bucket_and_key(url) {
             if bucket.is_empty() {
                 return Err(StorageError::Unsupported {
@@ -66,7 +101,7 @@ impl StorageLocation {
                     reason: "no bucket name after s3://".into(),
                 });
             }
-            let store = s3_store(bucket).map_err(|source| StorageError::S3Config {
+            let store = s3_store(bucket, options).map_err(|source| StorageError::S3Config {
                 url: url.to_owned(),
                 source,
             })?;
@@ -166,13 +201,27 @@ pub fn s3_bucket_and_key(url: &str) -> Option<(&str, &str)> {
 /// An S3 store for `bucket` from the standard AWS environment (object_store's
 /// `from_env`: region, credentials, `AWS_ENDPOINT_URL[_S3]`), with plain HTTP allowed
 /// when the endpoint is an `http://` one (a local S3-compatible server).
-fn s3_store(bucket: &str) -> Result<Arc<dyn ObjectStore>, object_store::Error> {
-    let local = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"]
+fn s3_store(
+    bucket: &str,
+    options: &S3Options,
+) -> Result<Arc<dyn ObjectStore>, object_store::Error> {
+    use object_store::aws::AmazonS3ConfigKey as Key;
+    let endpoint = options
+        .settings
         .iter()
-        .find_map(|k| std::env::var(k).ok())
-        .is_some_and(|endpoint| endpoint.starts_with("http://"));
+        .rev()
+        .find(|(k, _)| *k == Key::Endpoint)
+        .map(|(_, v)| v.clone())
+        .or_else(|| {
+            ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok())
+        });
     let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-    if local {
+    for (key, value) in &options.settings {
+        builder = builder.with_config(*key, value);
+    }
+    if endpoint.is_some_and(|e| e.starts_with("http://")) {
         builder = builder.with_allow_http(true);
     }
     Ok(Arc::new(builder.build()?))
@@ -254,6 +303,17 @@ pub trait BucketResolver: Send + Sync {
 #[derive(Debug, Default)]
 pub struct S3Buckets {
     cache: std::sync::Mutex<std::collections::HashMap<String, StorageLocation>>,
+    options: S3Options,
+}
+
+impl S3Buckets {
+    /// Buckets whose stores take `options` over the environment.
+    pub fn with_options(options: S3Options) -> Self {
+        Self {
+            cache: Default::default(),
+            options,
+        }
+    }
 }
 
 impl BucketResolver for S3Buckets {
@@ -261,7 +321,7 @@ impl BucketResolver for S3Buckets {
         if let Some(found) = self.cache.lock().ok().and_then(|c| c.get(name).cloned()) {
             return Ok(found);
         }
-        let location = StorageLocation::parse(&format!("s3://{name}"))?;
+        let location = StorageLocation::parse_with(&format!("s3://{name}"), &self.options)?;
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(name.to_owned(), location.clone());
         }
