@@ -212,9 +212,10 @@ fn local_with_framing(work: &Path, file: &Path, breaks: &str) -> (bool, String) 
 }
 
 /// Case 4 of the reliability issue: reconcile accounts for every byte of every source
-/// file apart from the reader. With the framing broken on purpose (a test-only
-/// switch), reconcile fails and names the file and the bytes; with the framing as it
-/// is, the same files pass.
+/// file apart from the reader. With the framing broken on purpose (a test-only switch:
+/// a reader that drops a line, and the framing before cases 1 and 2 were fixed),
+/// reconcile fails and names the file and the bytes; with the framing as it is, the
+/// same files pass.
 #[test]
 fn reconcile_names_the_bytes_a_broken_framing_loses() {
     let scratch = tempfile::tempdir().unwrap();
