@@ -482,6 +482,24 @@ def render(names: dict, texts: dict[str, str] | None = None) -> dict:
             c: tree.block_ns(calls, "resource", "aws_iam_role", role).attr("arn") for c, (calls, _, role) in COMPONENTS.items()
         },
     }
+    # What S3, SQS and Kinesis encrypt with (they call KMS with the caller's permissions).
+    sse = tree.block_ns(("buckets",), "resource", "aws_s3_bucket_server_side_encryption_configuration", "this")
+    bucket_keys = {}
+    for k, bucket in bucket_names.items():
+        rule = sse.index(k).attr("rule")[0]["apply_server_side_encryption_by_default"][0]
+        if rule.get("sse_algorithm") == "aws:kms" and rule.get("kms_master_key_id"):
+            bucket_keys[bucket] = rule["kms_master_key_id"]
+    queue_keys = {}
+    for calls in (("ingest",), ("raw_to_parquet",)):
+        for qname in ("source", "source_dlq", "async_failure"):
+            for q in tree.block_ns(calls, "resource", "aws_sqs_queue", qname).items():
+                key = q.attr("kms_master_key_id")
+                if key:
+                    queue_keys[q.attr("name")] = key
+    stream_res = tree.block_ns(("stream",), "resource", "aws_kinesis_stream", "this")
+    stream_keys = {stream_res.attr("name"): stream_res.attr("kms_key_id")} \
+        if stream_res.attr("encryption_type") == "KMS" else {}
+    resolved.update(bucket_kms_keys=bucket_keys, queue_kms_keys=queue_keys, stream_kms_keys=stream_keys)
     return {
         "identity": identity,
         "trust": trust,

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Records tests/infra/iam_fixture/requests.jsonl: the calls each component makes, for real.
+
+Starts moto's server and tests/py/fault_proxy.py --record in front of it, then
+makes, with boto3 and one access key per component, the calls the Rust code
+makes (read from it; the component that makes each is named below):
+
+  ingest          jobs/ingest (job.rs, kinesis.rs), jobs/shared (storage.rs, quarantine.rs):
+                  GetObject with versionId (the S3 event names the version), a GetObject
+                  of a deleted feed (404), PutRecords by stream name, quarantine parts
+                  (PutObject) and side objects (multipart; aborted on failure)
+  firehose        jobs/standins (kinesis_source.rs, firehose.rs): ListShards by name
+                  (then by NextToken, which moto's single page never gives); GetShardIterator; GetRecords; PutObject under raw/
+  raw_to_parquet  lambdas/raw-to-parquet, jobs/convert (job.rs, manifest.rs, backfill.rs):
+                  ReceiveMessage/DeleteMessage (the event source mapping, with the
+                  function's role), GetObject with versionId, HeadObject (named backfill
+                  items), the manifest's GetObject (404 before the first conversion),
+                  Parquet and manifest PutObject, quarantine PutObject
+  backfill        infra/modules/backfill: the Distributed Map's ItemReader
+                  (ListObjectsV2 under the prefix) and its lambda:invoke (moto has no
+                  function without Docker: the invoke answers 404, and is still recorded)
+  snowflake       the storage integration's reads: GetBucketLocation, ListObjectsV2
+                  under <table>/ and _manifests/<table>/, GetObject (with and without
+                  versionId)
+
+Set-up (buckets, versioning, stream, queue, notification, the feed file) uses an
+admin key, and `feedpipe convert --distributed`'s Step Functions calls an operator
+key; neither is in principals.json, so iam_check ignores (and counts) them.
+
+Run with the servers venv (moto, boto3):
+  .tools/servers-venv/bin/python tests/infra/record_iam_fixture.py [OUT_DIR]
+It rewrites OUT_DIR (default tests/infra/iam_fixture): requests.jsonl, names.json,
+principals.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import boto3
+from botocore.config import Config
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's
+
+NAMES = {
+    "account_id": ACCOUNT,
+    "region": REGION,
+    "source_bucket": "fixture-source",
+    "raw_bucket": "fixture-raw",
+    "curated_bucket": "fixture-curated",
+    "stream_name": "fixture-records",
+    "raw_to_parquet_queue": "fixture-raw-events",
+    "ingest_function": "fixture-ingest",
+    "raw_to_parquet_function": "fixture-raw-to-parquet",
+    "state_machine": "fixture-backfill",
+    "curated_table": "feed",
+    "raw_prefix": "raw",
+    "quarantine_prefix": "quarantine",
+}
+KEYS = {
+    "ingest": "AKIAFEEDPIPEINGEST",
+    "raw_to_parquet": "AKIAFEEDPIPERAWTOPARQUET",
+    "firehose": "AKIAFEEDPIPEFIREHOSE",
+    "backfill": "AKIAFEEDPIPEBACKFILL",
+    "snowflake": "AKIAFEEDPIPESNOWFLAKE",
+}
+ADMIN = "AKIAFEEDPIPEADMINSETUP"
+OPERATOR = "AKIAFEEDPIPEOPERATOR"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str) -> None:
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")
+
+
+def client(service: str, akid: str, endpoint: str):
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id=akid, aws_secret_access_key=f"secret-{akid}",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def run(endpoint: str) -> None:
+    n = NAMES
+    admin = {s: client(s, ADMIN, endpoint) for s in ("s3", "kinesis", "sqs")}
+    for b in (n["source_bucket"], n["raw_bucket"], n["curated_bucket"]):
+        admin["s3"].create_bucket(Bucket=b)
+        admin["s3"].put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    admin["kinesis"].create_stream(StreamName=n["stream_name"], ShardCount=2)
+    queue_url = admin["sqs"].create_queue(QueueName=n["raw_to_parquet_queue"])["QueueUrl"]
+    queue_arn = admin["sqs"].get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    admin["s3"].put_bucket_notification_configuration(
+        Bucket=n["raw_bucket"],
+        NotificationConfiguration={"QueueConfigurations": [{
+            "QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "raw/"}]}},
+        }]},
+    )
+    feed = b'{"order_id":1,"customer_id":"c1","unit_price":"1.00"}\n{"order_id":2,"customer_id":"c2"}\n'
+    version = admin["s3"].put_object(Bucket=n["source_bucket"], Key="feeds/orders-1.jsonl", Body=feed)["VersionId"]
+
+    # ---- ingest ---------------------------------------------------------------
+    s3 = client("s3", KEYS["ingest"], endpoint)
+    kinesis = client("kinesis", KEYS["ingest"], endpoint)
+    body = s3.get_object(Bucket=n["source_bucket"], Key="feeds/orders-1.jsonl", VersionId=version)["Body"].read()
+    try:
+        s3.get_object(Bucket=n["source_bucket"], Key="feeds/deleted.jsonl")
+    except s3.exceptions.NoSuchKey:
+        pass
+    kinesis.put_records(StreamName=n["stream_name"], Records=[
+        {"Data": line + b"\n", "PartitionKey": f"c{i}"} for i, line in enumerate(body.splitlines())
+    ])
+    quarantine = f"quarantine/ingest/dt=2026-12-01/orders-1-{version[:8]}"
+    s3.put_object(Bucket=n["raw_bucket"], Key=f"{quarantine}/part-00001.jsonl", Body=b'{"line":2}\n')
+    upload = s3.create_multipart_upload(Bucket=n["raw_bucket"], Key=f"{quarantine}/line-2.json")["UploadId"]
+    etag = s3.upload_part(Bucket=n["raw_bucket"], Key=f"{quarantine}/line-2.json", UploadId=upload,
+                          PartNumber=1, Body=b"x" * 1024)["ETag"]
+    s3.complete_multipart_upload(Bucket=n["raw_bucket"], Key=f"{quarantine}/line-2.json", UploadId=upload,
+                                 MultipartUpload={"Parts": [{"ETag": etag, "PartNumber": 1}]})
+    upload = s3.create_multipart_upload(Bucket=n["raw_bucket"], Key=f"{quarantine}/line-9.json")["UploadId"]
+    s3.abort_multipart_upload(Bucket=n["raw_bucket"], Key=f"{quarantine}/line-9.json", UploadId=upload)
+
+    # ---- firehose (the stand-in) -----------------------------------------------
+    kinesis = client("kinesis", KEYS["firehose"], endpoint)
+    s3 = client("s3", KEYS["firehose"], endpoint)
+    # (The stand-in follows NextToken alone; moto answers two shards in one page.)
+    shards = [s["ShardId"] for s in kinesis.list_shards(StreamName=n["stream_name"])["Shards"]]
+    data = b""
+    for shard in shards:
+        it = kinesis.get_shard_iterator(StreamName=n["stream_name"], ShardId=shard,
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        data += b"".join(r["Data"] for r in kinesis.get_records(ShardIterator=it, Limit=100)["Records"])
+    raw_key = "raw/2026/12/01/10/fixture-raw-delivery-1-2026-12-01-10-00-00-0f1e2d3c.jsonl"
+    s3.put_object(Bucket=n["raw_bucket"], Key=raw_key, Body=data)
+
+    # ---- raw-to-parquet ---------------------------------------------------------
+    sqs = client("sqs", KEYS["raw_to_parquet"], endpoint)
+    s3 = client("s3", KEYS["raw_to_parquet"], endpoint)
+    raw_version = None
+    for _ in range(3):
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        for m in messages:
+            event = json.loads(m["Body"])
+            for record in event.get("Records", []):
+                raw_version = record["s3"]["object"].get("versionId", raw_version)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+        if raw_version:
+            break
+    if not raw_version:
+        raw_version = s3.head_object(Bucket=n["raw_bucket"], Key=raw_key)["VersionId"]
+    s3.get_object(Bucket=n["raw_bucket"], Key=raw_key, VersionId=raw_version)["Body"].read()
+    s3.head_object(Bucket=n["raw_bucket"], Key=raw_key)
+    manifest = f"_manifests/{n['curated_table']}/fixture-raw-delivery-1-2026-12-01-10-00-00-0f1e2d3c-1a2b3c4d.json"
+    try:
+        s3.get_object(Bucket=n["curated_bucket"], Key=manifest)
+    except s3.exceptions.NoSuchKey:
+        pass
+    parquet = f"{n['curated_table']}/dt=2026-12-01/fixture-raw-delivery-1-2026-12-01-10-00-00-0f1e2d3c-part-00001.parquet"
+    s3.put_object(Bucket=n["curated_bucket"], Key=parquet, Body=b"PAR1fixturePAR1")
+    s3.put_object(Bucket=n["curated_bucket"], Key=manifest, Body=b'{"table":"feed","rows_written":1}')
+    s3.put_object(Bucket=n["raw_bucket"], Key=f"quarantine/convert/dt=2026-12-01/{raw_version[:8]}/part-00001.jsonl",
+                  Body=b'{"line":2}\n')
+
+    # ---- backfill (the state machine's role) -------------------------------------
+    s3 = client("s3", KEYS["backfill"], endpoint)
+    s3.list_objects_v2(Bucket=n["raw_bucket"], Prefix="raw/2026/12/")
+    lam = client("lambda", KEYS["backfill"], endpoint)
+    try:
+        lam.invoke(FunctionName=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{n['raw_to_parquet_function']}",
+                   Payload=json.dumps({"BatchInput": {"bucket": n["raw_bucket"], "source": "backfill"},
+                                       "Items": [{"key": raw_key}]}).encode())
+    except lam.exceptions.ResourceNotFoundException:
+        pass
+
+    # ---- the operator (`feedpipe convert --distributed`): not a component ---------
+    sfn = client("stepfunctions", OPERATOR, endpoint)
+    try:
+        sfn.describe_state_machine(stateMachineArn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{n['state_machine']}")
+    except sfn.exceptions.StateMachineDoesNotExist:
+        pass
+
+    # ---- snowflake (the storage integration) ------------------------------------
+    s3 = client("s3", KEYS["snowflake"], endpoint)
+    s3.get_bucket_location(Bucket=n["curated_bucket"])
+    listed = s3.list_objects_v2(Bucket=n["curated_bucket"], Prefix=f"{n['curated_table']}/")
+    for obj in listed.get("Contents", []):
+        s3.get_object(Bucket=n["curated_bucket"], Key=obj["Key"])["Body"].read()
+        v = s3.head_object(Bucket=n["curated_bucket"], Key=obj["Key"])["VersionId"]
+        s3.get_object(Bucket=n["curated_bucket"], Key=obj["Key"], VersionId=v)["Body"].read()
+    s3.list_objects_v2(Bucket=n["curated_bucket"], Prefix=f"_manifests/{n['curated_table']}/")
+    s3.get_object(Bucket=n["curated_bucket"], Key=manifest)["Body"].read()
+
+
+def main() -> int:
+    out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "iam_fixture"
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "requests.jsonl"
+    log.unlink(missing_ok=True)
+    bindir = pathlib.Path(sys.executable).parent
+    moto_port = free_port()
+    moto = subprocess.Popen([str(bindir / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proxy = None
+    try:
+        wait_http(f"http://127.0.0.1:{moto_port}/moto-api/")
+        proxy = subprocess.Popen(
+            [sys.executable, str(REPO / "tests/py/fault_proxy.py"), "--target", f"http://127.0.0.1:{moto_port}",
+             "--port", "0", "--record", str(log)],
+            stdout=subprocess.PIPE, text=True,
+        )
+        line = proxy.stdout.readline()
+        if not line.startswith("listening on 127.0.0.1:"):
+            raise SystemExit(f"the proxy did not start: {line!r}")
+        endpoint = "http://" + line.strip().removeprefix("listening on ")
+        os.environ.pop("AWS_PROFILE", None)
+        run(endpoint)
+    finally:
+        for p in (proxy, moto):
+            if p is not None:
+                p.terminate()
+                p.wait(timeout=10)
+    (out / "names.json").write_text(json.dumps(NAMES, indent=2) + "\n")
+    (out / "principals.json").write_text(json.dumps({v: k for k, v in KEYS.items()}, indent=2) + "\n")
+    print(f"wrote {log} ({sum(1 for _ in log.open())} requests), names.json, principals.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
