@@ -25,7 +25,15 @@
 #   8. tests/infra/test_file_check.py: on the same stand-in, the file check of
 #      sql/R__monitoring.sql names a curated file that was never loaded (and
 #      one whose rows differ from its manifest), not a whole one.
-# Each of 3-8 also mutates its inputs to prove that its checks can fail.
+#   9. tests/infra/test_iam_check.py: the IAM check of recorded runs
+#      (tests/infra/iam_check.py, policies rendered from infra/ by
+#      tests/infra/policies.py, evaluated with @cloud-copilot/iam-simulate under
+#      node): every request of tests/infra/iam_fixture/ is allowed, dropping
+#      any used statement gives DENIED naming its action and resource, an
+#      unused statement gives UNUSED. The simulator (exact versions in
+#      iam_check.py's NPM_PACKAGES) is installed with npm into
+#      ${FEEDPIPE_TOOLS:-<repo>/.tools}/node on first use only.
+# Each of 3-9 also mutates its inputs to prove that its checks can fail.
 #
 # Tools go to a venv at ${FEEDPIPE_TOOLS:-<repo>/.tools}/venv. checkov and
 # python-hcl2 both install a Python package called `hcl2` (checkov depends on
@@ -109,3 +117,12 @@ echo "== tests/infra/test_dedup_reload.py"
 
 echo "== tests/infra/test_file_check.py"
 "$snowflake_python" tests/infra/test_file_check.py
+
+echo "== tests/infra/test_iam_check.py"
+if ! command -v node >/dev/null 2>&1; then
+  echo "error: node is not on PATH: the IAM check runs @cloud-copilot/iam-simulate under node (>= 18)" >&2
+  exit 1
+fi
+PYTHONPATH="$hcl2_lib${PYTHONPATH:+:$PYTHONPATH}" "$venv/bin/python" -c \
+  'import sys; sys.path.insert(0, "tests/infra"); import iam_check; print("iam-simulate in", iam_check.ensure_simulator())'
+PYTHONPATH="$hcl2_lib${PYTHONPATH:+:$PYTHONPATH}" "$venv/bin/python" tests/infra/test_iam_check.py

@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""Self-test of tests/infra/iam_check.py: it passes on real calls, and it can fail.
+
+Over tests/infra/iam_fixture/ (requests recorded by record_iam_fixture.py through
+fault_proxy.py --record, one access key per component, against moto):
+
+  * every request of the fixture is allowed by the policies rendered from infra/,
+    no request is unmapped, and no statement is unused (bar MAY_BE_UNUSED);
+  * dropping any one statement that a request used, from the rendered policy of
+    its component, makes the check report DENIED naming an action of that
+    statement and a resource it covered;
+  * an added statement that no request uses is reported UNUSED;
+  * the same from infra/'s own text: removing the manifests statement (issue 15,
+    defect 1) or a ListBucket statement (defect 3) from infra/iam.tf gives DENIED;
+  * the request -> IAM mapping on hand-made requests (GetObject with a versionId
+    needs s3:GetObjectVersion only, a 404 needs s3:ListBucket, ListObjectsV2 carries
+    s3:prefix, the KMS calls S3 makes for the caller, ...), and the recorder's
+    parsing of credential scopes (header and presigned) and body fields.
+
+Run: python tests/infra/test_iam_check.py  (python-hcl2 on PYTHONPATH; node; the
+simulator is installed on first use, see iam_check.NPM_PACKAGES). Prints
+"N passed, N failed".
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+import pathlib
+import re
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO / "tests" / "py"))
+
+import fault_proxy  # noqa: E402
+import iam_check  # noqa: E402
+import policies  # noqa: E402
+from test_wiring import read_texts  # noqa: E402
+
+FIXTURE = HERE / "iam_fixture"
+
+
+def load():
+    names = json.loads((FIXTURE / "names.json").read_text())
+    principals = json.loads((FIXTURE / "principals.json").read_text())
+    requests = iam_check.read_log(FIXTURE / "requests.jsonl")
+    return names, principals, requests
+
+
+def covers(patterns, value) -> bool:
+    return any(fnmatch.fnmatchcase(value, p) for p in patterns)
+
+
+def test_fixture_passes(ctx) -> list[str]:
+    result = iam_check.check(ctx["requests"], ctx["rendered"], ctx["principals"])
+    ctx["baseline"] = result
+    fails = [f"baseline: {line}" for line in iam_check.report_lines(result)[:-1]]
+    counts = result["counts"]
+    components = set(ctx["principals"].values())
+    signed_by = {ctx["principals"].get(r.get("akid")) for r in ctx["requests"]} - {None}
+    if signed_by != components:
+        fails.append(f"the fixture has no request by {sorted(components - signed_by)}")
+    if counts["unknown_keys"] == 0:
+        fails.append("the fixture has no set-up requests by unknown keys (they must be ignored and counted)")
+    if counts["checked"] + counts["unknown_keys"] + counts["unsigned"] != counts["requests"]:
+        fails.append(f"counts do not add up: {counts}")
+    if not result["used"]:
+        fails.append("no statement was used")
+    return fails
+
+
+def test_dropping_a_used_statement_is_denied(ctx) -> list[str]:
+    fails = []
+    used = [u.split(" ", 1) for u in ctx["baseline"]["used"]]
+    if len(used) < 15:
+        fails.append(f"only {len(used)} statements used; expected the fixture to exercise most of them")
+    for component, sid in used:
+        rendered = copy.deepcopy(ctx["rendered"])
+        statements = rendered["identity"][component]["Statement"]
+        index = next(i for i, st in enumerate(statements) if iam_check.statement_id(st, i) == sid)
+        dropped = statements.pop(index)
+        result = iam_check.check(ctx["requests"], rendered, ctx["principals"])
+        lines = iam_check.report_lines(result)
+        actions = iam_check._as_list(dropped["Action"])
+        resources = iam_check._as_list(dropped["Resource"])
+        named = [
+            d for d in result["findings"]["denied"]
+            if d["component"] == component and covers(actions, d["action"]) and covers(resources, d["resource"])
+        ]
+        line_ok = any(
+            re.match(rf"DENIED {component} {re.escape(d['action'])} {re.escape(d['resource'])} \(", line)
+            for d in named for line in lines
+        )
+        if not named or not line_ok:
+            fails.append(f"dropping {component} {sid} ({actions} on {resources}) gave no DENIED line naming it: {lines}")
+        else:
+            print(f"  dropped {component} {sid}: {next(line for line in lines if line.startswith('DENIED'))}")
+    return fails
+
+
+def test_an_unused_statement_is_reported(ctx) -> list[str]:
+    fails = []
+    for component in sorted(set(ctx["principals"].values())):
+        rendered = copy.deepcopy(ctx["rendered"])
+        bucket = ctx["rendered"]["names"]["raw_bucket"]
+        rendered["identity"][component]["Statement"].append(
+            {"Sid": "NeverUsedByTheRun", "Effect": "Allow", "Action": "s3:DeleteObject",
+             "Resource": f"arn:aws:s3:::{bucket}/*"})
+        lines = iam_check.report_lines(iam_check.check(ctx["requests"], rendered, ctx["principals"]))
+        want = f"UNUSED {component} NeverUsedByTheRun: s3:DeleteObject on arn:aws:s3:::{bucket}/*"
+        if want not in lines:
+            fails.append(f"{component}: expected {want!r}, got {lines}")
+    # Statements without a Sid are named by their 1-based index.
+    rendered = copy.deepcopy(ctx["rendered"])
+    st = rendered["identity"]["snowflake"]["Statement"]
+    st.append({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::elsewhere/*"})
+    lines = iam_check.report_lines(iam_check.check(ctx["requests"], rendered, ctx["principals"]))
+    if f"UNUSED snowflake {len(st)}: s3:GetObject on arn:aws:s3:::elsewhere/*" not in lines:
+        fails.append(f"a statement without Sid is not reported by index: {lines}")
+    # ... and only the components of the run (or --components) are checked.
+    only = iam_check.check(ctx["requests"], rendered, ctx["principals"], components=["ingest"])
+    if only["findings"]["unused"]:
+        fails.append(f"--components ingest still reports {only['findings']['unused']}")
+    return fails
+
+
+INFRA_MUTATIONS = [
+    # (what, file, pattern, replacement, component, action, resource pattern)
+    ("raw-to-parquet loses its manifests statement (defect 1)", "iam.tf",
+     r'\n  # jobs/convert/src/job/manifest\.rs:(?:.*\n)*?  statement \{\n    sid       = "WriteConversionManifests"(?:.*\n)*?  \}\n',
+     "\n", "raw_to_parquet", "s3:PutObject", "arn:aws:s3:::*/_manifests/feed/*"),
+    ("ingest cannot list the source bucket (defect 3)", "iam.tf",
+     r'  statement \{\n    sid       = "KnowMissingFeedFiles"(?:.*\n)*?  \}\n', "",
+     "ingest", "s3:ListBucket", "arn:aws:s3:::fixture-source"),
+    ("the stream statement names another stream", "iam.tf",
+     r"resources = \[module\.stream\.stream_arn\]", 'resources = ["${module.stream.stream_arn}-other"]',
+     "ingest", "kinesis:PutRecords", "arn:aws:kinesis:*:stream/fixture-records"),
+    ("the lambda module no longer grants its key", "modules/lambda/main.tf",
+     r'    sid       = "DecryptOwnEnvironmentAndQueues"\n    effect    = "Allow"\n',
+     '    sid       = "DecryptOwnEnvironmentAndQueues"\n    effect    = "Deny"\n',
+     "raw_to_parquet", "kms:Decrypt", "arn:aws:kms:*"),
+    ("the backfill may list another prefix only", "modules/backfill/main.tf",
+     r'values   = \["\$\{var\.raw_prefix\}/\*"\]', 'values   = ["${var.raw_prefix}/2025/*"]',
+     "backfill", "s3:ListBucket", "arn:aws:s3:::fixture-raw"),
+    ("Snowflake may not read the manifests", "main.tf",
+     r'manifest_prefixes      = \["_manifests/\$\{var\.curated_table\}/"\]', "manifest_prefixes      = []",
+     "snowflake", "s3:GetObject", "arn:aws:s3:::fixture-curated/_manifests/*"),
+]
+
+
+def test_infra_mutations(ctx) -> list[str]:
+    fails = []
+    texts = read_texts()
+    for what, rel, pattern, replacement, component, action, resource in INFRA_MUTATIONS:
+        mutated, n = re.subn(pattern, replacement, texts[rel], count=1)
+        if n != 1:
+            fails.append(f"mutation {what!r}: pattern no longer matches {rel}; update it")
+            continue
+        rendered = policies.render(ctx["names"], {**texts, rel: mutated})
+        result = iam_check.check(ctx["requests"], rendered, ctx["principals"])
+        hits = [d for d in result["findings"]["denied"]
+                if d["component"] == component and d["action"] == action and fnmatch.fnmatchcase(d["resource"], resource)]
+        if not hits:
+            fails.append(f"mutation {what!r}: no DENIED {component} {action} {resource}: {iam_check.report_lines(result)}")
+        else:
+            print(f"  infra mutation {what}: DENIED {component} {hits[0]['action']} {hits[0]['resource']} ({hits[0]['request']})")
+    return fails
+
+
+def _req(**kw):
+    base = {"akid": "K", "service": "s3", "region": "us-east-1", "method": "GET", "host": "h", "path": "/",
+            "query": "", "target": None, "copy_source": None, "fields": {}, "status": 200, "faulted": False}
+    base.update(kw)
+    return base
+
+
+def test_mapping(ctx) -> list[str]:
+    fails = []
+    m = iam_check.Mapper(ctx["rendered"]["names"])
+    key = ctx["rendered"]["names"]["kms_key_arn"]
+    cases = [
+        (_req(path="/fixture-raw/raw/a%20b.json", query="versionId=v1"),
+         [("s3:GetObjectVersion", "arn:aws:s3:::fixture-raw/raw/a b.json"), ("kms:Decrypt", key)]),
+        (_req(path="/fixture-raw/raw/a.json"), [("s3:GetObject", "arn:aws:s3:::fixture-raw/raw/a.json"), ("kms:Decrypt", key)]),
+        (_req(method="HEAD", path="/fixture-raw/raw/a.json", status=404),
+         [("s3:GetObject", "arn:aws:s3:::fixture-raw/raw/a.json"), ("s3:ListBucket", "arn:aws:s3:::fixture-raw")]),
+        (_req(path="/fixture-raw", query="list-type=2&prefix=raw%2F2026%2F"), [("s3:ListBucket", "arn:aws:s3:::fixture-raw")]),
+        (_req(path="/fixture-raw", query="versions&prefix=raw%2F"), [("s3:ListBucketVersions", "arn:aws:s3:::fixture-raw")]),
+        (_req(path="/fixture-raw", query="location"), [("s3:GetBucketLocation", "arn:aws:s3:::fixture-raw")]),
+        (_req(method="PUT", path="/fixture-curated/feed/x.parquet"),
+         [("s3:PutObject", "arn:aws:s3:::fixture-curated/feed/x.parquet"), ("kms:GenerateDataKey", key)]),
+        (_req(method="POST", path="/fixture-raw/q/x", query="uploads"),
+         [("s3:PutObject", "arn:aws:s3:::fixture-raw/q/x"), ("kms:GenerateDataKey", key)]),
+        (_req(method="PUT", path="/fixture-raw/q/x", query="partNumber=1&uploadId=u"),
+         [("s3:PutObject", "arn:aws:s3:::fixture-raw/q/x"), ("kms:Decrypt", key)]),
+        (_req(method="POST", path="/fixture-raw/q/x", query="uploadId=u"), [("s3:PutObject", "arn:aws:s3:::fixture-raw/q/x")]),
+        (_req(method="DELETE", path="/fixture-raw/q/x", query="uploadId=u"), [("s3:AbortMultipartUpload", "arn:aws:s3:::fixture-raw/q/x")]),
+        (_req(method="DELETE", path="/fixture-raw/q/x", query="versionId=v"), [("s3:DeleteObjectVersion", "arn:aws:s3:::fixture-raw/q/x")]),
+        (_req(method="PUT", path="/other/x", copy_source="/fixture-raw/a.json?versionId=v"),
+         [("s3:PutObject", "arn:aws:s3:::other/x"), ("s3:GetObjectVersion", "arn:aws:s3:::fixture-raw/a.json"), ("kms:Decrypt", key)]),
+        (_req(path="/fixture-raw/raw/a.json", status=503, faulted=True), [("s3:GetObject", "arn:aws:s3:::fixture-raw/raw/a.json")]),
+        (_req(service="kinesis", method="POST", target="Kinesis_20131202.PutRecords", fields={"StreamName": "fixture-records"}),
+         [("kinesis:PutRecords", "arn:aws:kinesis:us-east-1:123456789012:stream/fixture-records"), ("kms:GenerateDataKey", key)]),
+        (_req(service="kinesis", method="POST", target="Kinesis_20131202.ListShards", fields={}),
+         [("kinesis:ListShards", "arn:aws:kinesis:us-east-1:123456789012:stream/fixture-records")]),
+        (_req(service="sqs", method="POST", target="AmazonSQS.DeleteMessageBatch",
+              fields={"QueueUrl": "http://127.0.0.1:1/123456789012/fixture-raw-events"}),
+         [("sqs:DeleteMessage", "arn:aws:sqs:us-east-1:123456789012:fixture-raw-events")]),
+        (_req(service="sqs", method="POST", content_type="application/x-www-form-urlencoded",
+              fields={"Action": "ReceiveMessage", "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/fixture-raw-events"}),
+         [("sqs:ReceiveMessage", "arn:aws:sqs:us-east-1:123456789012:fixture-raw-events"), ("kms:Decrypt", key)]),
+        (_req(service="states", method="POST", target="AWSStepFunctions.StartExecution",
+              fields={"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:sm"}),
+         [("states:StartExecution", "arn:aws:states:us-east-1:123456789012:stateMachine:sm")]),
+        (_req(service="kms", method="POST", target="TrentService.Decrypt", fields={"KeyId": "alias/feedpipe"}),
+         [("kms:Decrypt", "arn:aws:kms:us-east-1:123456789012:alias/feedpipe")]),
+        (_req(service="sts", method="POST", fields={"Action": "AssumeRole", "RoleArn": "arn:aws:iam::123456789012:role/r"}),
+         [("sts:AssumeRole", "arn:aws:iam::123456789012:role/r")]),
+        (_req(service="lambda", method="POST", path="/2015-03-31/functions/fn/invocations", query="Qualifier=live"),
+         [("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:123456789012:function:fn:live")]),
+    ]
+    for req, want in cases:
+        got = [(a.action, a.resource) for a in m.map(req)]
+        if got != want:
+            fails.append(f"{req['method']} {req['path']}?{req['query']} {req.get('target')}: mapped to {got}, expected {want}")
+    ctx_list = m.map(_req(path="/fixture-raw", query="list-type=2&prefix=raw%2F2026%2F&delimiter=%2F"))[0].context
+    if ctx_list != {"s3:prefix": "raw/2026/", "s3:delimiter": "/"}:
+        fails.append(f"ListObjectsV2 context is {ctx_list}")
+    for unmapped in (_req(method="POST", path="/fixture-raw", query="delete"), _req(service="ec2")):
+        try:
+            got = m.map(unmapped)
+            fails.append(f"{unmapped['service']} {unmapped['method']} {unmapped['query']} should be UNMAPPED, got {got}")
+        except iam_check.Unmapped:
+            pass
+    return fails
+
+
+def test_recorder_parsing(ctx) -> list[str]:
+    fails = []
+    headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAX/20261201/eu-west-1/kinesis/aws4_request, "
+                                "SignedHeaders=host, Signature=abc"}
+    if fault_proxy.credential_scope(headers, {}) != ("AKIAX", "eu-west-1", "kinesis"):
+        fails.append(f"header scope: {fault_proxy.credential_scope(headers, {})}")
+    presigned = {"X-Amz-Credential": ["AKIAP/20261201/us-east-1/s3/aws4_request"]}
+    if fault_proxy.credential_scope({}, presigned) != ("AKIAP", "us-east-1", "s3"):
+        fails.append(f"presigned scope: {fault_proxy.credential_scope({}, presigned)}")
+    if fault_proxy.credential_scope({}, {}) != (None, None, None):
+        fails.append("an unsigned request has a scope")
+    body = json.dumps({"StreamName": "s", "Records": [{"Data": "eA=="}]}).encode()
+    if fault_proxy.recorded_fields("application/x-amz-json-1.1", body) != {"StreamName": "s"}:
+        fails.append(f"JSON fields: {fault_proxy.recorded_fields('application/x-amz-json-1.1', body)}")
+    form = b"Action=SendMessage&QueueUrl=http%3A%2F%2Fh%2F1%2Fq&MessageBody=secret"
+    if fault_proxy.recorded_fields("application/x-www-form-urlencoded; charset=utf-8", form) != {
+            "Action": "SendMessage", "QueueUrl": "http://h/1/q"}:
+        fails.append(f"form fields: {fault_proxy.recorded_fields('application/x-www-form-urlencoded', form)}")
+    if fault_proxy.recorded_fields("application/octet-stream", b"PAR1...") != {}:
+        fails.append("an object body was recorded")
+    keys = {"akid", "service", "region", "method", "host", "path", "query", "target", "fields", "status", "faulted"}
+    for n, req in enumerate(ctx["requests"], 1):
+        if not keys <= set(req):
+            fails.append(f"fixture line {n} lacks {sorted(keys - set(req))}")
+            break
+    return fails
+
+
+TESTS = [
+    ("every request of the fixture is allowed, nothing unmapped or unused", test_fixture_passes),
+    ("dropping any used statement gives DENIED naming its action and resource", test_dropping_a_used_statement_is_denied),
+    ("an unused statement is reported UNUSED", test_an_unused_statement_is_reported),
+    ("mutations of infra/ itself give DENIED", test_infra_mutations),
+    ("requests map to the IAM actions and resources AWS authorizes", test_mapping),
+    ("the recorder's credential scope and body fields", test_recorder_parsing),
+]
+
+
+def main() -> int:
+    names, principals, requests = load()
+    ctx = {"names": names, "principals": principals, "requests": requests, "rendered": policies.render(names)}
+    passed = failed = 0
+    for title, fn in TESTS:
+        try:
+            problems = fn(ctx)
+        except Exception as exc:  # noqa: BLE001 - a crash is a failure, with its reason
+            import traceback
+
+            problems = [f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"]
+        if problems:
+            failed += 1
+            print(f"FAIL {title}")
+            for p in problems:
+                print(f"     {p}")
+        else:
+            passed += 1
+            print(f"ok   {title}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
