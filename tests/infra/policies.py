@@ -54,19 +54,38 @@ CLI:
                                           "resources": {"buckets": {name: bucket policy},
                                           "kms_key": key policy, "queues": {name: queue policy}},
                                           "names": the resolved names}
-  (NAMES.json may be "-" for stdin.) Needs python-hcl2 on PYTHONPATH (check.sh
-  puts <tools>/venv/hcl2-lib there).
+  (NAMES.json may be "-" for stdin.) Needs python-hcl2: from PYTHONPATH, else from
+  ${FEEDPIPE_TOOLS:-<repo>/.tools}/venv/hcl2-lib, where tests/infra/check.sh installs it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import posixpath
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+
+def _find_hcl2() -> None:
+    """python-hcl2 from PYTHONPATH, else from where tests/infra/check.sh installs it."""
+    try:
+        import hcl2  # noqa: F401, PLC0415
+        return
+    except ImportError:
+        pass
+    tools = pathlib.Path(os.environ.get("FEEDPIPE_TOOLS") or pathlib.Path(__file__).resolve().parents[2] / ".tools")
+    lib = tools / "venv" / "hcl2-lib"
+    if not lib.is_dir():
+        raise SystemExit(f"policies.py: python-hcl2 is not importable and {lib} does not exist: run "
+                         "tests/infra/check.sh once (it installs python-hcl2 8.1.4 there), or put it on PYTHONPATH")
+    sys.path.append(str(lib))
+
+
+_find_hcl2()
 
 import hcl_eval  # noqa: E402
 from hcl_eval import HclError, Namespace, Scope, evaluate  # noqa: E402

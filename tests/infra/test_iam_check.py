@@ -248,6 +248,10 @@ def test_recorder_parsing(ctx) -> list[str]:
     presigned = {"X-Amz-Credential": ["AKIAP/20261201/us-east-1/s3/aws4_request"]}
     if fault_proxy.credential_scope({}, presigned) != ("AKIAP", "us-east-1", "s3"):
         fails.append(f"presigned scope: {fault_proxy.credential_scope({}, presigned)}")
+    if fault_proxy.credential_scope({}, {"AWSAccessKeyId": ["AKIAV2"], "Signature": ["x"]}) != ("AKIAV2", None, "s3"):
+        fails.append("a SigV2 presigned URL's key is not read")
+    if fault_proxy.credential_scope({"Authorization": "AWS AKIAV2H:c2ln"}, {}) != ("AKIAV2H", None, "s3"):
+        fails.append("a SigV2 Authorization header's key is not read")
     if fault_proxy.credential_scope({}, {}) != (None, None, None):
         fails.append("an unsigned request has a scope")
     body = json.dumps({"StreamName": "s", "Records": [{"Data": "eA=="}]}).encode()

@@ -66,8 +66,10 @@ is killed right after). ``/__faults`` is not recorded. Each line::
 
 * ``akid``, ``service``, ``region``: from the SigV4 credential scope
   (``Credential=AKID/date/region/service/aws4_request`` of the ``Authorization``
-  header, or the ``X-Amz-Credential`` query parameter of a presigned URL); null when
-  the request is not signed (moto's own ``/moto-api``).
+  header, or the ``X-Amz-Credential`` query parameter of a presigned URL); for S3's
+  SigV2 (``Authorization: AWS AKID:...`` or a presigned ``AWSAccessKeyId``) the key,
+  service ``s3`` and no region; null when the request is not signed (moto's own
+  ``/moto-api``).
 * ``path`` and ``query``: as sent (percent-encoded). ``target``: ``X-Amz-Target``.
   ``copy_source``: ``x-amz-copy-source`` (CopyObject, UploadPartCopy).
 * ``fields``: only the body fields that name what a request acts on (what IAM
@@ -258,6 +260,12 @@ def credential_scope(headers, query: dict) -> tuple[str | None, str | None, str 
     elif "X-Amz-Credential" in query:
         credential = query["X-Amz-Credential"][0]
     if not credential:
+        # SigV2 (S3 only): "Authorization: AWS AKID:signature", or a presigned
+        # URL's AWSAccessKeyId; no region in either.
+        if auth.startswith("AWS ") and ":" in auth:
+            return auth[4:].split(":", 1)[0].strip(), None, "s3"
+        if "AWSAccessKeyId" in query:
+            return query["AWSAccessKeyId"][0], None, "s3"
         return None, None, None
     scope = credential.split("/")
     if len(scope) >= 5:
