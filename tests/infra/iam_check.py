@@ -29,6 +29,12 @@ Output (stdout), one line per finding, then a summary line:
   UNMAPPED <component> <method> <path> (<service> <target or Action>)       no IAM mapping for the request
   ERROR <component> <action> <resource>: <simulator error>
   UNUSED <component> <Sid or index>: <actions> on <resources>               allowed, and no request used it
+  TRUST <component> <principal> <context>: expected ..., the trust policy gives ...
+      each checked component's role must be assumable by what assumes it on AWS
+      (lambda.amazonaws.com; firehose.amazonaws.com with the account id as external id;
+      states.amazonaws.com from this account; Snowflake's IAM user with the integration's
+      external id, which needs the handshake values in the names), and Snowflake's
+      reader role by nobody else (not another principal of the account, not a wrong id)
   (MAY_BE_UNUSED lists, with a reason, the statements a local run cannot exercise.)
 Exit status: 0 when there is no finding, 1 when there is one, 2 on bad input.
 Requests signed with a key not in --principals (the test's admin set-up) are
@@ -452,6 +458,30 @@ def _as_list(v):
     return v if isinstance(v, list) else [v]
 
 
+def trust_expectations(component: str, names: dict) -> list[tuple[str, dict, bool]]:
+    """(principal, request context, may assume) for a component's role."""
+    account = names["account_id"]
+    other = f"arn:{names['partition']}:iam::{account}:role/someone-else-in-the-account"
+    if component in ("ingest", "raw_to_parquet"):
+        return [("lambda.amazonaws.com", {}, True)]
+    if component == "firehose":  # Firehose passes the account id as the external id
+        return [("firehose.amazonaws.com", {"sts:ExternalId": account}, True)]
+    if component == "backfill":
+        return [("states.amazonaws.com", {"aws:SourceAccount": account, "aws:SourceArn": names["state_machine_arn"]}, True)]
+    if component == "snowflake":
+        user, external = names.get("snowflake_iam_user_arn"), names.get("snowflake_external_id")
+        # "0000": the placeholder external id the first apply used to trust (defect 4).
+        checks = [(other, {"sts:ExternalId": "0000"}, False)]
+        if user and external:
+            checks += [(other, {"sts:ExternalId": external}, False),
+                       (user, {"sts:ExternalId": external}, True),
+                       (user, {"sts:ExternalId": external + "-wrong"}, False)]
+        else:  # before the handshake nobody may assume it, so Snowflake could not read what the run read
+            checks.append((f"arn:{names['partition']}:iam::000000000000:user/snowflake-before-the-handshake", {}, True))
+        return checks
+    return []
+
+
 def check(requests: list[dict], rendered: dict, principals: dict, components: list[str] | None = None) -> dict:
     """Findings for `requests` under `rendered` (policies.render()'s shape)."""
     names = rendered["names"]
@@ -488,7 +518,7 @@ def check(requests: list[dict], rendered: dict, principals: dict, components: li
         return None
 
     counts = {"requests": len(requests), "checked": 0, "unknown_keys": 0, "unsigned": 0, "authorizations": 0}
-    findings = {"denied": [], "unmapped": [], "errors": [], "unused": []}
+    findings = {"denied": [], "unmapped": [], "errors": [], "unused": [], "trust": []}
     queries: dict[str, dict] = {}
     uses: list[tuple[dict, str, Auth, str]] = []  # (request, component, auth, query id)
     for req in requests:
@@ -531,7 +561,34 @@ def check(requests: list[dict], rendered: dict, principals: dict, components: li
             uses.append((req, component, auth, qid))
             counts["authorizations"] += 1
 
+    # Each role's trust policy: its assumer may assume it (Snowflake's IAM user with
+    # the integration's external id once the handshake values are set), and another
+    # principal of the account may not assume Snowflake's reader role (defect 4).
+    policies["identity:assume-anything"] = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+    trust_checks = []
+    for component in components:
+        for principal, context, want in trust_expectations(component, names):
+            query = {
+                "principal": principal,
+                "identity": [] if "amazonaws.com" in principal else ["identity:assume-anything"],
+                "resourcePolicy": f"trust:{component}",
+                "action": "sts:AssumeRole",
+                "resource": role_arns[component],
+                "accountId": names["account_id"],
+                "context": context,
+            }
+            qid = json.dumps(query, sort_keys=True)
+            query["id"] = qid
+            queries[qid] = query
+            trust_checks.append((component, principal, context, want, qid))
+
     results = simulate(policies, list(queries.values())) if queries else {}
+    for component, principal, context, want, qid in trust_checks:
+        got = results[qid]["result"] == "Allowed"
+        if got != want:
+            findings["trust"].append({"component": component, "principal": principal, "context": context,
+                                      "expected": "Allowed" if want else "denied", "result": results[qid]["result"]})
     used: set[tuple[str, str]] = set()
     for req, component, auth, qid in uses:
         r = results[qid]
@@ -582,6 +639,9 @@ def report_lines(result: dict) -> list[str]:
         seen[line] = seen.get(line, 0) + 1
     for line, n in seen.items():
         lines.append(line + (f" [x{n}]" if n > 1 else ""))
+    for t in result["findings"]["trust"]:
+        lines.append(f"TRUST {t['component']} {t['principal']} {json.dumps(t['context'], sort_keys=True)}: "
+                     f"expected {t['expected']}, the trust policy gives {t['result']}")
     for u in result["findings"]["unused"]:
         lines.append(f"UNUSED {u['component']} {u['statement']}: {', '.join(u['actions'])} on {', '.join(u['resources'])}")
     c = result["counts"]
@@ -590,7 +650,7 @@ def report_lines(result: dict) -> list[str]:
         f"iam_check: {c['requests']} requests: {c['checked']} by components, {c['unknown_keys']} by unknown keys "
         f"(ignored), {c['unsigned']} unsigned (ignored); {c['authorizations']} authorizations; "
         f"{len(f['denied'])} denied, {len(f['unmapped'])} unmapped, {len(f['errors'])} errors, "
-        f"{len(f['unused'])} unused statements"
+        f"{len(f['unused'])} unused statements, {len(f['trust'])} trust policy findings"
     )
     return lines
 

@@ -10,6 +10,10 @@ fault_proxy.py --record, one access key per component, against moto):
     its component, makes the check report DENIED naming an action of that
     statement and a resource it covered;
   * an added statement that no request uses is reported UNUSED;
+  * each role's trust policy lets its assumer in (and only Snowflake's IAM user with
+    the integration's external id into the reader role): re-adding the account-root
+    trust with the published id 0000 (defect 4), rendering before the handshake,
+    Firehose's external id or the state machine's service changed give TRUST lines;
   * the same from infra/'s own text: removing the manifests statement (issue 15,
     defect 1) or a ListBucket statement (defect 3) from infra/iam.tf gives DENIED;
   * the request -> IAM mapping on hand-made requests (GetObject with a versionId
@@ -171,6 +175,44 @@ def test_infra_mutations(ctx) -> list[str]:
     return fails
 
 
+TRUST_MUTATIONS = [
+    # (what, file, pattern, replacement, names override, component whose TRUST line must appear)
+    ("the Snowflake role trusts the account root with the published id 0000 again (defect 4)",
+     "modules/snowflake_access/main.tf", r'(data "aws_iam_policy_document" "assume" \{\n)',
+     '\\1  statement {\n    sid     = "PlaceholderTrust"\n    effect  = "Allow"\n    actions = ["sts:AssumeRole"]\n\n'
+     '    principals {\n      type        = "AWS"\n      identifiers = ["arn:aws:iam::123456789012:root"]\n    }\n\n'
+     '    condition {\n      test     = "StringEquals"\n'
+     '      variable = "sts:ExternalId"\n      values   = ["0000"]\n    }\n  }\n\n', {}, "snowflake"),
+    ("the run is rendered before the handshake: Snowflake could not assume its role", None, None, None,
+     {"snowflake_iam_user_arn": "", "snowflake_external_id": ""}, "snowflake"),
+    ("Firehose's trust expects another external id", "modules/stream/main.tf",
+     r'variable = "sts:ExternalId"\n      values   = \[data\.aws_caller_identity\.current\.account_id\]',
+     'variable = "sts:ExternalId"\n      values   = ["0000"]', {}, "firehose"),
+    ("the state machine's role trusts Lambda instead", "modules/backfill/main.tf",
+     r'identifiers = \["states\.amazonaws\.com"\]', 'identifiers = ["lambda.amazonaws.com"]', {}, "backfill"),
+]
+
+
+def test_trust_mutations(ctx) -> list[str]:
+    fails = []
+    texts = read_texts()
+    for what, rel, pattern, replacement, names, component in TRUST_MUTATIONS:
+        mutated = dict(texts)
+        if rel is not None:
+            mutated[rel], n = re.subn(pattern, replacement, texts[rel], count=1)
+            if n != 1:
+                fails.append(f"mutation {what!r}: pattern no longer matches {rel}; update it")
+                continue
+        rendered = policies.render({**ctx["names"], **names}, mutated)
+        lines = iam_check.report_lines(iam_check.check(ctx["requests"], rendered, ctx["principals"]))
+        hits = [line for line in lines if line.startswith(f"TRUST {component} ")]
+        if not hits:
+            fails.append(f"mutation {what!r}: no TRUST {component} line: {lines}")
+        else:
+            print(f"  trust mutation {what}: {hits[0]}")
+    return fails
+
+
 def _req(**kw):
     base = {"akid": "K", "service": "s3", "region": "us-east-1", "method": "GET", "host": "h", "path": "/",
             "query": "", "target": None, "copy_source": None, "fields": {}, "status": 200, "faulted": False}
@@ -276,6 +318,7 @@ TESTS = [
     ("dropping any used statement gives DENIED naming its action and resource", test_dropping_a_used_statement_is_denied),
     ("an unused statement is reported UNUSED", test_an_unused_statement_is_reported),
     ("mutations of infra/ itself give DENIED", test_infra_mutations),
+    ("trust policies: each role's assumer may assume it, nobody else Snowflake's", test_trust_mutations),
     ("requests map to the IAM actions and resources AWS authorizes", test_mapping),
     ("the recorder's credential scope and body fields", test_recorder_parsing),
 ]
