@@ -30,10 +30,11 @@
 #      tests/infra/policies.py, evaluated with @cloud-copilot/iam-simulate under
 #      node): every request of tests/infra/iam_fixture/ is allowed, dropping
 #      any used statement gives DENIED naming its action and resource, an
-#      unused statement gives UNUSED, a trust policy that keeps a role from its
-#      assumer (or lets another principal into Snowfl's) gives TRUST. The simulator (exact versions in
-#      iam_check.py's NPM_PACKAGES) is installed with npm into
-#      ${FEEDPIPE_TOOLS:-<repo>/.tools}/node on first use only.
+#      unused statement gives UNUSED, a trust policy that keeps a role from
+#      its assumer (or lets another principal into Snowflake's) gives TRUST.
+#      The simulator (exact versions in iam_check.py's NPM_PACKAGES) is
+#      installed with npm into ${FEEDPIPE_TOOLS:-<repo>/.tools}/node on first
+#      use only.
 # Each of 3-9 also mutates its inputs to prove that its checks can fail.
 #
 # Tools go to a venv at ${FEEDPIPE_TOOLS:-<repo>/.tools}/venv. checkov and
