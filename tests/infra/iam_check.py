@@ -40,6 +40,49 @@ Exit status: 0 when there is no finding, 1 when there is one, 2 on bad input.
 Requests signed with a key not in --principals (the test's admin set-up) are
 ignored but counted, as are unsigned ones (moto's /moto-api).
 
+What the mapping covers (Mapper): S3 REST, path-style (GET/HEAD object ->
+s3:GetObject, or s3:GetObjectVersion alone with a versionId, per the GetObject
+API reference; a 404 on GET/HEAD also needs s3:ListBucket on the bucket, else S3
+answers 403; PUT/UploadPart/CreateMultipartUpload/Complete -> s3:PutObject, a
+copy source -> s3:GetObject(Version) on it; DELETE -> s3:DeleteObject(Version),
+with uploadId s3:AbortMultipartUpload; bucket GET ?list-type=2 / no subresource
+-> s3:ListBucket with s3:prefix, s3:delimiter, s3:max-keys; HEAD bucket ->
+s3:ListBucket; ?versions -> s3:ListBucketVersions; ?location, ?versioning, ...),
+Kinesis (Kinesis_20131202.X -> kinesis:X on the stream of StreamARN/StreamName,
+or of moto's shard iterator, or the run's stream), SQS JSON and query protocol
+(batch calls -> their single action; the queue ARN from QueueUrl), Step
+Functions, KMS, STS AssumeRole (with the role's trust policy), Lambda invoke,
+Firehose, CloudWatch Logs. And the KMS calls made with the caller's permissions,
+on the keys infra/ configures: S3 SSE-KMS GetObject -> kms:Decrypt, PutObject
+and CreateMultipartUpload -> kms:GenerateDataKey, UploadPart -> kms:Decrypt
+(S3 User Guide, "Using server-side encryption with AWS KMS keys" and "Multipart
+upload API and permissions"); Kinesis PutRecord(s) -> kms:GenerateDataKey,
+GetRecords -> kms:Decrypt (Kinesis Data Streams Developer Guide, "Permissions
+to use user-generated KMS keys"); SQS SendMessage -> kms:GenerateDataKey and
+kms:Decrypt, ReceiveMessage -> kms:Decrypt (SQS Developer Guide, "Key
+management"); each with kms:ViaService and the documented encryption context,
+evaluated together with the key policy. Resource policies: the buckets'
+policies, the key policy, the raw-to-parquet queue's policy, trust policies.
+
+Where it differs from AWS:
+  * Evaluated after the run, from the log: a call AWS would refuse succeeded on
+    moto, so the run went on as if allowed (its 403 handling is not exercised).
+  * aws:SecureTransport is "true" (AWS clients use HTTPS; the proxy is HTTP), so
+    the buckets' DenyInsecureTransport never applies. Other context keys are the
+    ones named above plus aws:PrincipalArn/PrincipalAccount/RequestedRegion; a
+    condition on any other key sees it absent. No SCPs, RCPs, permission
+    boundaries or session policies; the principal is the role's session
+    (assumed-role/<role>/<component>), though the components sign with static keys.
+  * KMS calls are modelled per request from the documentation (S3 Bucket Keys
+    make S3 call KMS less often; the permission needed is the same). HeadObject
+    needs no kms:Decrypt. Requests the proxy faulted get no KMS call.
+  * Where a request names no stream (ListShards with only NextToken, GetRecords
+    with an iterator that is not moto's), the run's stream is assumed.
+  * DeleteObjects (POST ?delete) names its keys in the body, which is not
+    recorded: it is UNMAPPED. Virtual-hosted S3 addressing is not understood.
+  * The simulator's catalogue of actions and condition keys is iam-data
+    0.21.202609261 (NPM_PACKAGES): actions AWS added later are unknown to it.
+
 Install: @cloud-copilot/iam-simulate (NPM_PACKAGES, exact versions) goes to
 ${FEEDPIPE_TOOLS:-<repo>/.tools}/node with `npm install --prefix`; nothing is
 downloaded once those versions are there.
