@@ -56,7 +56,8 @@ Recording (``--record FILE``)
 With ``--record FILE`` (faults or not; every rate defaults to 0) the proxy appends one
 JSON line per request to FILE, written and flushed before the answer goes back to the
 client (so a client that got its answer finds its line in the file, even if the proxy
-is killed right after). ``/__faults`` is not recorded. Each line::
+is killed right after). ``/__faults`` is not recorded, nor a request whose framing the
+proxy cannot read (answered 400 before it is dispatched). Each line::
 
     {"akid": "AKIA...", "service": "s3", "region": "us-east-1",
      "method": "GET", "host": "127.0.0.1:PORT", "path": "/bucket/key%20x",
