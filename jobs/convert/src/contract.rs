@@ -324,11 +324,12 @@ fn validate_columns(columns: &[Column], path: &str) -> Result<(), ContractError>
 
 fn validate_type(ty: &ColumnType, path: &str) -> Result<(), ContractError> {
     match ty {
+        // Snowflake's NUMBER: at most 38 digits, and a scale of at most 37.
         ColumnType::Decimal { precision, scale }
-            if *precision == 0 || *precision > 38 || scale > precision =>
+            if *precision == 0 || *precision > 38 || scale > precision || *scale > 37 =>
         {
             Err(ContractError::Invalid(format!(
-                "`{path}`: decimal({precision},{scale}) needs 1 ≤ p ≤ 38 and s ≤ p"
+                "`{path}`: decimal({precision},{scale}) needs 1 ≤ p ≤ 38 and s ≤ p, s ≤ 37 (Snowflake's NUMBER)"
             )))
         }
         ColumnType::Struct(fields) if fields.is_empty() => {

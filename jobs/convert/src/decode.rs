@@ -207,7 +207,9 @@ impl RecordDecoder {
         cells[extra_at] = Some(if extra.is_empty() {
             Cell::Null
         } else {
-            Cell::Str(Cow::Owned(extra_json(&extra)))
+            let text = extra_json(&extra);
+            snowflake::check_json_text(&text, "_extra")?;
+            Cell::Str(Cow::Owned(text))
         });
         let cells: Vec<Cell<'a>> = cells.into_iter().map(|c| c.unwrap_or(Cell::Null)).collect();
         let dt = self.partition_date(&cells);
@@ -288,6 +290,7 @@ fn extra_json(extra: &[(String, &RawValue)]) -> String {
 }
 
 mod append;
+mod snowflake;
 mod value;
 
 use value::convert;

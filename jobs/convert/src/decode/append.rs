@@ -16,6 +16,7 @@ use chrono::{DateTime, NaiveDate};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::snowflake::{VARCHAR_BYTES, check_json_text};
 use super::{EPOCH_DAYS_CE, FieldPath, RawOrigin, RecordDecoder, convert, extra_json};
 use crate::columns::ColumnBuf;
 use crate::contract::{Column, ColumnType};
@@ -88,7 +89,12 @@ impl RecordDecoder {
         if extra.is_empty() {
             columns[extra_at].push_null();
         } else {
-            columns[extra_at].push_str(&extra_json(&extra));
+            let text = extra_json(&extra);
+            // Refused: decode says why.
+            if check_json_text(&text, "_extra").is_err() {
+                return Err(give_up());
+            }
+            columns[extra_at].push_str(&text);
         }
         let ingested = self.lineage_at + 4;
         Ok(self
@@ -266,6 +272,10 @@ impl<'de> Visitor<'de> for StringVisitor<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        // Longer than Snowflake holds: decode says why.
+        if v.len() > VARCHAR_BYTES {
+            return Err(give_up());
+        }
         self.buf.push_str(v);
         Ok(())
     }

@@ -382,3 +382,89 @@ fn extra_has_unique_keys_and_keeps_every_value() {
     let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(extra).unwrap();
     assert_eq!(parsed.len(), 5, "one key per value");
 }
+
+#[test]
+fn values_snowflake_would_refuse_are_refused_with_the_reason() {
+    use super::snowflake::VARCHAR_BYTES;
+    let x = |n: usize| format!("\"{}\"", "x".repeat(n));
+    // A string of exactly a VARCHAR's bytes fits; one byte more does not, nested too.
+    assert!(decode(&format!(r#"{{{LINEAGE},"id":{}}}"#, x(VARCHAR_BYTES))).is_ok());
+    let err = decode(&format!(r#"{{{LINEAGE},"id":{}}}"#, x(VARCHAR_BYTES + 1))).unwrap_err();
+    assert_eq!(
+        err,
+        "field `id`: is a string of 16777217 bytes, longer than the 16777216 bytes a Snowflake VARCHAR holds"
+    );
+    let nested = format!(
+        r#"{{{LINEAGE},"id":"a","c":{{"x":1,"y":{}}}}}"#,
+        x(VARCHAR_BYTES + 1)
+    );
+    assert!(
+        decode(&nested)
+            .unwrap_err()
+            .starts_with("field `c.y`: is a string of")
+    );
+
+    // JSON text, in a json column and in `_extra`: a key twice at any depth, a lone
+    // surrogate, and more than a VARIANT string holds here.
+    let with = |field: &str, value: &str| format!(r#"{{{LINEAGE},"id":"a","{field}":{value}}}"#);
+    for (field, value, want) in [
+        (
+            "any",
+            r#"{"k":[{"j":1,"j":2}]}"#,
+            r#"field `any`: has the key "j" twice in one object"#,
+        ),
+        (
+            "any",
+            r#"{"k":"\ud800"}"#,
+            r"field `any`: holds the escape \ud800",
+        ),
+        (
+            "unknown",
+            r#"{"k":1,"k":2}"#,
+            r#"field `_extra`: has the key "k" twice"#,
+        ),
+        (
+            "unknown",
+            r#"["\udc00"]"#,
+            r"field `_extra`: holds the escape \udc00",
+        ),
+    ] {
+        let err = decode(&with(field, value)).unwrap_err();
+        assert!(err.starts_with(want), "{field} {value}: {err}");
+    }
+    let err = decode(&with("unknown", &x(VARCHAR_BYTES))).unwrap_err();
+    assert!(
+        err.starts_with("field `_extra`: is JSON text of 16777230 bytes"),
+        "{err}"
+    );
+    // What Snowflake takes passes as written: pairs, escaped quotes, keys of one name in
+    // different objects.
+    let fine = r#"{"e":"\ud83d\ude00 \"q\"","a":{"a":1},"l":[{"a":1},{"a":2}]}"#;
+    let record = with("any", fine);
+    let cells = decode(&record).unwrap();
+    assert_eq!(cells[9], Cell::Str(fine.into()));
+
+    // Dates: the years 1 to 9999, as timestamps.
+    assert!(decode(&with("day", r#""0001-01-01""#)).is_ok());
+    assert!(decode(&with("day", r#""9999-12-31""#)).is_ok());
+    for day in [r#""0000-12-31""#, r#""-0001-01-01""#, r#""10000-01-01""#] {
+        let err = decode(&with("day", day)).unwrap_err();
+        assert!(err.starts_with("field `day`: "), "{day}: {err}");
+        assert!(
+            err.contains("out of range") || err.contains("is not a date"),
+            "{day}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_decimal_scale_snowflake_cannot_hold_is_refused_with_the_contract() {
+    let contract = |ty: &str| {
+        SchemaContract::from_json(&format!(
+            r#"{{"table": "t", "columns": [{{"name": "d", "type": "{ty}"}}]}}"#
+        ))
+    };
+    assert!(contract("decimal(38,37)").is_ok());
+    let err = contract("decimal(38,38)").unwrap_err().to_string();
+    assert!(err.contains("s ≤ 37 (Snowflake's NUMBER)"), "{err}");
+}

@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 
 use feedpipe_shared::quarantine::RejectKind;
 
+use super::snowflake::{check_json_text, check_string};
 use super::{DecodeError, EPOCH_DAYS_CE, FieldPath, fail};
 use crate::columns::Cell;
 use crate::contract::{ColumnType, TimestampFormat};
@@ -38,10 +39,17 @@ pub(super) fn convert<'a>(
     };
     match ty {
         ColumnType::String => match text.as_bytes()[0] {
-            b'"' => Ok(Cell::Str(string(text, path)?)),
+            b'"' => {
+                let s = string(text, path)?;
+                check_string(&s, path)?;
+                Ok(Cell::Str(s))
+            }
             _ => expected("a string"),
         },
-        ColumnType::Json => Ok(Cell::Str(Cow::Borrowed(text))),
+        ColumnType::Json => {
+            check_json_text(text, path)?;
+            Ok(Cell::Str(Cow::Borrowed(text)))
+        }
         ColumnType::Bool => match text {
             "true" => Ok(Cell::Bool(true)),
             "false" => Ok(Cell::Bool(false)),
@@ -83,6 +91,12 @@ pub(super) fn convert<'a>(
             }
             let s = string(text, path)?;
             match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+                Ok(d) if !(1..=9999).contains(&d.year()) => fail(
+                    path,
+                    format!(
+                        "date `{s}` is out of range (years 1 to 9999, as Snowflake holds them)"
+                    ),
+                ),
                 Ok(d) => Ok(Cell::Date(d.num_days_from_ce() - EPOCH_DAYS_CE)),
                 Err(e) => fail(path, format!("`{s}` is not a date (YYYY-MM-DD): {e}")),
             }
