@@ -68,6 +68,27 @@ impl Chain {
         Self::with_recorder(Some(Recorder::start())).await
     }
 
+    /// Checks every request the components made against their policies rendered
+    /// from `infra/` with this chain's names ([`Recorder::check`]).
+    pub fn check_iam(&self, components: &[&'static str]) -> String {
+        let recorder = self
+            .recorder
+            .as_ref()
+            .expect("a chain made with Chain::recorded()");
+        let queue = self.raw_queue.0.rsplit('/').next().unwrap_or_default();
+        let names = json!({
+            "source_bucket": self.source,
+            "raw_bucket": self.raw,
+            "curated_bucket": self.curated,
+            "stream_name": self.stream,
+            "raw_to_parquet_queue": queue,
+            "curated_table": "feed",
+            "raw_prefix": "raw",
+            "quarantine_prefix": "quarantine",
+        });
+        recorder.check(&names, components)
+    }
+
     /// The keys `component` signs with.
     pub fn principal(&self, component: &'static str) -> Principal {
         Principal::new(component)

@@ -108,6 +108,54 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// Evaluates every recorded request against its component's policy, rendered from
+    /// `infra/` with `names` (tests/infra/policies.py's schema), by
+    /// `tests/infra/iam_check.py`: panics with its findings (a call a policy does not
+    /// allow, names the action and the resource; a statement no call of `components`
+    /// used; a trust policy that does not let the component assume its role). Returns
+    /// its report.
+    pub fn check(&self, names: &serde_json::Value, components: &[&'static str]) -> String {
+        let dir = self.log.parent().expect("the log's folder");
+        let names_file = dir.join("names.json");
+        std::fs::write(&names_file, names.to_string()).expect("write the names");
+        let principals: serde_json::Map<String, serde_json::Value> = components
+            .iter()
+            .map(|c| {
+                let p = Principal::new(c);
+                (p.access_key_id, serde_json::Value::from(*c))
+            })
+            .collect();
+        let principals_file = dir.join("principals.json");
+        std::fs::write(
+            &principals_file,
+            serde_json::Value::Object(principals).to_string(),
+        )
+        .expect("write the principals");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/infra/iam_check.py");
+        let out = Command::new(python())
+            .arg(script)
+            .arg("--log")
+            .arg(&self.log)
+            .arg("--names")
+            .arg(&names_file)
+            .arg("--principals")
+            .arg(&principals_file)
+            .output()
+            .expect("run tests/infra/iam_check.py");
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "a component made a call its policy in infra/ does not allow, or a grant is unused:\n{report}"
+        );
+        report
+    }
+}
+
 impl Drop for Recorder {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -9,6 +9,10 @@
 //! run against fakesnow. The loaded rows are compared with the input, computed here
 //! from the feed bytes; the quarantine with the bad lines.
 //!
+//! Each component signs as its own principal, through a recording proxy; at the end
+//! every request is checked against that component's policy rendered from `infra/`
+//! (tests/infra/iam_check.py): a call the policy does not allow fails the test, named.
+//!
 //! Faults on the same chain: each S3 event delivered twice to each handler, and the
 //! ingest handler run again after a crash. Every hop is at-least-once, so the table
 //! may hold a record twice; the `<table>_dedup` view (sql/R__dedup_view.sql) holds
@@ -17,18 +21,23 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+use feedpipe_convert::Manifest;
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
 
 use feedpipe_convert::backfill::{self, PlanOptions};
 use feedpipe_e2e::chain::{
     COUNTS, Chain, PER_DAY, as_u64, cents, expected, feed, per_day, quarantined_lines,
 };
+use feedpipe_e2e::principals::COMPONENTS;
 use feedpipe_shared::storage::StorageLocation;
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_feed_dropped_in_the_source_bucket_is_loaded_into_the_snowflake_table() {
-    let chain = Chain::new().await;
+    let chain = Chain::recorded().await;
     let feed = feed(2500, 21);
     let want = expected(&feed);
     // A key with a space and unicode: the event carries it URL-encoded.
@@ -49,7 +58,39 @@ async fn a_feed_dropped_in_the_source_bucket_is_loaded_into_the_snowflake_table(
         COUNTS,
         "SELECT order_id, order_ts, total, _extra, _source_line, _source_uri, _file_name FROM FEEDPIPE.RAW.feed WHERE order_id = 'ORD-DRIFT'",
         "SELECT COUNT(*) AS n FROM FEEDPIPE.RAW.feed WHERE order_id = 'ORD-TYPE'",
+        "SELECT _file_name AS f, COUNT(*) AS n FROM FEEDPIPE.RAW.feed GROUP BY _file_name",
     ]);
+    // Snowflake's side of the file check (sql/R__monitoring.sql reads the manifests
+    // through V7's stage, which fakesnow cannot query): the manifests, read with
+    // Snowflake's keys as its stage reads them, name every curated file and its rows,
+    // and the table holds each file whole.
+    let manifests = chain.location_as(
+        "snowflake",
+        &format!("s3://{}/_manifests/feed/", chain.curated),
+    );
+    let mut listed: BTreeMap<String, u64> = BTreeMap::new();
+    let mut entries = manifests.store.list(Some(&manifests.path));
+    while let Some(meta) = entries.next().await {
+        let meta = meta.unwrap();
+        let body = manifests.store.get(&meta.location).await.unwrap();
+        let manifest: Manifest = serde_json::from_slice(&body.bytes().await.unwrap()).unwrap();
+        for out in manifest.outputs {
+            let at = out.uri.find("dt=").unwrap();
+            listed.insert(out.uri[at..].to_owned(), out.rows);
+        }
+    }
+    let loaded: BTreeMap<String, u64> = results[4]
+        .iter()
+        .map(|r| {
+            let f = r["f"].as_str().unwrap();
+            (f[f.find("dt=").unwrap()..].to_owned(), as_u64(&r["n"]))
+        })
+        .collect();
+    assert!(!listed.is_empty());
+    assert_eq!(
+        loaded, listed,
+        "every file the manifests list, loaded whole"
+    );
     assert_eq!(per_day(&results[0]), want.days);
     let counts = &results[1][0];
     assert_eq!(
@@ -131,6 +172,149 @@ async fn a_feed_dropped_in_the_source_bucket_is_loaded_into_the_snowflake_table(
     }
     let report = chain.reconcile(false).await;
     assert!(report.ok(), "{}", report.render());
+
+    // A feed deleted for good (its version too) before its event is handled: ingest
+    // may list the source bucket, so S3 answers 404, not 403, and the failure is
+    // permanent rather than retried (defect 3 of the deploy issue).
+    let gone = "incoming/gone.jsonl";
+    let put = chain
+        .s3
+        .put_object()
+        .bucket(&chain.source)
+        .key(gone)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"{}\n"))
+        .send()
+        .await
+        .unwrap();
+    let event = chain.source_events().await.remove(0);
+    chain
+        .s3
+        .delete_object()
+        .bucket(&chain.source)
+        .key(gone)
+        .version_id(put.version_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let err = ingest_lambda::handler::handle(
+        lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+        &chain.ingest_app(),
+    )
+    .await
+    .unwrap_err();
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(
+        diagnostic.error_type, "Permanent",
+        "{}",
+        diagnostic.error_message
+    );
+    assert!(
+        diagnostic.error_message.contains("not found"),
+        "{}",
+        diagnostic.error_message
+    );
+
+    // The backfill state machine's Distributed Map hands the raw-to-parquet function
+    // batches of listed objects: one whose manifest is gone is converted again (its
+    // manifest read answers 404, which needs ListBucket on the curated bucket), the
+    // rest are skipped as done.
+    let listed = chain
+        .s3
+        .list_objects_v2()
+        .bucket(&chain.raw)
+        .prefix("raw/")
+        .send()
+        .await
+        .unwrap();
+    let items: Vec<Value> = listed
+        .contents()
+        .iter()
+        .map(|o| json!({ "Key": o.key().unwrap(), "Etag": o.e_tag().unwrap(), "Size": o.size() }))
+        .collect();
+    assert_eq!(items.len(), raw_objects);
+    let manifests = chain
+        .s3
+        .list_objects_v2()
+        .bucket(&chain.curated)
+        .prefix("_manifests/feed/")
+        .send()
+        .await
+        .unwrap();
+    let manifest = manifests.contents()[0].key().unwrap().to_owned();
+    let versions = chain
+        .s3
+        .list_object_versions()
+        .bucket(&chain.curated)
+        .prefix(&manifest)
+        .send()
+        .await
+        .unwrap();
+    for v in versions.versions() {
+        chain
+            .s3
+            .delete_object()
+            .bucket(&chain.curated)
+            .key(&manifest)
+            .version_id(v.version_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    let batch =
+        json!({ "BatchInput": { "bucket": chain.raw, "source": "backfill" }, "Items": items });
+    let answer = raw_to_parquet_lambda::handler::handle(
+        lambda_runtime::LambdaEvent::new(batch, lambda_runtime::Context::default()),
+        &chain.raw_to_parquet_app(),
+    )
+    .await
+    .unwrap();
+    let answer = serde_json::to_value(answer).unwrap();
+    assert_eq!(answer["converted"], 1, "{answer}");
+    let report = chain.reconcile(false).await;
+    assert!(report.ok(), "{}", report.render());
+
+    // A raw object expired before its event is handled: 404 (ListBucket on the raw
+    // bucket), so the failure is permanent.
+    let raw_key = listed.contents()[0].key().unwrap();
+    let raw_versions = chain
+        .s3
+        .list_object_versions()
+        .bucket(&chain.raw)
+        .prefix(raw_key)
+        .send()
+        .await
+        .unwrap();
+    let mut event = feedpipe_e2e::s3_put_event(&chain.raw, raw_key, 1, "e");
+    for v in raw_versions.versions() {
+        chain
+            .s3
+            .delete_object()
+            .bucket(&chain.raw)
+            .key(raw_key)
+            .version_id(v.version_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    event["Records"][0]["s3"]["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("eTag");
+    let err = raw_to_parquet_lambda::handler::handle(
+        lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+        &chain.raw_to_parquet_app(),
+    )
+    .await
+    .unwrap_err();
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(
+        diagnostic.error_type, "Permanent",
+        "{}",
+        diagnostic.error_message
+    );
+
+    // Every call of every component, under its own policy from infra/.
+    println!("{}", chain.check_iam(&COMPONENTS));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
