@@ -82,11 +82,20 @@ impl Chain {
             "curated_bucket": self.curated,
             "stream_name": self.stream,
             "raw_to_parquet_queue": queue,
+            "raw_to_parquet_function": "raw-to-parquet",
             "curated_table": "feed",
             "raw_prefix": "raw",
             "quarantine_prefix": "quarantine",
         });
         recorder.check(&names, components)
+    }
+
+    /// An S3 client signing as `component` (path-style, as local servers want).
+    pub async fn s3_client_as(&self, component: &'static str) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk_config_as(component).await)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
     }
 
     /// The keys `component` signs with.

@@ -16,7 +16,13 @@ use feedpipe_shared::storage::S3Options;
 use crate::{endpoint, python};
 
 /// The components that have a role in `infra/`.
-pub const COMPONENTS: [&str; 4] = ["ingest", "raw_to_parquet", "firehose", "snowflake"];
+pub const COMPONENTS: [&str; 5] = [
+    "ingest",
+    "raw_to_parquet",
+    "firehose",
+    "backfill",
+    "snowflake",
+];
 
 /// A component's access keys (the local server takes any).
 #[derive(Debug, Clone)]

@@ -214,12 +214,13 @@ async fn a_feed_dropped_in_the_source_bucket_is_loaded_into_the_snowflake_table(
         diagnostic.error_message
     );
 
-    // The backfill state machine's Distributed Map hands the raw-to-parquet function
-    // batches of listed objects: one whose manifest is gone is converted again (its
-    // manifest read answers 404, which needs ListBucket on the curated bucket), the
-    // rest are skipped as done.
-    let listed = chain
-        .s3
+    // The backfill state machine's Distributed Map lists the raw objects under the
+    // prefix (its ItemReader, with the state machine's role) and hands the
+    // raw-to-parquet function batches of them: one whose manifest is gone is converted
+    // again (its manifest read answers 404, which needs ListBucket on the curated
+    // bucket), the rest are skipped as done.
+    let item_reader = chain.s3_client_as("backfill").await;
+    let listed = item_reader
         .list_objects_v2()
         .bucket(&chain.raw)
         .prefix("raw/")
