@@ -58,23 +58,34 @@ ORDER BY last_loaded_at DESC;
 -- loader refuses drops a whole file, and a rewritten (corrected) file is never
 -- reloaded by the pipe: compare each file the converter's manifests list
 -- (V7's stage over _manifests/<table>/, outputs[].uri and outputs[].rows,
--- jobs/convert/src/job/manifest.rs) with the rows of its latest load in the
--- table, and show COPY_HISTORY's last word on it. One row per file that is
+-- jobs/convert/src/job/manifest.rs) with the records the table holds of it, and
+-- show COPY_HISTORY's last word on it. One row per file that is
 --   NOT LOADED     no row of it in the table (skipped, failed, never notified);
---   ROWS DIFFER    its latest load has another row count than its manifest
---                  (partly loaded, or rewritten and not reloaded yet:
---                  backfill/refresh.sql steps 4 to 6);
---   NOT RELOADED   same count, but its manifest was written after its latest
---                  load: the file was rewritten (a backfill) and the table
---                  still holds the old version (Snowpipe skips the name).
+--   ROWS DIFFER    the table holds another number of distinct _record_id of it
+--                  than its manifest's row count: an older version with other
+--                  records, not reloaded (backfill/refresh.sql steps 4 to 6);
+--                  or reloaded, but the older load's rows not deleted yet
+--                  (step 6), so records the corrected file dropped are still
+--                  there; or partly loaded (a hand-made COPY with
+--                  ON_ERROR = CONTINUE);
+--   NOT RELOADED   same count, but its manifest was written after the file's
+--                  latest _loaded_at: the file was rewritten (a backfill) and
+--                  the table still holds the old version (Snowpipe skips the name).
 -- No row: every file is whole. Window: manifests written in the last 14 days
 -- (COPY_HISTORY's reach) and more than an hour ago (Snowpipe's usual latency is
 -- minutes); widen the first for an audit.
 -- File names are compared on their part from `dt=` on, the same on both sides
 -- (the manifest has s3://<bucket>/<table>/dt=…/<name>.parquet; _file_name and
 -- COPY_HISTORY's FILE_NAME are whatever path METADATA$FILENAME gives).
--- The latest load's rows are the rows with the file's greatest _loaded_at:
--- this takes the rows of one load to share METADATA$START_SCAN_TIME.
+-- Why distinct records and not "the rows of the latest load": _loaded_at is
+-- METADATA$START_SCAN_TIME, the "Start timestamp of operation for each record in
+-- the staged data file" (https://docs.snowflake.com/en/user-guide/querying-metadata),
+-- so the rows of one load need not share one value, and the rows with a file's
+-- greatest _loaded_at can be a part of its latest load. With ON_ERROR = SKIP_FILE
+-- a load is all or nothing, so a file loaded once, or loaded again with the same
+-- bytes, holds exactly the manifest's records, however many times. This takes a
+-- curated file to hold each _record_id once (manifest rows = distinct records);
+-- see sql/README.md, "The file check".
 WITH manifest_objects AS (
   SELECT
     $1 AS manifest,
@@ -103,18 +114,12 @@ manifest_files AS (
 ),
 table_loads AS (
   SELECT
-    file,
+    REGEXP_SUBSTR(_file_name, 'dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]+$') AS file,
     COUNT(*) AS table_rows,
-    COUNT_IF(_loaded_at = latest_load) AS latest_load_rows,
-    MAX(latest_load) AS last_loaded_at
-  FROM (
-    SELECT
-      REGEXP_SUBSTR(_file_name, 'dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]+$') AS file,
-      _loaded_at,
-      MAX(_loaded_at) OVER (PARTITION BY _file_name) AS latest_load
-    FROM {{ database }}.{{ schema }}.{{ table }}
-    WHERE _file_name IS NOT NULL
-  )
+    COUNT(DISTINCT _record_id) AS loaded_records,
+    MAX(_loaded_at) AS last_loaded_at
+  FROM {{ database }}.{{ schema }}.{{ table }}
+  WHERE _file_name IS NOT NULL
   GROUP BY file
 ),
 last_copy AS (
@@ -132,11 +137,11 @@ SELECT
   mf.uri,
   CASE
     WHEN tl.file IS NULL THEN 'NOT LOADED'
-    WHEN tl.latest_load_rows <> mf.manifest_rows THEN 'ROWS DIFFER'
+    WHEN tl.loaded_records <> mf.manifest_rows THEN 'ROWS DIFFER'
     ELSE 'NOT RELOADED'
   END AS problem,
   mf.manifest_rows,
-  COALESCE(tl.latest_load_rows, 0) AS loaded_rows,
+  COALESCE(tl.loaded_records, 0) AS loaded_records,
   COALESCE(tl.table_rows, 0) AS table_rows,
   tl.last_loaded_at,
   mf.converted_at,
@@ -149,7 +154,7 @@ LEFT JOIN table_loads tl ON tl.file = mf.file
 LEFT JOIN last_copy lc ON lc.file = mf.file
 WHERE mf.converted_at < DATEADD(HOUR, -1, SYSDATE())
   AND (
-    COALESCE(tl.latest_load_rows, 0) <> mf.manifest_rows
+    COALESCE(tl.loaded_records, 0) <> mf.manifest_rows
     -- METADATA$FILE_LAST_MODIFIED is UTC without a zone; _loaded_at is an instant
     OR mf.converted_at > CONVERT_TIMEZONE('UTC', tl.last_loaded_at)::TIMESTAMP_NTZ
   )

@@ -95,6 +95,20 @@ ORDER BY file;
 --    shows them instead of the old ones. Run it once per batch of files: a
 --    second run loads them once more (harmless to the view, removed by
 --    step 6). FILES takes at most 1,000 names: split longer lists.
+--    First, in the same session, note when the reload starts: step 6 deletes
+--    the rows of these files loaded before this instant. Run the SET right
+--    before the COPY, every time you run the COPY. A session variable lives as
+--    long as the session ("SQL variables are private to a session",
+--    https://docs.snowflake.com/en/sql-reference/session-variables, whose
+--    example is this very `SET timestamp_variable = (SELECT
+--    CURRENT_TIMESTAMP())`); if the session is lost before step 6, set it again
+--    by hand to the START_TIME of this COPY in QUERY_HISTORY, e.g.
+--    SET reload_started = '2025-01-15 10:00:00 +0000'::TIMESTAMP_LTZ;
+--    Every row the COPY loads has METADATA$START_SCAN_TIME ("Start timestamp of
+--    operation for each record", which may differ from record to record of one
+--    file) after this instant, since the scan starts after the statement does.
+SET reload_started = (SELECT CURRENT_TIMESTAMP());
+
 COPY INTO {{ database }}.{{ schema }}.{{ table }}
   FROM @{{ database }}.{{ schema }}.{{ table }}_stage
   FILES = ({{ files }})
@@ -108,19 +122,27 @@ COPY INTO {{ database }}.{{ schema }}.{{ table }}
   FORCE = TRUE;
 
 -- 6. Delete the superseded loads of the files of step 5: every row of such a
---    file from a load older than its latest one. This also removes records
---    the corrected conversion no longer writes (now quarantined, say), which
---    step 5 alone leaves visible in the view. Check step 5's result first: a
---    file it skipped (ON_ERROR) has no newer load, so its old rows stay.
---    This takes all rows of one load of a file to share its
---    METADATA$START_SCAN_TIME (when the scan of that file started), which has
---    not been checked against an account; the view does not depend on it.
+--    file loaded before step 5's SET ($reload_started), but only for the files
+--    step 5 did load (a row of them at or after $reload_started). This also
+--    removes records the corrected conversion no longer writes (now
+--    quarantined, say), which step 5 alone leaves visible in the view. A file
+--    step 5 skipped (ON_ERROR = SKIP_FILE) has no row from the reload, so its
+--    old rows stay; check step 5's result for such files.
+--    It does not assume that the rows of one load share one _loaded_at
+--    (METADATA$START_SCAN_TIME is the "Start timestamp of operation for each
+--    record in the staged data file", Query metadata for staged files,
+--    https://docs.snowflake.com/en/user-guide/querying-metadata): it relies only
+--    on every row of the reload having a scan time after $reload_started and
+--    every row of an earlier load one before it. Same session as step 5 (the
+--    variable); without it the statement fails ("Session variable ... does
+--    not exist") and deletes nothing.
 DELETE FROM {{ database }}.{{ schema }}.{{ table }} t
 USING (
-  SELECT _file_name, MAX(_loaded_at) AS latest
+  SELECT _file_name
   FROM {{ database }}.{{ schema }}.{{ table }}
   WHERE REGEXP_SUBSTR(_file_name, 'dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]+$') IN ({{ files }})
+    AND _loaded_at >= $reload_started
   GROUP BY _file_name
-) l
-WHERE t._file_name = l._file_name
-  AND t._loaded_at < l.latest;
+) reloaded
+WHERE t._file_name = reloaded._file_name
+  AND t._loaded_at < $reload_started;

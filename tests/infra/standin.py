@@ -11,9 +11,13 @@ from there, not copied), but with the curated bucket in a local folder:
   as snowflake_load.py's Snowpipe stand-in runs it, and INCLUDE_METADATA
   emulated the same way (an UPDATE of the rows just loaded: `_file_name` =
   `<table>/<path relative to the stage>`, the object key; `_loaded_at` = the
-  scan time given);
+  scan time given, the same for every row, or spread over the rows of the load,
+  as METADATA$START_SCAN_TIME may be: it is per record);
 * a manual COPY (backfill/refresh.sql) runs as written except for the same two
-  emulated options (INCLUDE_METADATA, ON_ERROR = SKIP_FILE).
+  emulated options (INCLUDE_METADATA, ON_ERROR = SKIP_FILE);
+* a `SET <name> = <expression>` (backfill/refresh.sql step 5) is evaluated once, as
+  in Snowflake, and the variable set to its value (fakesnow would evaluate the
+  expression again at each use of `$<name>`).
 
 Runs in the Snowflake stand-in's venv (FEEDPIPE_TEST_SNOWFLAKE_PYTHON, else
 .tools/snowflake-venv/bin/python), which has fakesnow, the connector, jinja2 and
@@ -115,31 +119,72 @@ class StandIn:
         except Exception as e:
             raise StandInError(f"{sl.describe(e)}\n{sql}") from None
 
-    def _metadata(self, relative: str, scan: datetime.datetime, loaded: int, metadata: dict[str, str]) -> None:
+    def set_variable(self, sql: str) -> None:
+        """Runs a rendered `SET <name> = <expression>` as Snowflake does: the expression is
+        evaluated once, by the SET ("The data type of the variable is derived from the data
+        type of the result of the evaluated expression", SQL variables,
+        https://docs.snowflake.com/en/sql-reference/session-variables). fakesnow 0.12.1 keeps
+        the expression's text instead and evaluates it again wherever `$<name>` is used, so
+        `SET v = (SELECT CURRENT_TIMESTAMP())` would be "now" at each use: the stand-in
+        evaluates the expression here and sets the variable to the resulting timestamp."""
+        m = re.match(r"^SET\s+(?P<name>\w+)\s*=\s*(?P<expr>.+)$", sql.strip().rstrip(";"), re.I | re.S)
+        if not m:
+            raise StandInError(f"not a SET <name> = <expression>: {sql}")
+        (value,) = self.run(f"SELECT {m['expr']}")[0]
+        if not isinstance(value, datetime.datetime) or value.tzinfo is None:
+            raise StandInError(f"SET {m['name']}: only a TIMESTAMP_LTZ value is emulated, got {value!r}")
+        self.run(f"SET {m['name']} = '{value.isoformat()}'::TIMESTAMP_LTZ")
+
+    def _metadata(
+        self, relative: str, scan: datetime.datetime, loaded: int, metadata: dict[str, str],
+        spread: datetime.timedelta | None = None,
+    ) -> None:
+        """INCLUDE_METADATA emulated on the rows just loaded (those whose metadata columns are
+        still NULL). METADATA$START_SCAN_TIME is the "Start timestamp of operation for each
+        record" (Query metadata for staged files): with `spread`, the rows of this one load
+        get different scan times, `scan`, `scan + spread`, `scan + 2 * spread`, ... in
+        _record_id order (both copies of a record the file holds twice get the same one);
+        without it, all get `scan`."""
         if not metadata:
             return
-        values = {"METADATA$FILENAME": f"{VARS['table']}/{relative}", "METADATA$START_SCAN_TIME": scan.isoformat()}
         cols = list(metadata)
+        where = " AND ".join(f"{c} IS NULL" for c in cols)
         sets = ", ".join(
             f"{c} = %s" if metadata[c] == "METADATA$FILENAME" else f"{c} = %s::TIMESTAMP_LTZ" for c in cols
         )
-        where = " AND ".join(f"{c} IS NULL" for c in cols)
-        sl.execute(self.cur, f"UPDATE {self.fq} SET {sets} WHERE {where}", [values[metadata[c]] for c in cols])
-        if self.cur.rowcount != loaded:
-            raise StandInError(f"{relative}: COPY loaded {loaded} row(s) but INCLUDE_METADATA's UPDATE set {self.cur.rowcount}")
+        if spread is None:
+            groups = [(scan, "", [])]
+        else:
+            sl.execute(self.cur, f"SELECT DISTINCT _record_id FROM {self.fq} WHERE {where} ORDER BY _record_id")
+            ids = [r[0] for r in self.cur.fetchall()]
+            groups = [(scan + i * spread, " AND _record_id = %s", [rid]) for i, rid in enumerate(ids)]
+        updated = 0
+        for when, extra, params in groups:
+            values = {"METADATA$FILENAME": f"{VARS['table']}/{relative}", "METADATA$START_SCAN_TIME": when.isoformat()}
+            sl.execute(
+                self.cur, f"UPDATE {self.fq} SET {sets} WHERE {where}{extra}", [values[metadata[c]] for c in cols] + params
+            )
+            updated += self.cur.rowcount
+        if updated != loaded:
+            raise StandInError(f"{relative}: COPY loaded {loaded} row(s) but INCLUDE_METADATA's UPDATE set {updated}")
 
-    def pipe_load(self, relative: str, scan: datetime.datetime) -> tuple[str, int]:
-        """The pipe's COPY for one file (relative to the stage): (status, rows loaded)."""
+    def pipe_load(
+        self, relative: str, scan: datetime.datetime, spread: datetime.timedelta | None = None
+    ) -> tuple[str, int]:
+        """The pipe's COPY for one file (relative to the stage): (status, rows loaded); `spread`:
+        see _metadata."""
         self.run(f"USE SCHEMA {self.vars['database']}.{self.vars['schema']}")
         result = self.run(self.pipe.for_file(relative))
         if len(result) != 1:
             raise StandInError(f"{relative}: COPY answered {result!r}")
         status, rows = result[0][1], result[0][3]
         if status == "LOADED":
-            self._metadata(relative, scan, rows, self.pipe.metadata)
+            self._metadata(relative, scan, rows, self.pipe.metadata, spread)
         return status, rows
 
-    def manual_copy(self, sql: str, relative: str, scan: datetime.datetime) -> tuple[str, int]:
+    def manual_copy(
+        self, sql: str, relative: str, scan: datetime.datetime, spread: datetime.timedelta | None = None
+    ) -> tuple[str, int]:
         """A rendered COPY INTO of one file, INCLUDE_METADATA and ON_ERROR emulated as for the pipe."""
         emulated = sl.Pipe("manual", sql)
         result = self.run(emulated.template)
@@ -147,7 +192,7 @@ class StandIn:
             raise StandInError(f"manual COPY answered {result!r}, expected one file")
         status, rows = result[0][1], result[0][3]
         if status == "LOADED":
-            self._metadata(relative, scan, rows, emulated.metadata)
+            self._metadata(relative, scan, rows, emulated.metadata, spread)
         return status, rows
 
     def close(self):

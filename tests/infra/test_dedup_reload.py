@@ -3,22 +3,33 @@
 on the Snowflake stand-in (fakesnow, tests/infra/standin.py):
 
 1. The pipe loads a curated file `feed/dt=2026-11-01/<name>.parquet` with three
-   records (rec-1, rec-2, rec-3, status "new").
+   records (rec-1, rec-2, rec-3, status "new"), and another file OTHER with one
+   (rec-10). Each load gives its rows different _loaded_at values, 5 ms apart:
+   METADATA$START_SCAN_TIME is the "Start timestamp of operation for each record
+   in the staged data file" (https://docs.snowflake.com/en/user-guide/querying-metadata),
+   so the rows of one load need not share one.
 2. A corrected re-conversion overwrites the same name (deterministic names): rec-1
    is now "paid", rec-2 unchanged, rec-3 gone (quarantined by the fixed converter).
    The pipe's COPY of that name again is LOAD_SKIPPED (Snowpipe and REFRESH
    skip a name the pipe processed; the stand-in's load history does the same).
-3. backfill/refresh.sql step 5 (COPY ... FILES = (...) FORCE = TRUE, rendered as
-   written) reloads it: 2 rows, with a later _loaded_at.
+3. backfill/refresh.sql step 5 (SET reload_started, then COPY ... FILES = (...)
+   FORCE = TRUE, rendered as written) reloads it: 2 rows, with later (and again
+   different) _loaded_at values.
 4. The view <table>_dedup (latest load wins) shows rec-1 "paid", also with a
    stale hand-loaded copy of rec-1 that has no _loaded_at (NULL must not win).
    rec-3 is still visible (no newer row replaces it) ...
-5. ... until step 6 (the DELETE of superseded loads) runs: then the file's rows
-   are exactly the corrected file's, and rec-3 is gone.
+5. ... until step 6 (the DELETE of superseded loads), rendered for both files as if
+   step 5 had skipped OTHER, runs: then the file's rows are exactly the corrected
+   file's (both of them, although their _loaded_at differ), rec-3 is gone, and
+   OTHER, which step 5 did not reload, keeps its row.
 
 Then it proves the check can fail: the old view (first load wins), the view
 without NULLS LAST, step 5 without FORCE (on the stand-in, whose load history is
-shared by pipe and manual COPY), and step 6 deleting nothing must each be caught.
+shared by pipe and manual COPY), step 6 deleting nothing, the old step 6 (delete
+the rows older than each file's greatest _loaded_at, which takes one load's rows
+to share one scan time and so deletes part of the reload), and step 6 without
+its reloaded-files condition (which deletes a skipped file's only rows) must each
+be caught.
 
 Run (in the Snowflake stand-in's venv):
   .tools/snowflake-venv/bin/python tests/infra/test_dedup_reload.py
@@ -40,6 +51,21 @@ import standin as si  # noqa: E402
 from verdict import mutation_verdict, mutations_missed, verdict  # noqa: E402
 
 FILE = "dt=2026-11-01/orders-0001-3f2a.parquet"
+OTHER = "dt=2026-11-01/orders-0002-7b1c.parquet"
+SPREAD = datetime.timedelta(milliseconds=5)  # between the scan times of the records of one load
+
+# The step 6 this test replaced: it kept, per file, only the rows with the file's greatest
+# _loaded_at, i.e. it took all rows of one load to share one METADATA$START_SCAN_TIME.
+OLD_STEP_6 = """DELETE FROM {{ database }}.{{ schema }}.{{ table }} t
+USING (
+  SELECT _file_name, MAX(_loaded_at) AS latest
+  FROM {{ database }}.{{ schema }}.{{ table }}
+  WHERE REGEXP_SUBSTR(_file_name, 'dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]+$') IN ({{ files }})
+  GROUP BY _file_name
+) l
+WHERE t._file_name = l._file_name
+  AND t._loaded_at < l.latest;
+"""
 
 
 def now() -> datetime.datetime:
@@ -63,9 +89,15 @@ def check(texts: dict[str, str]) -> list[str]:
             {"order_id": "o-2", "status": "new", "line": 2},
             {"order_id": "o-3", "status": "new", "line": 3},
         ])
-        status, rows = s.pipe_load(FILE, now())
+        status, rows = s.pipe_load(FILE, now(), SPREAD)
         if (status, rows) != ("LOADED", 3):
             return [f"the pipe's first load of {FILE}: {status}, {rows} row(s); expected LOADED, 3"]
+        si.write_parquet(root / "feed" / OTHER, [{"order_id": "o-10", "status": "new", "line": 10}])
+        if s.pipe_load(OTHER, now(), SPREAD) != ("LOADED", 1):
+            return [f"the pipe's load of {OTHER} did not load 1 row"]
+        scans = s.query(f"SELECT COUNT(DISTINCT _loaded_at) AS n FROM {s.fq} WHERE _file_name = 'feed/{FILE}'")
+        if scans[0]["n"] != 3:
+            problems.append(f"the pipe's load of {FILE} has {scans[0]['n']} distinct _loaded_at, not 3: the case is not made")
 
         si.write_parquet(path, [
             {"order_id": "o-1", "status": "paid", "line": 1},
@@ -77,8 +109,9 @@ def check(texts: dict[str, str]) -> list[str]:
 
         refresh = s.render(texts["backfill/refresh.sql"], dt="2026-11-01", modified_after="2026-11-01T00:00:00Z",
                            files=f"'{FILE}'")
+        s.set_variable(si.statement(refresh, r"^SET\s+reload_started\b"))
         reload = si.statement(refresh, r"^COPY\s+INTO\b.*\bFILES\s*=")
-        status, rows = s.manual_copy(reload, FILE, now())
+        status, rows = s.manual_copy(reload, FILE, now(), SPREAD)
         if (status, rows) != ("LOADED", 2):
             problems.append(f"backfill/refresh.sql step 5 on the corrected {FILE}: {status}, {rows} row(s); expected LOADED, 2")
 
@@ -97,8 +130,10 @@ def check(texts: dict[str, str]) -> list[str]:
         if "rec-3" not in got:
             problems.append("rec-3 left the view before step 6 ran (the README says it stays until then)")
 
-        cleanup = si.statement(refresh, r"^DELETE\s+FROM\b")
-        s.run(cleanup)
+        # Step 6 for both files, as if step 5 had been run for both and had skipped OTHER.
+        both = s.render(texts["backfill/refresh.sql"], dt="2026-11-01", modified_after="2026-11-01T00:00:00Z",
+                        files=f"'{FILE}', '{OTHER}'")
+        s.run(si.statement(both, r"^DELETE\s+FROM\b"))
         got = view()
         if "rec-3" in got:
             problems.append("after backfill/refresh.sql step 6, rec-3 (no longer in the corrected file) is still in the view")
@@ -109,6 +144,9 @@ def check(texts: dict[str, str]) -> list[str]:
         )
         if [(r["_record_id"], r["status"]) for r in left] != [("rec-1", "paid"), ("rec-2", "new")]:
             problems.append(f"after step 6 the table holds for feed/{FILE}: {left}; expected exactly the corrected file's rows")
+        other = s.query(f"SELECT _record_id FROM {s.fq} WHERE _file_name = 'feed/{OTHER}'")
+        if [r["_record_id"] for r in other] != ["rec-10"]:
+            problems.append(f"after step 6 the table holds for feed/{OTHER}, which step 5 did not reload: {other}; expected its one row")
         s.close()
     return problems
 
@@ -120,7 +158,12 @@ MUTATIONS = [
     ("latest first, but a row without _loaded_at sorts first (no NULLS LAST)", "R__dedup_view.sql",
      r"ORDER BY _loaded_at DESC NULLS LAST, _file_name DESC NULLS LAST", "ORDER BY _loaded_at DESC, _file_name DESC"),
     ("the reload without FORCE", "backfill/refresh.sql", r"\n  FORCE = TRUE;", ";"),
-    ("the cleanup keeps the superseded loads", "backfill/refresh.sql", r"t\._loaded_at < l\.latest", "t._loaded_at > l.latest"),
+    ("the cleanup keeps the superseded loads", "backfill/refresh.sql",
+     r"AND t\._loaded_at < \$reload_started", "AND t._loaded_at > $reload_started"),
+    ("the old cleanup: rows older than the file's greatest _loaded_at (one scan time per load assumed)",
+     "backfill/refresh.sql", r"DELETE FROM .*\Z", OLD_STEP_6.replace("\\", "\\\\")),
+    ("the cleanup also of files step 5 did not reload", "backfill/refresh.sql",
+     r"\n    AND _loaded_at >= \$reload_started", ""),
 ]
 
 

@@ -9,8 +9,8 @@ are replaced by stand-in tables holding what they would return: `manifest_object
 by the manifests this test writes (as the converter writes them; their field names
 are checked against jobs/convert/src/job/manifest.rs), with their modification
 times, and `copy_history` by rows for the loads the test made. Everything after
-them (FLATTEN of the outputs, the name normalisation, the latest load's rows, the
-joins, the window and the report) runs as written.
+them (FLATTEN of the outputs, the name normalisation, the distinct records per file,
+the joins, the window and the report) runs as written.
 
 The case: a two-file group manifest written twice (once per input, as the
 converter does) and a single-file manifest, all two hours old:
@@ -21,6 +21,13 @@ converter does) and a single-file manifest, all two hours old:
     version: reported ROWS DIFFER;
   * E (2 rows) loaded before its manifest was written again (rewritten by a
     backfill, same count, not reloaded): reported NOT RELOADED;
+  * F (3 rows) loaded once, its rows with three different _loaded_at values
+    (METADATA$START_SCAN_TIME is the "Start timestamp of operation for each record",
+    https://docs.snowflake.com/en/user-guide/querying-metadata): whole, not reported
+    (counting the rows with the greatest _loaded_at would say 1 of 3, ROWS DIFFER);
+  * G (2 rows in its manifest) loaded in an older version of 3 records, rewritten,
+    reloaded by backfill/refresh.sql step 5 but step 6 not run: the table still holds
+    the record the corrected file dropped, reported ROWS DIFFER (3 records of 2);
 and a manifest written a minute ago for D, not loaded yet: inside the grace hour,
 not reported. Then mutations of the query must each be caught.
 
@@ -47,6 +54,29 @@ B = "dt=2026-11-02/orders-0001-aaaa.parquet"
 C = "dt=2026-11-01/orders-0002-cccc.parquet"
 D = "dt=2026-11-03/orders-0003-dddd.parquet"
 E = "dt=2026-11-02/orders-0004-eeee.parquet"
+F = "dt=2026-11-02/orders-0005-ffff.parquet"
+G = "dt=2026-11-02/orders-0006-gggg.parquet"
+SPREAD = datetime.timedelta(milliseconds=5)  # between the scan times of the records of one load
+
+# The table_loads this test replaced: "the rows of the latest load" as the rows with the
+# file's greatest _loaded_at, which takes one load's rows to share one scan time.
+OLD_TABLE_LOADS = """table_loads AS (
+  SELECT
+    file,
+    COUNT(*) AS table_rows,
+    COUNT_IF(_loaded_at = latest_load) AS loaded_records,
+    MAX(latest_load) AS last_loaded_at
+  FROM (
+    SELECT
+      REGEXP_SUBSTR(_file_name, 'dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]+$') AS file,
+      _loaded_at,
+      MAX(_loaded_at) OVER (PARTITION BY _file_name) AS latest_load
+    FROM {{ database }}.{{ schema }}.{{ table }}
+    WHERE _file_name IS NOT NULL
+  )
+  GROUP BY file
+),
+"""
 
 CHECK = r"^WITH\s+manifest_objects\s+AS\b"
 SOURCES = re.compile(
@@ -70,20 +100,33 @@ def check(texts: dict[str, str]) -> list[str]:
         si.write_parquet(root / table / A, records(3, 1))
         si.write_parquet(root / table / C, records(2, 10))  # the older version of C
         si.write_parquet(root / table / E, records(2, 20))
-        for f, scan in (
-            (A, now - datetime.timedelta(minutes=90)),
-            (C, now - datetime.timedelta(minutes=90)),
-            (E, now - datetime.timedelta(minutes=150)),  # before its manifest was rewritten
+        si.write_parquet(root / table / F, records(3, 30))
+        si.write_parquet(root / table / G, records(3, 40))  # the older version of G
+        for f, scan, spread in (
+            (A, now - datetime.timedelta(minutes=90), None),
+            (C, now - datetime.timedelta(minutes=90), None),
+            (E, now - datetime.timedelta(minutes=150), None),  # before its manifest was rewritten
+            (F, now - datetime.timedelta(minutes=90), SPREAD),
+            (G, now - datetime.timedelta(minutes=180), SPREAD),
         ):
-            status, _rows = s.pipe_load(f, scan)
+            status, _rows = s.pipe_load(f, scan, spread)
             if status != "LOADED":
                 return [f"the pipe's load of {f}: {status}"]
-        reload = si.statement(
-            s.render(texts["backfill/refresh.sql"], dt="2026-11-01", modified_after="2026-11-01T00:00:00Z", files=f"'{A}'"),
-            r"^COPY\s+INTO\b.*\bFILES\s*=",
-        )
-        if s.manual_copy(reload, A, now - datetime.timedelta(minutes=80))[0] != "LOADED":
-            return [f"the reload of {A} did not load"]
+
+        def reload(f: str, minutes: int) -> str | None:
+            copy = si.statement(
+                s.render(texts["backfill/refresh.sql"], dt="2026-11-01", modified_after="2026-11-01T00:00:00Z", files=f"'{f}'"),
+                r"^COPY\s+INTO\b.*\bFILES\s*=",
+            )
+            if s.manual_copy(copy, f, now - datetime.timedelta(minutes=minutes), SPREAD)[0] != "LOADED":
+                return f"the reload of {f} did not load"
+            return None
+
+        if err := reload(A, 80):
+            return [err]
+        si.write_parquet(root / table / G, records(2, 40))  # G rewritten: record 42 dropped
+        if err := reload(G, 100):
+            return [err]
 
         manifests = root / "_manifests" / table
         old = (now - datetime.timedelta(hours=2)).replace(tzinfo=None)
@@ -94,6 +137,8 @@ def check(texts: dict[str, str]) -> list[str]:
             ("raw_b-2222.json", group, old),
             ("raw_c-3333.json", [(f"{table}/{C}", 3)], old),
             ("raw_e-5555.json", [(f"{table}/{E}", 2)], old),
+            ("raw_f-6666.json", [(f"{table}/{F}", 3)], old),
+            ("raw_g-7777.json", [(f"{table}/{G}", 2)], old),  # written 2 h ago, before G's reload (100 min ago)
             ("raw_d-4444.json", [(f"{table}/{D}", 4)], young),
         ]
         s.run(f"CREATE TABLE {s.fq}_standin_manifests (manifest VARIANT, manifest_file VARCHAR, manifest_modified TIMESTAMP_NTZ)")
@@ -110,6 +155,7 @@ def check(texts: dict[str, str]) -> list[str]:
         for f, status, n, err, minutes in (
             (A, "Loaded", 3, None, 90), (C, "Loaded", 2, None, 90), (A, "Loaded", 3, None, 80),
             (B, "Load failed", 0, "Numeric value '1e400' is out of range", 85), (E, "Loaded", 2, None, 150),
+            (F, "Loaded", 3, None, 90), (G, "Loaded", 3, None, 180), (G, "Loaded", 2, None, 100),
         ):
             s.run(
                 f"INSERT INTO {s.fq}_standin_copy_history VALUES (%s, %s, %s, %s, %s::TIMESTAMP_LTZ)",
@@ -136,10 +182,12 @@ def check(texts: dict[str, str]) -> list[str]:
             problems.append(f"{row['file']} is reported twice")
         by_file[row["file"]] = row
     want = {
-        B: {"problem": "NOT LOADED", "manifest_rows": 2, "loaded_rows": 0, "copy_status": "Load failed",
+        B: {"problem": "NOT LOADED", "manifest_rows": 2, "loaded_records": 0, "copy_status": "Load failed",
             "copy_first_error": "Numeric value '1e400' is out of range"},
-        C: {"problem": "ROWS DIFFER", "manifest_rows": 3, "loaded_rows": 2, "copy_status": "Loaded"},
-        E: {"problem": "NOT RELOADED", "manifest_rows": 2, "loaded_rows": 2, "copy_status": "Loaded"},
+        C: {"problem": "ROWS DIFFER", "manifest_rows": 3, "loaded_records": 2, "copy_status": "Loaded"},
+        E: {"problem": "NOT RELOADED", "manifest_rows": 2, "loaded_records": 2, "copy_status": "Loaded"},
+        G: {"problem": "ROWS DIFFER", "manifest_rows": 2, "loaded_records": 3, "table_rows": 5,
+            "copy_status": "Loaded", "copy_row_count": 2},
     }
     for f, fields in want.items():
         row = by_file.get(f)
@@ -156,12 +204,14 @@ def check(texts: dict[str, str]) -> list[str]:
 
 MUTATIONS = [
     # (description, file, pattern, replacement)
-    ("every load counted, not the latest", "R__monitoring.sql",
-     r"COALESCE\(tl\.latest_load_rows, 0\) <> mf\.manifest_rows", "COALESCE(tl.table_rows, 0) <> mf.manifest_rows"),
+    ("rows counted, not distinct records (a file loaded twice looks twice as big)", "R__monitoring.sql",
+     r"COUNT\(DISTINCT _record_id\) AS loaded_records", "COUNT(*) AS loaded_records"),
+    ("the old count: the rows with the file's greatest _loaded_at (one scan time per load assumed)",
+     "R__monitoring.sql", r"table_loads AS \(.*?\n\),\n", OLD_TABLE_LOADS),
     ("a group manifest's files counted once per manifest", "R__monitoring.sql",
      r"\n  QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY file ORDER BY m\.manifest_modified DESC, m\.manifest_file\) = 1", ""),
-    ("only files with too many rows reported", "R__monitoring.sql",
-     r"COALESCE\(tl\.latest_load_rows, 0\) <> mf\.manifest_rows", "COALESCE(tl.latest_load_rows, 0) > mf.manifest_rows"),
+    ("only files with too many records reported", "R__monitoring.sql",
+     r"COALESCE\(tl\.loaded_records, 0\) <> mf\.manifest_rows", "COALESCE(tl.loaded_records, 0) > mf.manifest_rows"),
     ("no grace for files the pipe has not had time to load", "R__monitoring.sql",
      r"WHERE mf\.converted_at < DATEADD\(HOUR, -1, SYSDATE\(\)\)\n  AND ", "WHERE "),
     ("the table's file names not normalised", "R__monitoring.sql",
@@ -177,7 +227,8 @@ def main() -> int:
     texts = {p.relative_to(si.SQL).as_posix(): p.read_text() for p in sorted(si.SQL.rglob("*.sql"))}
     print("fakesnow: the file check of sql/R__monitoring.sql against manifests and the table:")
     problems = check(texts)
-    failed = verdict("a file never loaded and a file with other row counts are reported by name, whole files are not", problems)
+    failed = verdict("files never loaded, with other records or rewritten are reported by name; whole files are not, "
+                     "also when one load's rows have different _loaded_at", problems)
     print("mutations (each must be caught):")
     missed = mutations_missed(check, texts, set(problems), MUTATIONS, flags=re.S)
     failed += mutation_verdict(missed, len(MUTATIONS))

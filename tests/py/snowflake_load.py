@@ -100,6 +100,10 @@ UNSUPPORTED = [
         "fakesnow: HTTP 500 (AssertionError: Unexpected parent kind: INTEGRATION); no IAM handshake locally",
     ),
     (
+        re.compile(r"^ALTER\s+FILE\s+FORMAT\b", re.I),
+        "fakesnow: parse error; V3 already creates the format with the options V8 sets, and fakesnow does not use them",
+    ),
+    (
         re.compile(r"^CREATE\s+(OR\s+REPLACE\s+)?PIPE\b", re.I),
         "fakesnow: parse error; its COPY runs as the Snowpipe stand-in instead",
     ),
