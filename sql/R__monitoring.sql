@@ -57,12 +57,12 @@ ORDER BY last_loaded_at DESC;
 -- in the warehouse"). The pipe loads with ON_ERROR = SKIP_FILE, so one value the
 -- loader refuses drops a whole file, and a rewritten (corrected) file is never
 -- reloaded by the pipe: compare each file the converter's manifests list
--- (V7's stage over _manifests/<table>/, outputs[].uri and outputs[].rows,
+-- (V7's stage over _manifests/<table>/, outputs[].uri and outputs[].records,
 -- jobs/convert/src/job/manifest.rs) with the records the table holds of it, and
 -- show COPY_HISTORY's last word on it. One row per file that is
 --   NOT LOADED     no row of it in the table (skipped, failed, never notified);
 --   ROWS DIFFER    the table holds another number of distinct _record_id of it
---                  than its manifest's row count: an older version with other
+--                  than its manifest's records: an older version with other
 --                  records, not reloaded (backfill/refresh.sql steps 4 to 6);
 --                  or reloaded, but the older load's rows not deleted yet
 --                  (step 6), so records the corrected file dropped are still
@@ -83,9 +83,11 @@ ORDER BY last_loaded_at DESC;
 -- so the rows of one load need not share one value, and the rows with a file's
 -- greatest _loaded_at can be a part of its latest load. With ON_ERROR = SKIP_FILE
 -- a load is all or nothing, so a file loaded once, or loaded again with the same
--- bytes, holds exactly the manifest's records, however many times. This takes a
--- curated file to hold each _record_id once (manifest rows = distinct records);
--- see sql/README.md, "The file check".
+-- bytes, holds exactly the manifest's records, however many times. A file may hold
+-- a record twice (delivered twice into one raw object, or a group of raw objects
+-- with one record in two): outputs[].records counts its distinct _record_id
+-- (outputs[].rows its rows; a manifest written before records were counted has
+-- 0 there, and rows is used). See sql/README.md, "The file check".
 WITH manifest_objects AS (
   SELECT
     $1 AS manifest,
@@ -106,6 +108,7 @@ manifest_files AS (
     REGEXP_SUBSTR(o.value:uri::VARCHAR, 'dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]+$') AS file,
     o.value:uri::VARCHAR AS uri,
     o.value:rows::NUMBER AS manifest_rows,
+    COALESCE(NULLIF(o.value:records::NUMBER, 0), o.value:rows::NUMBER) AS manifest_records,
     m.manifest_modified AS converted_at
   FROM manifest_objects m,
     LATERAL FLATTEN(INPUT => m.manifest:outputs) o
@@ -137,10 +140,11 @@ SELECT
   mf.uri,
   CASE
     WHEN tl.file IS NULL THEN 'NOT LOADED'
-    WHEN tl.loaded_records <> mf.manifest_rows THEN 'ROWS DIFFER'
+    WHEN tl.loaded_records <> mf.manifest_records THEN 'ROWS DIFFER'
     ELSE 'NOT RELOADED'
   END AS problem,
   mf.manifest_rows,
+  mf.manifest_records,
   COALESCE(tl.loaded_records, 0) AS loaded_records,
   COALESCE(tl.table_rows, 0) AS table_rows,
   tl.last_loaded_at,
@@ -154,7 +158,7 @@ LEFT JOIN table_loads tl ON tl.file = mf.file
 LEFT JOIN last_copy lc ON lc.file = mf.file
 WHERE mf.converted_at < DATEADD(HOUR, -1, SYSDATE())
   AND (
-    COALESCE(tl.loaded_records, 0) <> mf.manifest_rows
+    COALESCE(tl.loaded_records, 0) <> mf.manifest_records
     -- METADATA$FILE_LAST_MODIFIED is UTC without a zone; _loaded_at is an instant
     OR mf.converted_at > CONVERT_TIMEZONE('UTC', tl.last_loaded_at)::TIMESTAMP_NTZ
   )

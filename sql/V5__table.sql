@@ -25,6 +25,6 @@ CREATE TABLE IF NOT EXISTS {{ database }}.{{ schema }}.{{ table }} (
   _ingested_at    TIMESTAMP_LTZ NOT NULL COMMENT 'When the ingest run read the record (UTC)',
   _extra          VARIANT                COMMENT 'Fields the schema contract does not know, as a JSON object',
   _file_name      VARCHAR                COMMENT 'Curated Parquet file the row was loaded from (METADATA$FILENAME)',
-  _loaded_at      TIMESTAMP_LTZ          COMMENT 'When Snowpipe started scanning the file (METADATA$START_SCAN_TIME)'
+  _loaded_at      TIMESTAMP_LTZ          COMMENT 'When Snowpipe loaded the row (METADATA$START_SCAN_TIME, set per record)'
 )
 COMMENT = 'feedpipe: {{ table }}, loaded by Snowpipe from curated Parquet; at-least-once, query {{ table }}_dedup';

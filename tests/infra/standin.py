@@ -261,18 +261,21 @@ def manifest_fields() -> tuple[set[str], set[str]]:
     return fields("Manifest"), fields("OutputFile")
 
 
-def write_manifest(path: pathlib.Path, outputs: list[tuple[str, int]]) -> None:
+def write_manifest(path: pathlib.Path, outputs: list[tuple]) -> None:
     """A manifest as the converter writes it (pretty JSON, serde field names):
-    outputs = [(object key under the curated root, rows)]."""
+    outputs = [(object key under the curated root, rows[, distinct records])], the
+    records as many as the rows unless given."""
+    outputs = [(o[0], o[1], o[2] if len(o) > 2 else o[1]) for o in outputs]
     manifest_keys, output_keys = manifest_fields()
     body = {
         "table": VARS["table"],
         "inputs": [{"uri": "s3://feedpipe-test-raw/raw/2026/11/01/10/x.gz", "version": "v1", "bytes": 100}],
-        "records_read": sum(n for _, n in outputs),
-        "rows_written": sum(n for _, n in outputs),
+        "records_read": sum(n for _, n, _ in outputs),
+        "rows_written": sum(n for _, n, _ in outputs),
         "records_quarantined": 0,
         "outputs": [
-            {"uri": f"s3://{VARS['curated_bucket']}/{key}", "dt": key.split("dt=")[1][:10], "rows": n} for key, n in outputs
+            {"uri": f"s3://{VARS['curated_bucket']}/{key}", "dt": key.split("dt=")[1][:10], "rows": n, "records": r}
+            for key, n, r in outputs
         ],
         "quarantine_objects": [],
     }

@@ -28,6 +28,9 @@ converter does) and a single-file manifest, all two hours old:
   * G (2 rows in its manifest) loaded in an older version of 3 records, rewritten,
     reloaded by backfill/refresh.sql step 5 but step 6 not run: the table still holds
     the record the corrected file dropped, reported ROWS DIFFER (3 records of 2);
+  * H (3 rows, 2 distinct records: one record twice in the file, as a Firehose
+    redelivery into one raw object gives) loaded once: whole, not reported (its
+    manifest's `records` is 2; comparing with its `rows` would say ROWS DIFFER);
 and a manifest written a minute ago for D, not loaded yet: inside the grace hour,
 not reported. Then mutations of the query must each be caught.
 
@@ -56,6 +59,7 @@ D = "dt=2026-11-03/orders-0003-dddd.parquet"
 E = "dt=2026-11-02/orders-0004-eeee.parquet"
 F = "dt=2026-11-02/orders-0005-ffff.parquet"
 G = "dt=2026-11-02/orders-0006-gggg.parquet"
+H = "dt=2026-11-03/orders-0007-hhhh.parquet"
 SPREAD = datetime.timedelta(milliseconds=5)  # between the scan times of the records of one load
 
 # The table_loads this test replaced: "the rows of the latest load" as the rows with the
@@ -102,12 +106,14 @@ def check(texts: dict[str, str]) -> list[str]:
         si.write_parquet(root / table / E, records(2, 20))
         si.write_parquet(root / table / F, records(3, 30))
         si.write_parquet(root / table / G, records(3, 40))  # the older version of G
+        si.write_parquet(root / table / H, records(2, 50) + records(1, 50))  # record 50 twice in the file
         for f, scan, spread in (
             (A, now - datetime.timedelta(minutes=90), None),
             (C, now - datetime.timedelta(minutes=90), None),
             (E, now - datetime.timedelta(minutes=150), None),  # before its manifest was rewritten
             (F, now - datetime.timedelta(minutes=90), SPREAD),
             (G, now - datetime.timedelta(minutes=180), SPREAD),
+            (H, now - datetime.timedelta(minutes=90), None),
         ):
             status, _rows = s.pipe_load(f, scan, spread)
             if status != "LOADED":
@@ -139,6 +145,7 @@ def check(texts: dict[str, str]) -> list[str]:
             ("raw_e-5555.json", [(f"{table}/{E}", 2)], old),
             ("raw_f-6666.json", [(f"{table}/{F}", 3)], old),
             ("raw_g-7777.json", [(f"{table}/{G}", 2)], old),  # written 2 h ago, before G's reload (100 min ago)
+            ("raw_h-8888.json", [(f"{table}/{H}", 3, 2)], old),  # 3 rows, 2 distinct records
             ("raw_d-4444.json", [(f"{table}/{D}", 4)], young),
         ]
         s.run(f"CREATE TABLE {s.fq}_standin_manifests (manifest VARIANT, manifest_file VARCHAR, manifest_modified TIMESTAMP_NTZ)")
@@ -156,6 +163,7 @@ def check(texts: dict[str, str]) -> list[str]:
             (A, "Loaded", 3, None, 90), (C, "Loaded", 2, None, 90), (A, "Loaded", 3, None, 80),
             (B, "Load failed", 0, "Numeric value '1e400' is out of range", 85), (E, "Loaded", 2, None, 150),
             (F, "Loaded", 3, None, 90), (G, "Loaded", 3, None, 180), (G, "Loaded", 2, None, 100),
+            (H, "Loaded", 3, None, 90),
         ):
             s.run(
                 f"INSERT INTO {s.fq}_standin_copy_history VALUES (%s, %s, %s, %s, %s::TIMESTAMP_LTZ)",
@@ -211,7 +219,9 @@ MUTATIONS = [
     ("a group manifest's files counted once per manifest", "R__monitoring.sql",
      r"\n  QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY file ORDER BY m\.manifest_modified DESC, m\.manifest_file\) = 1", ""),
     ("only files with too many records reported", "R__monitoring.sql",
-     r"COALESCE\(tl\.loaded_records, 0\) <> mf\.manifest_rows", "COALESCE(tl.loaded_records, 0) > mf.manifest_rows"),
+     r"COALESCE\(tl\.loaded_records, 0\) <> mf\.manifest_records", "COALESCE(tl.loaded_records, 0) > mf.manifest_records"),
+    ("distinct records compared with the manifest's rows (a file holding a record twice looks partly loaded)",
+     "R__monitoring.sql", r"COALESCE\(NULLIF\(o\.value:records::NUMBER, 0\), o\.value:rows::NUMBER\)", "o.value:rows::NUMBER"),
     ("no grace for files the pipe has not had time to load", "R__monitoring.sql",
      r"WHERE mf\.converted_at < DATEADD\(HOUR, -1, SYSDATE\(\)\)\n  AND ", "WHERE "),
     ("the table's file names not normalised", "R__monitoring.sql",

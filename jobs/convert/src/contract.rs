@@ -269,7 +269,7 @@ impl SchemaContract {
         columns.push((
             "_loaded_at".into(),
             "TIMESTAMP_LTZ".into(),
-            Some("When Snowpipe started scanning the file (METADATA$START_SCAN_TIME)".into()),
+            Some("When Snowpipe loaded the row (METADATA$START_SCAN_TIME, set per record)".into()),
         ));
         let name_width = columns.iter().map(|c| c.0.len()).max().unwrap_or(0);
         let type_width = columns.iter().map(|c| c.1.len()).max().unwrap_or(0);

@@ -25,7 +25,7 @@ pub(super) fn check_string(s: &str, path: &FieldPath<'_>) -> Result<(), DecodeEr
         return fail(
             path,
             format!(
-                "is a string of {} bytes, longer than the {VARCHAR_BYTES} bytes a Snowflake VARCHAR holds",
+                "is a string of {} bytes, over the {VARCHAR_BYTES} bytes any Snowflake VARCHAR without a length holds (16,777,216 characters; bytes in tables from before bundle 2026_03)",
                 s.len()
             ),
         );

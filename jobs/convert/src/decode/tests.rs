@@ -392,7 +392,7 @@ fn values_snowflake_would_refuse_are_refused_with_the_reason() {
     let err = decode(&format!(r#"{{{LINEAGE},"id":{}}}"#, x(VARCHAR_BYTES + 1))).unwrap_err();
     assert_eq!(
         err,
-        "field `id`: is a string of 16777217 bytes, longer than the 16777216 bytes a Snowflake VARCHAR holds"
+        "field `id`: is a string of 16777217 bytes, over the 16777216 bytes any Snowflake VARCHAR without a length holds (16,777,216 characters; bytes in tables from before bundle 2026_03)"
     );
     let nested = format!(
         r#"{{{LINEAGE},"id":"a","c":{{"x":1,"y":{}}}}}"#,

@@ -19,6 +19,12 @@ pub struct OutputFile {
     pub dt: NaiveDate,
     /// Rows in it.
     pub rows: u64,
+    /// Distinct `_record_id`s in it: fewer than `rows` when a record delivered twice
+    /// (a Firehose redelivery, or one record in two raw objects of a group) is in it
+    /// twice. The warehouse's file check compares the table with this
+    /// (`sql/R__monitoring.sql`). 0 in manifests written before it was counted.
+    #[serde(default)]
+    pub records: u64,
 }
 
 /// One input object of a conversion.

@@ -603,3 +603,58 @@ async fn days_that_come_in_runs_keep_one_file_each_under_the_bound() {
     }
     assert!(files[0] == files[1], "the same names and bytes");
 }
+
+#[tokio::test]
+async fn the_manifest_counts_the_distinct_records_of_each_file_beside_its_rows() {
+    let s = Setup::new();
+    let mut feed = Vec::new();
+    write_feed(
+        &mut feed,
+        &SampleOptions {
+            rows: 200,
+            days: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (raw, good) = raw_from_feed(&feed);
+    let lines: Vec<&[u8]> = raw.split_inclusive(|b| *b == b'\n').collect();
+    // A record redelivered in the same raw object (Firehose after a retried put), and
+    // one in two objects converted as one group.
+    let once = s.write_raw("once", &raw);
+    let twice = s.write_raw("twice", &[raw.as_slice(), lines[7]].concat());
+    let converter = s.converter(CONTRACT);
+    let m = converter.convert_object(&once, None).await.unwrap();
+    assert_eq!((m.outputs[0].rows, m.outputs[0].records), (200, 200));
+    let m = converter.convert_object(&twice, None).await.unwrap();
+    assert_eq!(m.outputs.len(), 1);
+    assert_eq!((m.outputs[0].rows, m.outputs[0].records), (201, 200));
+    assert_eq!(good.len(), 200);
+
+    let a = s.write_raw("a", &lines[..120].concat());
+    let b = s.write_raw("b", &lines[100..].concat());
+    let mut inputs = Vec::new();
+    for location in [a, b] {
+        let meta = location.store.head(&location.path).await.unwrap();
+        inputs.push(RawInput {
+            location,
+            version_id: None,
+            listed_version: Some(object_version(&meta, None)),
+            e_tag: None,
+        });
+    }
+    let m = converter.convert_group(&inputs).await.unwrap();
+    let rows: u64 = m.outputs.iter().map(|o| o.rows).sum();
+    let records: u64 = m.outputs.iter().map(|o| o.records).sum();
+    assert_eq!((rows, records), (220, 200));
+    // Written as `records` in the manifest's JSON, and read back.
+    let text = serde_json::to_value(&m).unwrap();
+    assert_eq!(text["outputs"][0]["records"], records);
+    let old = r#"{"uri":"s3://c/t/dt=2026-11-01/x.parquet","dt":"2026-11-01","rows":3}"#;
+    assert_eq!(
+        serde_json::from_str::<super::manifest::OutputFile>(old)
+            .unwrap()
+            .records,
+        0
+    );
+}

@@ -75,6 +75,9 @@ struct DtWriter {
     writer: AsyncArrowWriter<BufWriter>,
     path: Path,
     rows: u64,
+    /// The first 64 bits of each row's `_record_id` (counted distinct when the file
+    /// closes: 8 bytes a row).
+    ids: Vec<u64>,
     /// Its number among the files of its day (1 for the first).
     part: u32,
     /// The writer's `memory_size()` as last measured: its share of the running total.
@@ -167,6 +170,7 @@ impl<'a> DtWriters<'a> {
                     writer,
                     path,
                     rows: 0,
+                    ids: Vec::new(),
                     part,
                     accounted: 0,
                     last_write: 0,
@@ -174,6 +178,7 @@ impl<'a> DtWriters<'a> {
             }
         };
         file.rows += batch.num_rows() as u64;
+        record_ids(batch, &mut file.ids);
         file.last_write = self.writes;
         file.writer
             .write(batch)
@@ -254,14 +259,43 @@ async fn complete(
         .close()
         .await
         .map_err(|e| write_error(curated, &file.path, e))?;
+    let mut ids = file.ids;
+    ids.sort_unstable();
+    ids.dedup();
     Ok((
         file.part,
         OutputFile {
             uri: curated.uri_of(&file.path),
             dt,
             rows: file.rows,
+            records: ids.len() as u64,
         },
     ))
+}
+
+/// Appends the first 64 bits of each row's `_record_id` (32 hex digits) to `ids`; a
+/// batch without the column adds nothing.
+fn record_ids(batch: &RecordBatch, ids: &mut Vec<u64>) {
+    use arrow_array::{Array, cast::AsArray};
+    let Some(column) = batch.column_by_name(feedpipe_shared::lineage::RECORD_ID) else {
+        return;
+    };
+    let Some(strings) = column.as_string_opt::<i32>() else {
+        return;
+    };
+    ids.extend(
+        (0..strings.len())
+            .filter(|i| strings.is_valid(*i))
+            .map(|i| {
+                let id = strings.value(i);
+                u64::from_str_radix(id.get(..16).unwrap_or(id), 16).unwrap_or_else(|_| {
+                    // Not hex (a record id written by hand): its own hash.
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    std::hash::Hash::hash(id, &mut h);
+                    std::hash::Hasher::finish(&h)
+                })
+            }),
+    );
 }
 
 /// A write to `path` under `curated` failed.
