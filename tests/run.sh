@@ -38,6 +38,7 @@ FAKESNOW_VERSION="0.12.1"
 SNOWFLAKE_PINS=(
   "fakesnow==$FAKESNOW_VERSION" "snowflake-connector-python==4.8.1" "pyarrow==26.0.1"
   "s3fs==2026.9.0" "jinja2==3.1.6" "duckdb==2.0.0" "sqlglot==30.22.0"
+  "schemachange==4.4.0"
 )
 echo "== Snowflake stand-in: fakesnow $FAKESNOW_VERSION in $snowflake_venv"
 if [ ! -x "$snowflake_venv/bin/python" ]; then

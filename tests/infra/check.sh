@@ -35,7 +35,13 @@
 #      The simulator (exact versions in iam_check.py's NPM_PACKAGES) is
 #      installed with npm into ${FEEDPIPE_TOOLS:-<repo>/.tools}/node on first
 #      use only.
-# Each of 3-9 also mutates its inputs to prove that its checks can fail.
+#  10. tests/infra/test_deploy_run.py: the deploy guide's Snowflake commands
+#      (VARS=, schemachange render and deploy, taken from README.md,
+#      infra/README.md, sql/README.md and sql/ comments) run as written by bash
+#      with schemachange 4.4.0 (Snowflake venv) against fakesnow: VARS as
+#      `terraform output -json sql_vars` gives it for terraform.tfvars.example,
+#      every script rendered with every placeholder set, dry runs, a deploy.
+# Each of 3-10 also mutates its inputs to prove that its checks can fail.
 #
 # Tools go to a venv at ${FEEDPIPE_TOOLS:-<repo>/.tools}/venv. checkov and
 # python-hcl2 both install a Python package called `hcl2` (checkov depends on
@@ -128,3 +134,6 @@ fi
 PYTHONPATH="$hcl2_lib${PYTHONPATH:+:$PYTHONPATH}" "$venv/bin/python" -c \
   'import sys; sys.path.insert(0, "tests/infra"); import iam_check; print("iam-simulate in", iam_check.ensure_simulator())'
 PYTHONPATH="$hcl2_lib${PYTHONPATH:+:$PYTHONPATH}" "$venv/bin/python" tests/infra/test_iam_check.py
+
+echo "== tests/infra/test_deploy_run.py"
+"$snowflake_python" tests/infra/test_deploy_run.py  # python-hcl2 from $hcl2_lib, after the venv's own packages
