@@ -127,9 +127,12 @@ impl Chain {
     }
 
     async fn with_recorder(recorder: Option<Recorder>) -> Self {
-        let components_endpoint = recorder
-            .as_ref()
-            .map_or_else(endpoint, |r| r.endpoint.clone());
+        // Without a recorder, where the environment points clients: the fault run
+        // points AWS_ENDPOINT_URL at the fault-injecting proxy.
+        let components_endpoint = recorder.as_ref().map_or_else(
+            || std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| endpoint()),
+            |r| r.endpoint.clone(),
+        );
         let ingest = Principal::new("ingest")
             .sdk_config(&components_endpoint)
             .await;
@@ -419,7 +422,13 @@ impl Chain {
             "snowflake_role_arn": "arn:aws:iam::123456789012:role/feedpipe-snowflake",
         });
         let reader = self.principal("snowflake");
-        snowflake_as(&vars, queries, &self.components_endpoint, Some(&reader))
+        // The local server itself, or the recorder: never the fault proxy (the faults
+        // are the pipeline's, not the warehouse's reads).
+        let at = self
+            .recorder
+            .as_ref()
+            .map_or_else(endpoint, |r| r.endpoint.clone());
+        snowflake_as(&vars, queries, &at, Some(&reader))
     }
 
     pub async fn reconcile(&self, dedup: bool) -> feedpipe_warehouse::Report {
