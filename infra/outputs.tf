@@ -101,6 +101,11 @@ output "backfill_state_machine_arn" {
   value       = module.backfill.state_machine_arn
 }
 
+output "backfill_operator_policy_arn" {
+  description = "ARN of the IAM policy to attach to the role or user that runs feedpipe convert --distributed."
+  value       = module.backfill.operator_policy_arn
+}
+
 output "snowflake_role_arn" {
   description = "STORAGE_AWS_ROLE_ARN for the Snowflake storage integration."
   value       = module.snowflake_access.role_arn

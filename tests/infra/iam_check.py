@@ -17,7 +17,10 @@ IAM policy engine, @cloud-copilot/iam-simulate (node, tests/infra/iam_simulate.m
   --log         the proxy's --record file (one JSON object per line)
   --names       the names JSON of tests/infra/policies.py (its docstring has the schema)
   --principals  {"<access key id>": "<component>", ...}, components being those of
-                policies.COMPONENTS: ingest, raw_to_parquet, firehose, backfill, snowflake
+                policies.COMPONENTS (roles: ingest, raw_to_parquet, firehose, backfill,
+                snowflake) and policies.MANAGED_POLICY_COMPONENTS (managed policies that
+                an operator attaches to their own role or user: operator, for
+                `feedpipe convert --distributed`)
   --components  the components whose unused statements are checked (default: every
                 component named in --principals)
   --policies    use these rendered policies (policies.render()'s shape) instead of
@@ -34,7 +37,8 @@ Output (stdout), one line per finding, then a summary line:
       (lambda.amazonaws.com; firehose.amazonaws.com with the account id as external id;
       states.amazonaws.com from this account; Snowflake's IAM user with the integration's
       external id, which needs the handshake values in the names), and Snowflake's
-      reader role by nobody else (not another principal of the account, not a wrong id)
+      reader role by nobody else (not another principal of the account, not a wrong id);
+      not checked for a managed-policy component (operator): it has no role
   (MAY_BE_UNUSED lists, with a reason, the statements a local run cannot exercise.)
 Exit status: 0 when there is no finding, 1 when there is one, 2 on bad input.
 Requests signed with a key not in --principals (the test's admin set-up) are
@@ -52,7 +56,8 @@ Kinesis (Kinesis_20131202.X -> kinesis:X on the stream of StreamARN/StreamName,
 or of moto's shard iterator, or the run's stream), SQS JSON and query protocol
 (batch calls -> their single action; the queue ARN from QueueUrl), Step
 Functions, KMS, STS AssumeRole (with the role's trust policy), Lambda invoke,
-Firehose, CloudWatch Logs. And the KMS calls made with the caller's permissions,
+Firehose, CloudWatch Logs. Step Functions per STATES_RESOURCE (the resource
+type each action takes, Service Authorization Reference). And the KMS calls made with the caller's permissions,
 on the keys infra/ configures: S3 SSE-KMS GetObject -> kms:Decrypt, PutObject
 and CreateMultipartUpload -> kms:GenerateDataKey, UploadPart -> kms:Decrypt
 (S3 User Guide, "Using server-side encryption with AWS KMS keys" and "Multipart
@@ -72,7 +77,9 @@ Where it differs from AWS:
     ones named above plus aws:PrincipalArn/PrincipalAccount/RequestedRegion; a
     condition on any other key sees it absent. No SCPs, RCPs, permission
     boundaries or session policies; the principal is the role's session
-    (assumed-role/<role>/<component>), though the components sign with static keys.
+    (assumed-role/<role>/<component>), though the components sign with static keys;
+    for a managed-policy component (operator) it is a user, user/<component>,
+    holding only that policy (on AWS, whatever it is attached to may hold more).
   * KMS calls are modelled per request from the documentation (S3 Bucket Keys
     make S3 call KMS less often; the permission needed is the same). HeadObject
     needs no kms:Decrypt. Requests the proxy faulted get no KMS call.
@@ -134,6 +141,9 @@ MAY_BE_UNUSED = {
     ("backfill", "ManageDistributedMapChildExecutions"): "Step Functions' Distributed Map manages its child executions itself",
     ("backfill", "DeliverExecutionLogs"): "CloudWatch Logs vended delivery, set up by Step Functions for the state machine's logging",
     ("backfill", "WriteXRayTraces"): "X-Ray: Step Functions' own tracing",
+    ("operator", "FollowBackfillMapRuns"):
+        "moto never runs an execution, so ListMapRuns lists no Map Run and the CLI makes no DescribeMapRun "
+        "(the self-test's fixture makes one with the ARN AWS would give)",
     ("snowflake", "LocateCuratedBucket"):
         "Snowflake's own client asks for the bucket's region; the stand-in's S3 client is given the endpoint and region",
 }
@@ -152,6 +162,20 @@ S3_BUCKET_PUT = {
     "lifecycle": "s3:PutLifecycleConfiguration", "acl": "s3:PutBucketAcl", "tagging": "s3:PutBucketTagging",
     "cors": "s3:PutBucketCORS", "ownershipControls": "s3:PutBucketOwnershipControls",
     "publicAccessBlock": "s3:PutBucketPublicAccessBlock",
+}
+# Step Functions: the request field that names the resource each action is
+# authorized on (Service Authorization Reference, "Actions, resources, and
+# condition keys for AWS Step Functions": DescribeStateMachine, StartExecution
+# and ListExecutions take a stateMachine; DescribeExecution, StopExecution,
+# GetExecutionHistory, DescribeStateMachineForExecution and ListMapRuns an
+# execution; DescribeMapRun and UpdateMapRun a mapRun).
+STATES_RESOURCE = {
+    "DescribeStateMachine": "stateMachineArn", "StartExecution": "stateMachineArn",
+    "StartSyncExecution": "stateMachineArn", "ListExecutions": "stateMachineArn",
+    "DescribeExecution": "executionArn", "StopExecution": "executionArn",
+    "GetExecutionHistory": "executionArn", "DescribeStateMachineForExecution": "executionArn",
+    "ListMapRuns": "executionArn", "RedriveExecution": "executionArn",
+    "DescribeMapRun": "mapRunArn", "UpdateMapRun": "mapRunArn",
 }
 SQS_BATCH = {
     "SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
@@ -384,6 +408,11 @@ class Mapper:
     def _states(self, req) -> list[Auth]:
         op = self._operation(req)
         fields = req.get("fields") or {}
+        if op in STATES_RESOURCE:
+            name = STATES_RESOURCE[op]
+            if not fields.get(name):
+                raise Unmapped(f"Step Functions {op} without {name} (the recorder keeps it: fault_proxy.RECORDED_FIELDS)")
+            return [Auth(f"states:{op}", fields[name])]
         for name in ("mapRunArn", "executionArn", "stateMachineArn"):
             if fields.get(name):
                 return [Auth(f"states:{op}", fields[name])]
@@ -511,6 +540,8 @@ def trust_expectations(component: str, names: dict) -> list[tuple[str, dict, boo
         return [("firehose.amazonaws.com", {"sts:ExternalId": account}, True)]
     if component == "backfill":
         return [("states.amazonaws.com", {"aws:SourceAccount": account, "aws:SourceArn": names["state_machine_arn"]}, True)]
+    if component not in names.get("role_arns", {}):
+        return []  # a managed policy (operator): no role, so no trust policy to check
     if component == "snowflake":
         user, external = names.get("snowflake_iam_user_arn"), names.get("snowflake_external_id")
         # "0000": the placeholder external id the first apply used to trust (defect 4).
@@ -580,8 +611,11 @@ def check(requests: list[dict], rendered: dict, principals: dict, components: li
             findings["unmapped"].append({"component": component, "request": _where(req), "why": str(e)})
             continue
         for auth in auths:
-            role = role_arns[component]
-            principal = f"arn:{names['partition']}:sts::{names['account_id']}:assumed-role/{role.rsplit('/', 1)[1]}/{component}"
+            role = role_arns.get(component)
+            if role is None:  # a managed policy: whoever the operator attached it to; a user here
+                role = principal = f"arn:{names['partition']}:iam::{names['account_id']}:user/{component}"
+            else:
+                principal = f"arn:{names['partition']}:sts::{names['account_id']}:assumed-role/{role.rsplit('/', 1)[1]}/{component}"
             context = {
                 "aws:SecureTransport": "true",  # HTTPS on AWS; the local proxy speaks HTTP
                 "aws:PrincipalArn": role,

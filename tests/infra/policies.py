@@ -20,6 +20,11 @@ Components and the policy each one runs under (the identity policy of its role):
   backfill        module.backfill        aws_iam_role_policy.this   (the state machine's role)
   snowflake       module.snowflake_access aws_iam_role_policy.read_curated (Snowflake's reader role)
 
+and the components whose policy is a customer managed policy that an operator
+attaches to their own role or user (no role, so no trust policy and no role ARN):
+
+  operator        module.backfill        aws_iam_policy.operator    (`feedpipe convert --distributed`)
+
 Names JSON (every key optional; unknown keys are an error):
 
   account_id, region, partition        the account, region ("us-east-1") and partition ("aws");
@@ -50,7 +55,7 @@ rendered as it is after the handshake; pass "" for both to render it before.
 
 CLI:
   policies.py NAMES.json                 {component: identity policy document}
-  policies.py NAMES.json --all           {"identity": {...}, "trust": {component: trust policy},
+  policies.py NAMES.json --all           {"identity": {...}, "trust": {component with a role: trust policy},
                                           "resources": {"buckets": {name: bucket policy},
                                           "kms_key": key policy, "queues": {name: queue policy}},
                                           "names": the resolved names}
@@ -101,6 +106,11 @@ COMPONENTS = {
     "firehose": (("stream",), "firehose", "firehose"),
     "backfill": (("backfill",), "this", "this"),
     "snowflake": (("snowflake_access",), "read_curated", "snowflake"),
+}
+MANAGED_POLICY_COMPONENTS = {
+    # component: (module call path, aws_iam_policy name); attached by the operator
+    # to whoever runs it (infra/README.md), so it has no role of its own.
+    "operator": (("backfill",), "operator"),
 }
 
 # names key -> what it overrides: ("local", calls, local name) or
@@ -172,6 +182,10 @@ RESOURCE_ATTRS = {
     "aws_iam_role": {
         "arn": lambda c, a: _arn(c, "iam", f"role/{a('name')}", region=False),
         "id": lambda c, a: a("name"),
+    },
+    "aws_iam_policy": {
+        "arn": lambda c, a: _arn(c, "iam", f"policy/{a('name')}", region=False),
+        "id": lambda c, a: _arn(c, "iam", f"policy/{a('name')}", region=False),
     },
     "aws_sfn_state_machine": {
         "arn": lambda c, a: _arn(c, "states", f"stateMachine:{a('name')}"),
@@ -461,6 +475,8 @@ def render(names: dict, texts: dict[str, str] | None = None) -> dict:
     """Everything iam_check.py needs, for `names` (see the module docstring)."""
     tree = Tree(names, texts)
     identity = {c: tree.attached(calls, "aws_iam_role_policy", pol, "policy") for c, (calls, pol, _) in COMPONENTS.items()}
+    identity.update({c: tree.attached(calls, "aws_iam_policy", pol, "policy")
+                     for c, (calls, pol) in MANAGED_POLICY_COMPONENTS.items()})
     trust = {c: tree.attached(calls, "aws_iam_role", role, "assume_role_policy") for c, (calls, _, role) in COMPONENTS.items()}
     buckets_ns = tree.module_ns(("buckets",))
     bucket_names = {k: buckets_ns.attr(f"{k}_bucket_name") for k in ("source", "raw", "curated")}
@@ -499,6 +515,11 @@ def render(names: dict, texts: dict[str, str] | None = None) -> dict:
         "snowflake_external_id": tree.var((), "snowflake_external_id"),
         "role_arns": {
             c: tree.block_ns(calls, "resource", "aws_iam_role", role).attr("arn") for c, (calls, _, role) in COMPONENTS.items()
+        },
+        # Managed policies (no role): their ARNs, as Terraform outputs them.
+        "policy_arns": {
+            c: tree.block_ns(calls, "resource", "aws_iam_policy", pol).attr("arn")
+            for c, (calls, pol) in MANAGED_POLICY_COMPONENTS.items()
         },
     }
     # What S3, SQS and Kinesis encrypt with (they call KMS with the caller's permissions).

@@ -22,10 +22,18 @@ makes (read from it; the component that makes each is named below):
   snowflake       the storage integration's reads: GetBucketLocation, ListObjectsV2
                   under <table>/ and _manifests/<table>/, GetObject (with and without
                   versionId)
+  operator        jobs/feedpipe/src/distributed.rs (`feedpipe convert --distributed`,
+                  under infra/modules/backfill's aws_iam_policy.operator):
+                  DescribeStateMachine, StartExecution, DescribeExecution, ListMapRuns
+                  on the state machine (created by the admin key first, with the shape
+                  of the module's definition), and DescribeMapRun with the Map Run ARN
+                  AWS would give (mapRun:<state machine>/<label>:<id>): moto 5.2.5
+                  never runs an execution, so it has no Map Run and answers an error,
+                  but the request is recorded and evaluated like AWS's
 
-Set-up (buckets, versioning, stream, queue, notification, the feed file) uses an
-admin key, and `feedpipe convert --distributed`'s Step Functions calls an operator
-key; neither is in principals.json, so iam_check ignores (and counts) them.
+Set-up (buckets, versioning, stream, queue, notification, the feed file, the state
+machine) uses an admin key, which is not in principals.json, so iam_check ignores
+(and counts) its requests.
 
 Run with the servers venv (moto, boto3):
   .tools/servers-venv/bin/python tests/infra/record_iam_fixture.py [OUT_DIR]
@@ -46,6 +54,7 @@ import urllib.request
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -73,9 +82,10 @@ KEYS = {
     "firehose": "AKIAFEEDPIPEFIREHOSE",
     "backfill": "AKIAFEEDPIPEBACKFILL",
     "snowflake": "AKIAFEEDPIPESNOWFLAKE",
+    # The Rust test of `feedpipe convert --distributed` signs the CLI's calls with it too.
+    "operator": "AKIAFEEDPIPEOPERATOR",
 }
 ADMIN = "AKIAFEEDPIPEADMINSETUP"
-OPERATOR = "AKIAFEEDPIPEOPERATOR"
 
 
 def free_port() -> int:
@@ -194,12 +204,44 @@ def run(endpoint: str) -> None:
     except lam.exceptions.ResourceNotFoundException:
         pass
 
-    # ---- the operator (`feedpipe convert --distributed`): not a component ---------
-    sfn = client("stepfunctions", OPERATOR, endpoint)
+    # ---- the operator (`feedpipe convert --distributed`) -------------------------
+    definition = {  # the shape of infra/modules/backfill's definition
+        "StartAt": "ConvertRawObjects",
+        "States": {"ConvertRawObjects": {
+            "Type": "Map",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2",
+                           "Parameters": {"Bucket": n["raw_bucket"], "Prefix.$": "$.prefix"}},
+            "ItemBatcher": {"MaxItemsPerBatch": 5, "BatchInput": {"bucket": n["raw_bucket"], "source": "backfill"}},
+            "MaxConcurrency": 10,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "ConvertBatch",
+                "States": {"ConvertBatch": {
+                    "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{n['raw_to_parquet_function']}",
+                                   "Payload.$": "$"},
+                    "End": True}},
+            },
+            "End": True,
+        }},
+    }
+    machine = client("stepfunctions", ADMIN, endpoint).create_state_machine(
+        name=n["state_machine"], definition=json.dumps(definition),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/{n['state_machine']}-role",
+    )["stateMachineArn"]
+    sfn = client("stepfunctions", KEYS["operator"], endpoint)
+    sfn.describe_state_machine(stateMachineArn=machine)
+    execution = sfn.start_execution(stateMachineArn=machine, name="feedpipe-backfill-20261201T100000-000Z",
+                                    input=json.dumps({"prefix": "raw/2026/12/"}))["executionArn"]
+    sfn.describe_execution(executionArn=execution)
+    runs = sfn.list_map_runs(executionArn=execution).get("mapRuns", [])  # moto leaves it out
+    # What AWS would list: the Distributed Map's run, mapRun:<machine>/<label>:<id>.
+    map_run = runs[0]["mapRunArn"] if runs else (
+        f"arn:aws:states:{REGION}:{ACCOUNT}:mapRun:{n['state_machine']}/ConvertRawObjects:0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b")
     try:
-        sfn.describe_state_machine(stateMachineArn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{n['state_machine']}")
-    except sfn.exceptions.StateMachineDoesNotExist:
-        pass
+        sfn.describe_map_run(mapRunArn=map_run)
+    except ClientError:
+        pass  # moto has no such Map Run
 
     # ---- snowflake (the storage integration) ------------------------------------
     s3 = client("s3", KEYS["snowflake"], endpoint)

@@ -15,7 +15,13 @@ fault_proxy.py --record, one access key per component, against moto):
     trust with the published id 0000 (defect 4), rendering before the handshake,
     Firehose's external id or the state machine's service changed give TRUST lines;
   * the same from infra/'s own text: removing the manifests statement (issue 15,
-    defect 1) or a ListBucket statement (defect 3) from infra/iam.tf gives DENIED;
+    defect 1) or a ListBucket statement (defect 3) from infra/iam.tf gives DENIED,
+    and so does scoping the operator's policy to the child executions or to
+    another state machine's Map Runs;
+  * the operator (`feedpipe convert --distributed`, infra/modules/backfill's
+    aws_iam_policy.operator): every Step Functions call distributed.rs makes is
+    in the fixture under AKIAFEEDPIPEOPERATOR, mapped from a field the recorder
+    keeps, denied on another state machine, and has no trust check (no role);
   * the request -> IAM mapping on hand-made requests (GetObject with a versionId
     needs s3:GetObjectVersion only, a 404 needs s3:ListBucket, ListObjectsV2 carries
     s3:prefix, the KMS calls S3 makes for the caller, ...), and the recorder's
@@ -150,6 +156,13 @@ INFRA_MUTATIONS = [
     ("the backfill may list another prefix only", "modules/backfill/main.tf",
      r'values   = \["\$\{var\.raw_prefix\}/\*"\]', 'values   = ["${var.raw_prefix}/2025/*"]',
      "backfill", "s3:ListBucket", "arn:aws:s3:::fixture-raw"),
+    ("the operator may follow only the Distributed Map's child executions", "modules/backfill/main.tf",
+     r'resources = \[local\.started_executions_arn\]', "resources = [local.executions_arn]",
+     "operator", "states:DescribeExecution", "arn:aws:states:*:execution:fixture-backfill:*"),
+    ("the operator's Map Run statement names another state machine's", "modules/backfill/main.tf",
+     r'map_runs_arn           = "\$\{local\.arn_base\}:mapRun:\$\{local\.state_machine_name\}/\*"',
+     'map_runs_arn           = "${local.arn_base}:mapRun:${local.state_machine_name}-other/*"',
+     "operator", "states:DescribeMapRun", "arn:aws:states:*:mapRun:fixture-backfill/*"),
     ("Snowflake may not read the manifests", "main.tf",
      r'manifest_prefixes      = \["_manifests/\$\{var\.curated_table\}/"\]', "manifest_prefixes      = []",
      "snowflake", "s3:GetObject", "arn:aws:s3:::fixture-curated/_manifests/*"),
@@ -258,6 +271,20 @@ def test_mapping(ctx) -> list[str]:
         (_req(service="states", method="POST", target="AWSStepFunctions.StartExecution",
               fields={"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:sm"}),
          [("states:StartExecution", "arn:aws:states:us-east-1:123456789012:stateMachine:sm")]),
+        # `feedpipe convert --distributed` (jobs/feedpipe/src/distributed.rs), each on
+        # the resource type the Service Authorization Reference gives.
+        (_req(service="states", method="POST", target="AWSStepFunctions.DescribeStateMachine",
+              fields={"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:sm"}),
+         [("states:DescribeStateMachine", "arn:aws:states:us-east-1:123456789012:stateMachine:sm")]),
+        (_req(service="states", method="POST", target="AWSStepFunctions.DescribeExecution",
+              fields={"executionArn": "arn:aws:states:us-east-1:123456789012:execution:sm:e1"}),
+         [("states:DescribeExecution", "arn:aws:states:us-east-1:123456789012:execution:sm:e1")]),
+        (_req(service="states", method="POST", target="AWSStepFunctions.ListMapRuns",
+              fields={"executionArn": "arn:aws:states:us-east-1:123456789012:execution:sm:e1"}),
+         [("states:ListMapRuns", "arn:aws:states:us-east-1:123456789012:execution:sm:e1")]),
+        (_req(service="states", method="POST", target="AWSStepFunctions.DescribeMapRun",
+              fields={"mapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:sm/Map:1f2e"}),
+         [("states:DescribeMapRun", "arn:aws:states:us-east-1:123456789012:mapRun:sm/Map:1f2e")]),
         (_req(service="kms", method="POST", target="TrentService.Decrypt", fields={"KeyId": "alias/feedpipe"}),
          [("kms:Decrypt", "arn:aws:kms:us-east-1:123456789012:alias/feedpipe")]),
         (_req(service="sts", method="POST", fields={"Action": "AssumeRole", "RoleArn": "arn:aws:iam::123456789012:role/r"}),
@@ -272,7 +299,9 @@ def test_mapping(ctx) -> list[str]:
     ctx_list = m.map(_req(path="/fixture-raw", query="list-type=2&prefix=raw%2F2026%2F&delimiter=%2F"))[0].context
     if ctx_list != {"s3:prefix": "raw/2026/", "s3:delimiter": "/"}:
         fails.append(f"ListObjectsV2 context is {ctx_list}")
-    for unmapped in (_req(method="POST", path="/fixture-raw", query="delete"), _req(service="ec2")):
+    for unmapped in (_req(method="POST", path="/fixture-raw", query="delete"), _req(service="ec2"),
+                     _req(service="states", method="POST", target="AWSStepFunctions.DescribeMapRun",
+                          fields={"executionArn": "arn:aws:states:us-east-1:123456789012:execution:sm:e1"})):
         try:
             got = m.map(unmapped)
             fails.append(f"{unmapped['service']} {unmapped['method']} {unmapped['query']} should be UNMAPPED, got {got}")
@@ -313,6 +342,45 @@ def test_recorder_parsing(ctx) -> list[str]:
     return fails
 
 
+# What jobs/feedpipe/src/distributed.rs calls (aws-sdk-sfn), as X-Amz-Target.
+DISTRIBUTED_CALLS = ("DescribeStateMachine", "StartExecution", "DescribeExecution", "ListMapRuns", "DescribeMapRun")
+
+
+def test_operator(ctx) -> list[str]:
+    fails = []
+    source = (REPO / "jobs/feedpipe/src/distributed.rs").read_text()
+    # Every operation on the aws_sdk_sfn::Client (`sfn.<operation>()`), in API names.
+    called = {re.sub(r"(?:^|_)([a-z])", lambda m: m.group(1).upper(), c)
+              for c in re.findall(r"\bsfn\s*\.\s*([a-z_]+)\(\)", source)}
+    if called != set(DISTRIBUTED_CALLS):
+        fails.append(f"distributed.rs calls {sorted(called)}; DISTRIBUTED_CALLS is {sorted(DISTRIBUTED_CALLS)}: update it")
+    key = next((k for k, c in ctx["principals"].items() if c == "operator"), None)
+    if key != "AKIAFEEDPIPEOPERATOR":
+        fails.append(f"the operator's key is {key}, not AKIAFEEDPIPEOPERATOR (the Rust test signs with it)")
+    recorded = {(r.get("target") or "").rsplit(".", 1)[-1] for r in ctx["requests"] if r.get("akid") == key}
+    missing = set(DISTRIBUTED_CALLS) - recorded
+    if missing:
+        fails.append(f"the fixture has no operator request for {sorted(missing)}")
+    for op in DISTRIBUTED_CALLS:
+        if op not in iam_check.STATES_RESOURCE:
+            fails.append(f"iam_check.STATES_RESOURCE does not map {op}")
+        elif iam_check.STATES_RESOURCE[op] not in fault_proxy.RECORDED_FIELDS:
+            fails.append(f"{op}'s {iam_check.STATES_RESOURCE[op]} is not in fault_proxy.RECORDED_FIELDS")
+    if "operator" in ctx["rendered"]["trust"] or iam_check.trust_expectations("operator", ctx["rendered"]["names"]):
+        fails.append("the operator (a managed policy, no role) has a trust policy or trust checks")
+    arn = ctx["rendered"]["names"]["policy_arns"].get("operator")
+    if arn != "arn:aws:iam::123456789012:policy/feedpipe-backfill-operator":
+        fails.append(f"the operator policy's ARN is {arn}")
+    # Only the backfill state machine: the same calls on another one are denied.
+    other = [dict(r, fields={k: v.replace(":fixture-backfill", ":other-machine") for k, v in r["fields"].items()})
+             for r in ctx["requests"] if r.get("akid") == key]
+    result = iam_check.check(other, ctx["rendered"], ctx["principals"], components=[])
+    denied = {d["action"] for d in result["findings"]["denied"]}
+    if denied != {f"states:{op}" for op in DISTRIBUTED_CALLS}:
+        fails.append(f"the operator's calls on another state machine: denied {sorted(denied)}")
+    return fails
+
+
 TESTS = [
     ("every request of the fixture is allowed, nothing unmapped or unused", test_fixture_passes),
     ("dropping any used statement gives DENIED naming its action and resource", test_dropping_a_used_statement_is_denied),
@@ -320,6 +388,7 @@ TESTS = [
     ("mutations of infra/ itself give DENIED", test_infra_mutations),
     ("trust policies: each role's assumer may assume it, nobody else Snowflake's", test_trust_mutations),
     ("requests map to the IAM actions and resources AWS authorizes", test_mapping),
+    ("the operator: every call of convert --distributed recorded, mapped, scoped; no trust check", test_operator),
     ("the recorder's credential scope and body fields", test_recorder_parsing),
 ]
 

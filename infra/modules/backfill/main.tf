@@ -49,6 +49,12 @@ locals {
   arn_base          = "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}"
   state_machine_arn = "${local.arn_base}:stateMachine:${local.state_machine_name}"
   executions_arn    = "${local.arn_base}:execution:${local.state_machine_name}/*"
+  # The operator's view (Service Authorization Reference, Step Functions resource
+  # types): an execution it starts is execution:<name>:<id>; the Distributed Map's
+  # Map Run is mapRun:<name>/<label>:<id>. (Child executions, above, are the
+  # "labelled execution" type, execution:<name>/<label>:<id>.)
+  started_executions_arn = "${local.arn_base}:execution:${local.state_machine_name}:*"
+  map_runs_arn           = "${local.arn_base}:mapRun:${local.state_machine_name}/*"
 
   definition = {
     Comment = "feedpipe backfill: raw JSON objects under a prefix -> raw-to-parquet Lambda, in batches, with bounded concurrency"
@@ -257,4 +263,42 @@ resource "aws_sfn_state_machine" "this" {
   }
 
   depends_on = [aws_iam_role_policy.this]
+}
+
+# What `feedpipe convert --distributed` (jobs/feedpipe/src/distributed.rs) calls,
+# and nothing else: describe the state machine (to check the bucket it lists),
+# start an execution, follow it and its Map Run. A customer managed policy, to be
+# attached to whatever role or user runs the CLI (infra/README.md, "Backfill").
+# Resource types per action: Service Authorization Reference, "Actions,
+# resources, and condition keys for AWS Step Functions".
+data "aws_iam_policy_document" "operator" {
+  statement {
+    sid    = "DescribeAndStartBackfill"
+    effect = "Allow"
+    # Both take a stateMachine resource.
+    actions   = ["states:DescribeStateMachine", "states:StartExecution"]
+    resources = [local.state_machine_arn]
+  }
+
+  statement {
+    sid    = "FollowBackfillExecutions"
+    effect = "Allow"
+    # Both take an execution resource: the execution StartExecution returned.
+    actions   = ["states:DescribeExecution", "states:ListMapRuns"]
+    resources = [local.started_executions_arn]
+  }
+
+  statement {
+    sid       = "FollowBackfillMapRuns"
+    effect    = "Allow"
+    actions   = ["states:DescribeMapRun"]
+    resources = [local.map_runs_arn]
+  }
+}
+
+resource "aws_iam_policy" "operator" {
+  name        = "${var.name_prefix}-backfill-operator"
+  description = "Run feedpipe convert --distributed: start and follow the ${local.state_machine_name} state machine."
+  policy      = data.aws_iam_policy_document.operator.json
+  tags        = var.tags
 }

@@ -12,3 +12,8 @@ output "role_arn" {
   description = "ARN of the state machine's role."
   value       = aws_iam_role.this.arn
 }
+
+output "operator_policy_arn" {
+  description = "ARN of the customer managed policy for whoever runs feedpipe convert --distributed (attach it to that role or user)."
+  value       = aws_iam_policy.operator.arn
+}
