@@ -5,6 +5,10 @@
 //! lists, the start with the prefix as input, the following, and the report and
 //! exit code of an execution that ends other than SUCCEEDED. The Distributed Map's
 //! run itself needs AWS.
+//!
+//! The CLI signs as the operator, through the recording proxy, and every call it
+//! makes must be one the operator policy of infra/modules/backfill allows
+//! (tests/infra/iam_check.py).
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -34,6 +38,9 @@ async fn distributed_backfill_starts_the_state_machine_and_follows_it_to_its_end
         .await;
     let sfn = aws_sdk_sfn::Client::new(&config);
     let bucket = unique("raw");
+    let name = unique("backfill");
+    let recorder = feedpipe_e2e::principals::Recorder::start();
+    let operator = feedpipe_e2e::principals::Principal::new("operator");
     // The shape of infra/modules/backfill's definition.
     let definition = json!({
         "StartAt": "ConvertRawObjects",
@@ -53,7 +60,7 @@ async fn distributed_backfill_starts_the_state_machine_and_follows_it_to_its_end
     });
     let machine = sfn
         .create_state_machine()
-        .name(unique("backfill"))
+        .name(&name)
         .definition(definition.to_string())
         .role_arn("arn:aws:iam::123456789012:role/feedpipe-backfill")
         .send()
@@ -74,7 +81,9 @@ async fn distributed_backfill_starts_the_state_machine_and_follows_it_to_its_end
                 "--input",
                 input,
             ])
-            .env("AWS_ENDPOINT_URL", &endpoint);
+            .env("AWS_ENDPOINT_URL", &recorder.endpoint)
+            .env("AWS_ACCESS_KEY_ID", &operator.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &operator.secret_access_key);
         command
     };
 
@@ -154,4 +163,9 @@ async fn distributed_backfill_starts_the_state_machine_and_follows_it_to_its_end
             .ends_with(&format!("execution {execution}")),
         "{stdout}"
     );
+
+    // Every call of the CLI, under the operator policy infra/ gives it.
+    let names =
+        json!({ "account_id": "123456789012", "region": "us-east-1", "state_machine": name });
+    println!("{}", recorder.check(&names, &["operator"]));
 }
