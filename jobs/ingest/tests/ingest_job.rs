@@ -445,3 +445,42 @@ async fn a_record_past_the_keep_limit_goes_whole_to_a_side_object_the_entry_name
         want.len()
     );
 }
+
+#[tokio::test]
+async fn a_shard_at_its_write_limits_throttles_and_every_record_still_arrives_once() {
+    // One shard taking 500 records a second (Kinesis: 1,000): 1,500 records need three
+    // seconds of it, so the sink is answered ProvisionedThroughputExceededException and
+    // retries with its default backoff until each is in.
+    let limits = feedpipe_standins::ShardLimits {
+        bytes_per_second: 1024 * 1024,
+        records_per_second: 500,
+    };
+    let s = Setup {
+        dir: tempfile::tempdir().unwrap(),
+        stream: Arc::new(InProcessStream::new("feed", 1).with_shard_limits(limits)),
+    };
+    let mut feed = Vec::new();
+    write_feed(
+        &mut feed,
+        &SampleOptions {
+            rows: 1500,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let path = s.write("orders.jsonl", &feed);
+    let summary = s.run(&path, IngestConfig::default()).await.unwrap();
+    assert_eq!(
+        (summary.records_sent, summary.records_quarantined),
+        (1500, 0)
+    );
+    assert!(summary.retried_records > 0, "{summary:?}");
+    assert!(s.stream.throttled_records() > 0);
+    let ids: std::collections::BTreeSet<String> = s
+        .stream_records()
+        .iter()
+        .map(|r| r["_record_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1500, "each record once");
+    assert_eq!(s.stream.lengths(), vec![1500]);
+}

@@ -58,4 +58,4 @@ pub use firehose::{Firehose, FirehoseConfig};
 pub use kinesis_source::KinesisSource;
 pub use sequence::SequenceNumber;
 pub use source::StreamSource;
-pub use stream::{Faults, InProcessStream, StoredRecord};
+pub use stream::{Faults, InProcessStream, ShardLimits, StoredRecord};

@@ -31,6 +31,13 @@
 //! `undelivered` quarantine entries, and every answer stays what the conformance
 //! suite expects of Kinesis. A stream without a limit (the default) never waits, so
 //! a test that sends without a consumer cannot hang.
+//!
+//! **Shard limits.** Built [`InProcessStream::with_shard_limits`], each shard takes at
+//! most [`ShardLimits`] per second (Kinesis: 1 MiB, data plus partition keys, and
+//! 1,000 records, for a provisioned shard), and answers the records past them with
+//! `ProvisionedThroughputExceededException`, one by one, as Kinesis does; the sink
+//! retries them. The window is the second since the shard's first write in it. Off by
+//! default (a new on-demand stream takes about 4 MiB/s, and a test should not wait).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -110,8 +117,36 @@ struct Shard {
     log: Mutex<ShardLog>,
 }
 
+/// What one shard takes per second ([`InProcessStream::with_shard_limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardLimits {
+    /// Bytes per second, data plus partition keys.
+    pub bytes_per_second: usize,
+    /// Records per second.
+    pub records_per_second: usize,
+}
+
+impl ShardLimits {
+    /// A provisioned Kinesis shard's write limits: 1 MiB and 1,000 records per second.
+    pub const KINESIS: Self = Self {
+        bytes_per_second: 1024 * 1024,
+        records_per_second: 1000,
+    };
+}
+
+/// A shard's writes in its current second.
+#[derive(Debug, Default, Clone, Copy)]
+struct Window {
+    /// When the second began (milliseconds on the stream's clock).
+    started_ms: u64,
+    bytes: usize,
+    records: usize,
+}
+
+/// Milliseconds on a monotonic clock (tests move it by hand).
+type Clock = std::sync::Arc<dyn Fn() -> u64 + Send + Sync>;
+
 /// See the module docs.
-#[derive(Debug)]
 pub struct InProcessStream {
     name: String,
     shards: Vec<Shard>,
@@ -124,6 +159,22 @@ pub struct InProcessStream {
     retention_limit: usize,
     /// Signalled when records are trimmed.
     room: Notify,
+    /// Per-shard limits, with each shard's current second.
+    shard_limits: Option<(ShardLimits, Mutex<Vec<Window>>)>,
+    /// Records answered `ProvisionedThroughputExceededException` by the shard limits.
+    throttled: AtomicUsize,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for InProcessStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcessStream")
+            .field("name", &self.name)
+            .field("shards", &self.shards.len())
+            .field("limits", &self.limits)
+            .field("shard_limits", &self.shard_limits.as_ref().map(|(l, _)| *l))
+            .finish_non_exhaustive()
+    }
 }
 
 impl InProcessStream {
@@ -156,7 +207,57 @@ impl InProcessStream {
             held: AtomicUsize::new(0),
             retention_limit: usize::MAX,
             room: Notify::new(),
+            shard_limits: None,
+            throttled: AtomicUsize::new(0),
+            clock: {
+                let start = std::time::Instant::now();
+                std::sync::Arc::new(move || start.elapsed().as_millis() as u64)
+            },
         }
+    }
+
+    /// The same stream, each shard taking at most `limits` per second (see the module
+    /// docs).
+    pub fn with_shard_limits(mut self, limits: ShardLimits) -> Self {
+        let windows = vec![Window::default(); self.shards.len()];
+        self.shard_limits = Some((limits, Mutex::new(windows)));
+        self
+    }
+
+    /// Records the shard limits answered with `ProvisionedThroughputExceededException`.
+    pub fn throttled_records(&self) -> usize {
+        self.throttled.load(Ordering::Relaxed)
+    }
+
+    #[cfg(test)]
+    fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Whether shard `shard` takes a record of `size` bytes now (counting it if so).
+    fn within_shard_limits(&self, shard: usize, size: usize) -> bool {
+        let Some((limits, windows)) = &self.shard_limits else {
+            return true;
+        };
+        let now = (self.clock)();
+        let Ok(mut windows) = windows.lock() else {
+            return false;
+        };
+        let w = &mut windows[shard];
+        if now.saturating_sub(w.started_ms) >= 1000 {
+            *w = Window {
+                started_ms: now,
+                ..Window::default()
+            };
+        }
+        if w.records + 1 > limits.records_per_second || w.bytes + size > limits.bytes_per_second {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        w.records += 1;
+        w.bytes += size;
+        true
     }
 
     /// The same stream, whose `put_records` waits while it holds `bytes` or more of
@@ -354,7 +455,18 @@ impl RecordSink for InProcessStream {
                 });
                 continue;
             }
-            let shard = &self.shards[self.shard_for(&record.partition_key)];
+            let at = self.shard_for(&record.partition_key);
+            let shard = &self.shards[at];
+            if !self.within_shard_limits(at, record.size()) {
+                results.push(RecordResult::Rejected {
+                    code: "ProvisionedThroughputExceededException".into(),
+                    message: format!(
+                        "Rate exceeded for shard {} in stream {} under account 000000000000.",
+                        shard.id, self.name
+                    ),
+                });
+                continue;
+            }
             let Ok(mut log) = shard.log.lock() else {
                 results.push(RecordResult::Rejected {
                     code: "InternalFailure".into(),
@@ -541,5 +653,56 @@ mod tests {
             stream.put_records(&records).await,
             Err(SinkError::Retryable(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn shard_limits_reject_the_records_past_a_second_of_writes_and_take_them_later() {
+        let now = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let clock = std::sync::Arc::clone(&now);
+        let limits = ShardLimits {
+            bytes_per_second: 10_000,
+            records_per_second: 5,
+        };
+        let stream = InProcessStream::new("s", 2)
+            .with_shard_limits(limits)
+            .with_clock(std::sync::Arc::new(move || clock.load(Ordering::Relaxed)));
+        // "a" goes to shard 0 and "z" to shard 1: each has its own second.
+        let seven_a: Vec<Record> = (0..7).map(|_| record("a", 10)).collect();
+        let answer = stream.put_records(&seven_a).await.unwrap();
+        let codes: Vec<&str> = answer
+            .iter()
+            .map(|r| match r {
+                RecordResult::Accepted { .. } => "ok",
+                RecordResult::Rejected { code, .. } => code.as_str(),
+            })
+            .collect();
+        assert_eq!(codes[..5], ["ok"; 5]);
+        assert_eq!(codes[5..], ["ProvisionedThroughputExceededException"; 2]);
+        let z = stream.put_records(&[record("z", 10)]).await.unwrap();
+        assert!(
+            matches!(z[0], RecordResult::Accepted { .. }),
+            "another shard"
+        );
+        // Bytes count too (data plus key): one of 9,999 bytes fills shard 1's second.
+        now.store(999, Ordering::Relaxed);
+        let big = stream.put_records(&[record("z", 9_990)]).await.unwrap();
+        assert!(matches!(big[0], RecordResult::Rejected { .. }), "{big:?}");
+        // A second later: taken again.
+        now.store(1_000, Ordering::Relaxed);
+        let again = stream.put_records(&seven_a[..2]).await.unwrap();
+        assert!(
+            again
+                .iter()
+                .all(|r| matches!(r, RecordResult::Accepted { .. }))
+        );
+        assert_eq!(stream.throttled_records(), 3);
+        assert_eq!(stream.lengths(), vec![7, 1]);
+        // Without limits nothing is throttled.
+        let free = InProcessStream::new("s", 1);
+        let all = free.put_records(&vec![record("a", 10); 500]).await.unwrap();
+        assert!(
+            all.iter()
+                .all(|r| matches!(r, RecordResult::Accepted { .. }))
+        );
     }
 }

@@ -41,8 +41,8 @@ use feedpipe_convert::{ConvertConfig, Converter, RawInput};
 use feedpipe_ingest::{IngestConfig, IngestJob};
 use feedpipe_shared::feed::listing::list_feeds;
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
-use feedpipe_standins::InProcessStream;
 use feedpipe_standins::firehose::{DeliveredObject, Firehose, FirehoseConfig};
+use feedpipe_standins::{InProcessStream, ShardLimits};
 use tokio::sync::mpsc;
 
 use contract::choose_contract;
@@ -85,6 +85,11 @@ pub struct LocalArgs {
     /// Gzip the raw objects, as Firehose's GZIP compression does.
     #[arg(long)]
     gzip: bool,
+    /// Each shard takes at most what a provisioned Kinesis shard takes (1 MiB and
+    /// 1,000 records a second) and answers the rest
+    /// ProvisionedThroughputExceededException, which the ingest retries.
+    #[arg(long)]
+    shard_limits: bool,
     /// Keep running: files dropped into DIR/source flow through as they arrive; Ctrl-C stops.
     #[arg(long)]
     watch: bool,
@@ -154,10 +159,12 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
     // The ingest waits while the stream holds more than a few Firehose buffers not yet
     // written: memory stays bounded however far the ingest could run ahead.
     let buffer_bytes = (args.buffer_mib * 1024 * 1024) as usize;
-    let stream = Arc::new(
-        InProcessStream::new("feedpipe-local", args.shards)
-            .with_retention_limit((4 * buffer_bytes).max(32 * 1024 * 1024)),
-    );
+    let mut stream = InProcessStream::new("feedpipe-local", args.shards)
+        .with_retention_limit((4 * buffer_bytes).max(32 * 1024 * 1024));
+    if args.shard_limits {
+        stream = stream.with_shard_limits(ShardLimits::KINESIS);
+    }
+    let stream = Arc::new(stream);
     let firehose = Firehose::new(
         stream.clone(),
         raw.clone(),
@@ -216,12 +223,18 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
         },
     );
     let ledger = Ledger::new(dirs.ledger.clone(), checkpoints);
+    let ingest_stream = Arc::clone(&stream);
     let mut ingest = SourceIngest::new(job, stream, ledger, &source, resume);
     println!(
-        "\ningest: {} file(s) in {} → in-process stream of {} shards → Firehose stand-in ({} MiB / {} s buffers{}) → {}",
+        "\ningest: {} file(s) in {} → in-process stream of {} shards{} → Firehose stand-in ({} MiB / {} s buffers{}) → {}",
         files.len(),
         dirs.source.display(),
         args.shards,
+        if args.shard_limits {
+            " (Kinesis shard limits: 1 MiB and 1,000 records a second each)"
+        } else {
+            ""
+        },
         args.buffer_mib,
         args.buffer_seconds,
         if args.gzip { ", gzip" } else { "" },
@@ -251,6 +264,12 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
     let delivery = delivery.context("the Firehose stand-in failed")?;
     let convert_stats = convert_task.await?;
     ingest.ledger.write_durable().await?;
+    if args.shard_limits {
+        println!(
+            "shard limits: {} record(s) answered ProvisionedThroughputExceededException and sent again",
+            ingest_stream.throttled_records()
+        );
+    }
 
     RunReport {
         dirs: &dirs,
