@@ -98,6 +98,29 @@ impl Chain {
         aws_sdk_s3::Client::from_conf(config)
     }
 
+    /// Deletes every version of `bucket`/`key`, so that a read of it answers 404 (an
+    /// object deleted for good, or expired).
+    pub async fn delete_for_good(&self, bucket: &str, key: &str) {
+        let versions = self
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(key)
+            .send()
+            .await
+            .unwrap();
+        for v in versions.versions().iter().filter(|v| v.key() == Some(key)) {
+            self.s3
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .version_id(v.version_id().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
     /// The keys `component` signs with.
     pub fn principal(&self, component: &'static str) -> Principal {
         Principal::new(component)

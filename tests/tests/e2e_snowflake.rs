@@ -177,7 +177,7 @@ async fn a_feed_dropped_in_the_source_bucket_is_loaded_into_the_snowflake_table(
     // may list the source bucket, so S3 answers 404, not 403, and the failure is
     // permanent rather than retried (defect 3 of the deploy issue).
     let gone = "incoming/gone.jsonl";
-    let put = chain
+    chain
         .s3
         .put_object()
         .bucket(&chain.source)
@@ -187,15 +187,7 @@ async fn a_feed_dropped_in_the_source_bucket_is_loaded_into_the_snowflake_table(
         .await
         .unwrap();
     let event = chain.source_events().await.remove(0);
-    chain
-        .s3
-        .delete_object()
-        .bucket(&chain.source)
-        .key(gone)
-        .version_id(put.version_id().unwrap())
-        .send()
-        .await
-        .unwrap();
+    chain.delete_for_good(&chain.source, gone).await;
     let err = ingest_lambda::handler::handle(
         lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
         &chain.ingest_app(),
@@ -242,25 +234,7 @@ async fn a_feed_dropped_in_the_source_bucket_is_loaded_into_the_snowflake_table(
         .await
         .unwrap();
     let manifest = manifests.contents()[0].key().unwrap().to_owned();
-    let versions = chain
-        .s3
-        .list_object_versions()
-        .bucket(&chain.curated)
-        .prefix(&manifest)
-        .send()
-        .await
-        .unwrap();
-    for v in versions.versions() {
-        chain
-            .s3
-            .delete_object()
-            .bucket(&chain.curated)
-            .key(&manifest)
-            .version_id(v.version_id().unwrap())
-            .send()
-            .await
-            .unwrap();
-    }
+    chain.delete_for_good(&chain.curated, &manifest).await;
     let batch =
         json!({ "BatchInput": { "bucket": chain.raw, "source": "backfill" }, "Items": items });
     let answer = raw_to_parquet_lambda::handler::handle(
@@ -277,26 +251,8 @@ async fn a_feed_dropped_in_the_source_bucket_is_loaded_into_the_snowflake_table(
     // A raw object expired before its event is handled: 404 (ListBucket on the raw
     // bucket), so the failure is permanent.
     let raw_key = listed.contents()[0].key().unwrap();
-    let raw_versions = chain
-        .s3
-        .list_object_versions()
-        .bucket(&chain.raw)
-        .prefix(raw_key)
-        .send()
-        .await
-        .unwrap();
     let mut event = feedpipe_e2e::s3_put_event(&chain.raw, raw_key, 1, "e");
-    for v in raw_versions.versions() {
-        chain
-            .s3
-            .delete_object()
-            .bucket(&chain.raw)
-            .key(raw_key)
-            .version_id(v.version_id().unwrap())
-            .send()
-            .await
-            .unwrap();
-    }
+    chain.delete_for_good(&chain.raw, raw_key).await;
     event["Records"][0]["s3"]["object"]
         .as_object_mut()
         .unwrap()
