@@ -299,30 +299,13 @@ impl FeedReader {
         self.buf.clear();
         self.overflow = None;
         self.item_begins();
-        let mut total = 0usize;
-        loop {
-            let chunk = match self.input.fill_buf() {
-                Ok(c) => c,
-                Err(e) => {
-                    let line = self.line + 1;
-                    return self.on_io_error(e, line, true);
-                }
-            };
-            if chunk.is_empty() {
-                break;
+        let total = match self.keep_rest(self.spill)? {
+            Ok(n) => n,
+            Err(e) => {
+                let line = self.line + 1;
+                return self.on_io_error(e, line, true);
             }
-            keep(
-                &mut self.buf,
-                &mut self.overflow,
-                self.keep_limit,
-                self.spill,
-                self.line,
-                chunk,
-            )?;
-            total += chunk.len();
-            let len = chunk.len();
-            self.consume(len);
-        }
+        };
         self.done = true;
         self.item_ends(self.bytes_read);
         self.line += 1;
@@ -339,33 +322,17 @@ impl FeedReader {
     fn swallow_rest(
         &mut self,
         start: u64,
-        mut total: usize,
+        total: usize,
         start_text_line: u64,
     ) -> Result<Option<FeedItem<'_>>, FeedError> {
         self.overflow = None;
-        loop {
-            let chunk = match self.input.fill_buf() {
-                Ok(c) => c,
-                Err(e) => {
-                    let line = self.line;
-                    return self.on_io_error(e, line, true);
-                }
-            };
-            if chunk.is_empty() {
-                break;
+        let total = match self.keep_rest(false)? {
+            Ok(n) => total + n,
+            Err(e) => {
+                let line = self.line;
+                return self.on_io_error(e, line, true);
             }
-            keep(
-                &mut self.buf,
-                &mut self.overflow,
-                self.keep_limit,
-                false,
-                self.line,
-                chunk,
-            )?;
-            total += chunk.len();
-            let len = chunk.len();
-            self.consume(len);
-        }
+        };
         self.done = true;
         self.item_ends(start + total as u64);
         Ok(Some(self.bad(
@@ -376,6 +343,32 @@ impl FeedReader {
                 self.line
             ),
         )))
+    }
+
+    /// Keeps everything left of the feed in the item (to the keep limit; the rest to the
+    /// overflow when `spill`): how many bytes, or the decoder's error.
+    fn keep_rest(&mut self, spill: bool) -> Result<Result<usize, io::Error>, FeedError> {
+        let mut total = 0;
+        loop {
+            let chunk = match self.input.fill_buf() {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e)),
+            };
+            if chunk.is_empty() {
+                return Ok(Ok(total));
+            }
+            keep(
+                &mut self.buf,
+                &mut self.overflow,
+                self.keep_limit,
+                spill,
+                self.line,
+                chunk,
+            )?;
+            total += chunk.len();
+            let len = chunk.len();
+            self.consume(len);
+        }
     }
 }
 
