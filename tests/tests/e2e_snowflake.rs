@@ -194,12 +194,7 @@ async fn a_feed_dropped_in_the_source_bucket_is_loaded_into_the_snowflake_table(
     )
     .await
     .unwrap_err();
-    let diagnostic = lambda_runtime::Diagnostic::from(err);
-    assert_eq!(
-        diagnostic.error_type, "Permanent",
-        "{}",
-        diagnostic.error_message
-    );
+    let diagnostic = permanent(err);
     assert!(
         diagnostic.error_message.contains("not found"),
         "{}",
@@ -263,12 +258,7 @@ async fn a_feed_dropped_in_the_source_bucket_is_loaded_into_the_snowflake_table(
     )
     .await
     .unwrap_err();
-    let diagnostic = lambda_runtime::Diagnostic::from(err);
-    assert_eq!(
-        diagnostic.error_type, "Permanent",
-        "{}",
-        diagnostic.error_message
-    );
+    permanent(err);
 
     // Every call of every component, under its own policy from infra/.
     println!("{}", chain.check_iam(&COMPONENTS));
@@ -314,4 +304,15 @@ async fn events_delivered_twice_and_a_rerun_ingest_leave_each_record_once_in_the
     let dedup = chain.reconcile(true).await;
     assert!(dedup.ok(), "{}", dedup.render());
     assert!(dedup.render().contains("removed by the `_dedup` view"));
+}
+
+/// A handler's failure, which must be `Permanent` (not retried): its diagnostic.
+fn permanent(err: impl Into<lambda_runtime::Diagnostic>) -> lambda_runtime::Diagnostic {
+    let diagnostic = err.into();
+    assert_eq!(
+        diagnostic.error_type, "Permanent",
+        "{}",
+        diagnostic.error_message
+    );
+    diagnostic
 }

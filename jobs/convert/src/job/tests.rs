@@ -73,6 +73,17 @@ fn raw_from_feed(feed: &[u8]) -> (Vec<u8>, Vec<Value>) {
     (raw, good)
 }
 
+/// `location` as a listing names it: with the version the listing saw.
+async fn listed(location: StorageLocation) -> RawInput {
+    let meta = location.store.head(&location.path).await.unwrap();
+    RawInput {
+        location,
+        version_id: None,
+        listed_version: Some(object_version(&meta, None)),
+        e_tag: None,
+    }
+}
+
 fn read_parquet(path: &std::path::Path) -> Vec<RecordBatch> {
     let file = std::fs::File::open(path).unwrap();
     ParquetRecordBatchReaderBuilder::try_new(file)
@@ -392,14 +403,7 @@ async fn a_group_of_raw_objects_compacts_into_one_file_per_day() {
     let converter = s.converter(CONTRACT);
     let mut inputs = Vec::new();
     for (i, piece) in pieces.iter().enumerate() {
-        let location = s.write_raw(&format!("part-{i}"), piece);
-        let meta = location.store.head(&location.path).await.unwrap();
-        inputs.push(RawInput {
-            location,
-            version_id: None,
-            listed_version: Some(object_version(&meta, None)),
-            e_tag: None,
-        });
+        inputs.push(listed(s.write_raw(&format!("part-{i}"), piece)).await);
     }
     let manifest = converter.convert_group(&inputs).await.unwrap();
     assert_eq!(manifest.inputs.len(), 3);
@@ -633,16 +637,7 @@ async fn the_manifest_counts_the_distinct_records_of_each_file_beside_its_rows()
 
     let a = s.write_raw("a", &lines[..120].concat());
     let b = s.write_raw("b", &lines[100..].concat());
-    let mut inputs = Vec::new();
-    for location in [a, b] {
-        let meta = location.store.head(&location.path).await.unwrap();
-        inputs.push(RawInput {
-            location,
-            version_id: None,
-            listed_version: Some(object_version(&meta, None)),
-            e_tag: None,
-        });
-    }
+    let inputs = vec![listed(a).await, listed(b).await];
     let m = converter.convert_group(&inputs).await.unwrap();
     let rows: u64 = m.outputs.iter().map(|o| o.rows).sum();
     let records: u64 = m.outputs.iter().map(|o| o.records).sum();
