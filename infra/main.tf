@@ -96,6 +96,7 @@ module "ingest" {
     FEEDPIPE_QUARANTINE_URL      = local.quarantine_url
     FEEDPIPE_MAX_ATTEMPTS        = tostring(var.ingest_max_attempts)
     FEEDPIPE_MAX_IN_FLIGHT       = tostring(var.ingest_max_in_flight)
+    FEEDPIPE_PACK_BYTES          = tostring(var.ingest_pack_bytes)
   }
 
   s3_trigger = {

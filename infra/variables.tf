@@ -365,6 +365,17 @@ variable "ingest_max_in_flight" {
   }
 }
 
+variable "ingest_pack_bytes" {
+  description = "FEEDPIPE_PACK_BYTES: largest Kinesis record the ingest packs framed records into, data plus partition key (0 sends each record alone). 25600 is one provisioned PUT payload unit and five Firehose 5 KB billing units; see jobs/ingest/src/pack.rs."
+  type        = number
+  default     = 25600
+
+  validation {
+    condition     = var.ingest_pack_bytes >= 0 && var.ingest_pack_bytes <= 1024000 && floor(var.ingest_pack_bytes) == var.ingest_pack_bytes
+    error_message = "ingest_pack_bytes must be a whole number between 0 and 1024000 (Firehose's 1,000 KiB record limit)."
+  }
+}
+
 # ---------------------------------------------------------------------------
 # raw-to-parquet Lambda
 # ---------------------------------------------------------------------------

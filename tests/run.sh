@@ -90,13 +90,13 @@ echo "== cargo test"
 cargo test --workspace --locked "$@" -- --skip under_faults_
 
 echo "== cargo test: the chain behind the fault-injecting proxy (tests/py/fault_proxy.py)"
-# S3 500/503/SlowDown on 20% of object calls; Kinesis PutRecords throttled on 5% of
+# S3 500/503/SlowDown on 20% of object calls; Kinesis PutRecords throttled on 20% of
 # calls and 15% of records rejected. object_store reads AWS_ENDPOINT_URL, so this run
 # gets its own process with that pointed at the proxy. Same selection as above (only
 # the name filter differs), so nothing is built again.
 proxy_out="$tools/fault-proxy.out"
 "$venv/bin/python" "$repo/tests/py/fault_proxy.py" --target "http://127.0.0.1:$moto_port" --port 0 \
-  --s3-error-rate 0.2 --kinesis-throttle-rate 0.05 --kinesis-reject-rate 0.15 --seed 5 \
+  --s3-error-rate 0.2 --kinesis-throttle-rate 0.2 --kinesis-reject-rate 0.15 --seed 5 \
   >"$proxy_out" 2>"$tools/fault-proxy.log" &
 pids+=("$!")
 for _ in $(seq 1 100); do

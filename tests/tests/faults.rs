@@ -46,9 +46,13 @@ async fn under_faults_every_record_reaches_the_table_once() {
     );
     let mut chain = Chain::new().await;
     chain.sink_kinesis = kinesis_client_at(&proxy).await;
-    // At a ~20% chance per attempt that a record is refused (throttled call or
-    // rejected entry), 12 attempts leave ~1e-9 per record undelivered.
+    // At a ~32% chance per attempt that a record is refused (a throttled call, 20%,
+    // or a rejected entry, 15%), 12 attempts leave ~1e-6 per Kinesis record undelivered.
     chain.ingest_config.retry.max_attempts = 12;
+    // Packed as by default, but into small packs and small calls, so that the feed
+    // takes some 20 PutRecords calls and each kind of fault meets some of them.
+    chain.ingest_config.pack_bytes = 4096;
+    chain.ingest_config.limits.max_records_per_call = 20;
     let before = faults(&proxy);
 
     let feed = feed(1500, 23);

@@ -30,11 +30,7 @@ async fn stream() -> (KinesisSink, KinesisSource) {
 }
 
 fn record(key: &str) -> Record {
-    Record {
-        data: bytes::Bytes::from_static(b"{}\n"),
-        partition_key: key.to_owned(),
-        line: 0,
-    }
+    Record::single(bytes::Bytes::from_static(b"{}\n"), key.to_owned(), 0)
 }
 
 /// Every record stored in the stream, over all shards.

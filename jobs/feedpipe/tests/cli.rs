@@ -72,8 +72,9 @@ fn gen_then_ingest_accounts_for_every_line() {
     assert!(bad > 30);
     assert!(stdout(&out).contains(&format!("3000 records, {bad} malformed lines")));
 
-    let out = feedpipe(
-        &[
+    // Unpacked: one Kinesis record a customer record, 500 a call.
+    let ingest = |pack_bytes: &str, quarantine: &str| {
+        let args = [
             "ingest",
             "feed.jsonl",
             "--in-process-shards",
@@ -81,20 +82,69 @@ fn gen_then_ingest_accounts_for_every_line() {
             "--partition-key",
             "customer_id",
             "--quarantine",
-            "q",
-        ],
-        dir.path(),
-    );
-    assert!(out.status.success(), "{out:?}");
-    let text = stdout(&out);
+            quarantine,
+            "--pack-bytes",
+            pack_bytes,
+        ];
+        let out = feedpipe(&args, dir.path());
+        assert!(out.status.success(), "{out:?}");
+        stdout(&out)
+    };
+    let text = ingest("0", "q");
     assert!(
         text.contains(&format!(
-            "{} records read, {good} sent, {bad} quarantined; 6 PutRecords calls",
+            "{} records read, {good} sent in {good} Kinesis records, {bad} quarantined; 6 PutRecords calls",
             good + bad
         )),
         "{text}"
     );
     assert_eq!(quarantined_lines(&dir.path().join("q")), bad);
+
+    // Packed by default: the same records in a tenth of the Kinesis records or fewer,
+    // each pack at most 25,600 bytes (so at least bytes / 25,600 of them).
+    let text = ingest("25600", "q2");
+    let head = format!("{} records read, {good} sent in ", good + bad);
+    let kinesis: u64 = text
+        .split_once(&head)
+        .and_then(|(_, rest)| rest.split_once(' '))
+        .map(|(n, _)| n.parse().unwrap())
+        .unwrap_or_else(|| panic!("{text}"));
+    let bytes: u64 = text
+        .split_once("), ")
+        .and_then(|(_, rest)| rest.split_once(" bytes sent"))
+        .map(|(n, _)| n.parse().unwrap())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        kinesis * 10 <= good,
+        "{kinesis} Kinesis records for {good}: {text}"
+    );
+    assert!(
+        kinesis >= bytes.div_ceil(25_600),
+        "{kinesis} packs for {bytes} bytes"
+    );
+    assert!(
+        text.contains(&format!(
+            "Kinesis records, {bad} quarantined; 1 PutRecords calls"
+        )),
+        "{text}"
+    );
+    assert_eq!(quarantined_lines(&dir.path().join("q2")), bad);
+    assert!(
+        feedpipe(
+            &[
+                "ingest",
+                "feed.jsonl",
+                "--in-process-shards",
+                "1",
+                "--pack-bytes",
+                "1024001"
+            ],
+            dir.path()
+        )
+        .stderr
+        .starts_with(b"error: invalid value '1024001' for '--pack-bytes"),
+        "more than Firehose's record limit is refused"
+    );
 }
 
 #[test]
@@ -124,7 +174,8 @@ fn gen_is_deterministic_and_gzip_is_readable() {
         dir.path(),
     );
     assert!(
-        stdout(&out).contains("500 records read, 500 sent, 0 quarantined"),
+        stdout(&out).contains("500 records read, 500 sent in ")
+            && stdout(&out).contains(" Kinesis records, 0 quarantined"),
         "{out:?}"
     );
 }

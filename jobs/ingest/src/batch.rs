@@ -77,11 +77,7 @@ mod tests {
     use super::*;
 
     fn record(data_len: usize, key: &str) -> Record {
-        Record {
-            data: Bytes::from(vec![b'x'; data_len]),
-            partition_key: key.into(),
-            line: 0,
-        }
+        Record::single(Bytes::from(vec![b'x'; data_len]), key.into(), 0)
     }
 
     fn batch_all(records: Vec<Record>) -> Vec<Batch> {

@@ -21,21 +21,57 @@ use feedpipe_shared::quarantine::RejectKind;
 /// Kinesis partition keys are 1 to 256 Unicode characters.
 pub const MAX_PARTITION_KEY_CHARS: usize = 256;
 
-/// One framed record, ready for a `PutRecords` call.
+/// One Kinesis record, ready for a `PutRecords` call: one framed record, or several
+/// packed together ([`crate::pack`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    /// The JSON object with lineage, ending in `\n`.
+    /// The JSON object with lineage, ending in `\n`; when packed, several such lines
+    /// one after another.
     pub data: Bytes,
-    /// The partition key chosen for it.
+    /// The partition key chosen for it (when packed, the first record's).
     pub partition_key: String,
-    /// Its line (or element) in the source, for error reports.
+    /// Its line (or element) in the source, for error reports; when packed, the
+    /// first record's.
     pub line: u64,
+    /// When packed, the lines of the records after the first, in order; else empty.
+    pub packed_lines: Vec<u64>,
 }
 
 impl Record {
+    /// One framed record.
+    pub fn single(data: Bytes, partition_key: String, line: u64) -> Self {
+        Self {
+            data,
+            partition_key,
+            line,
+            packed_lines: Vec::new(),
+        }
+    }
+
     /// Size as Kinesis counts it against its limits: data plus partition key.
     pub fn size(&self) -> usize {
         self.data.len() + self.partition_key.len()
+    }
+
+    /// Framed records it holds: 1, or more when packed.
+    pub fn count(&self) -> u64 {
+        1 + self.packed_lines.len() as u64
+    }
+
+    /// The framed records it holds, as (line, bytes with their `\n`), in order. A
+    /// packed record is split at its newlines: the framer ends every record with
+    /// exactly one, and JSON has none inside a string.
+    pub fn members(&self) -> impl Iterator<Item = (u64, Bytes)> + '_ {
+        let lines = std::iter::once(self.line).chain(self.packed_lines.iter().copied());
+        let mut rest = self.data.clone();
+        let packed = !self.packed_lines.is_empty();
+        lines.map(move |line| {
+            let end = match packed {
+                true => memchr::memchr(b'\n', &rest).map_or(rest.len(), |i| i + 1),
+                false => rest.len(),
+            };
+            (line, rest.split_to(end))
+        })
     }
 }
 
@@ -178,11 +214,11 @@ impl RecordFramer {
                 limit: self.max_record_bytes,
             });
         }
-        Ok(Record {
-            data: Bytes::copy_from_slice(data),
+        Ok(Record::single(
+            Bytes::copy_from_slice(data),
             partition_key,
             line,
-        })
+        ))
     }
 }
 

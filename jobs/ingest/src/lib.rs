@@ -43,12 +43,15 @@
 //! ```
 
 pub mod batch;
+pub mod continuation;
 pub mod frame;
 pub mod job;
 pub mod kinesis;
+pub mod pack;
 pub use feedpipe_shared::feed as reader;
 pub mod resume;
 pub mod sink;
 
-pub use job::{IngestConfig, IngestError, IngestJob, IngestSummary, RunOptions};
+pub use continuation::Continuation;
+pub use job::{IngestConfig, IngestError, IngestJob, IngestSummary, Part, RunOptions};
 pub use resume::DeliveredLines;

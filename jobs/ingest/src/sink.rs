@@ -78,17 +78,20 @@ impl RetryPolicy {
 /// What delivering one batch came to.
 #[derive(Debug, Default)]
 pub struct Delivery {
-    /// Records accepted.
+    /// Framed records accepted (a packed Kinesis record counts each it holds).
     pub sent: u64,
+    /// Kinesis records accepted.
+    pub kinesis_records: u64,
     /// Bytes (data + partition keys) of the accepted records.
     pub bytes: u64,
     /// `PutRecords` calls made.
     pub calls: u64,
     /// Calls that were retries.
     pub retry_calls: u64,
-    /// Records sent again after a rejection or failed call.
+    /// Framed records sent again after a rejection or failed call (all of a packed
+    /// record's).
     pub retried_records: u64,
-    /// Records given up on, with the reason; empty when all went through.
+    /// Kinesis records given up on, with the reason; empty when all went through.
     pub undelivered: Vec<(Record, String)>,
     /// True when the sink said the failure will not go away (stop the file).
     pub permanent: bool,
@@ -112,7 +115,8 @@ pub async fn deliver<S: RecordSink + ?Sized>(
                 for (record, result) in pending.into_iter().zip(results) {
                     match result {
                         RecordResult::Accepted { .. } => {
-                            report.sent += 1;
+                            report.sent += record.count();
+                            report.kinesis_records += 1;
                             report.bytes += record.size() as u64;
                         }
                         RecordResult::Rejected { code, message } => {
@@ -153,7 +157,7 @@ pub async fn deliver<S: RecordSink + ?Sized>(
         tokio::time::sleep(policy.backoff(attempt)).await;
         attempt += 1;
         report.retry_calls += 1;
-        report.retried_records += pending.len() as u64;
+        report.retried_records += pending.iter().map(Record::count).sum::<u64>();
     }
 }
 
@@ -218,11 +222,7 @@ mod tests {
 
     fn batch(n: u64) -> Batch {
         let records: Vec<Record> = (0..n)
-            .map(|line| Record {
-                data: Bytes::from(format!("{line}\n")),
-                partition_key: "k".into(),
-                line,
-            })
+            .map(|line| Record::single(Bytes::from(format!("{line}\n")), "k".into(), line))
             .collect();
         let bytes = records.iter().map(Record::size).sum();
         Batch { records, bytes }

@@ -57,15 +57,18 @@ impl Setup {
             .await
     }
 
-    /// Every record in the stream, parsed.
+    /// Every record in the stream, parsed (packed Kinesis records split into theirs).
     fn stream_records(&self) -> Vec<Value> {
         let mut all = Vec::new();
         for (shard, len) in self.stream.lengths().into_iter().enumerate() {
             for r in self.stream.read(shard, 0, len) {
                 assert!(
-                    r.data.ends_with(b"\n") && r.data.iter().filter(|b| **b == b'\n').count() == 1
+                    r.data.ends_with(b"\n"),
+                    "a Kinesis record ends with a whole line"
                 );
-                all.push(serde_json::from_slice::<Value>(&r.data).unwrap());
+                for line in r.lines() {
+                    all.push(serde_json::from_slice::<Value>(line).unwrap());
+                }
             }
         }
         all
@@ -154,10 +157,11 @@ async fn good_records_go_through_and_bad_ones_are_quarantined_with_file_line_and
     assert_eq!(by_line[1].1["name"], "Zoë 東京");
     // The customer's bytes, untouched: 1.50 stays 1.50.
     let raw = s.stream.read(s.stream.shard_for("C1"), 0, 10);
-    assert!(raw.iter().any(|r| {
-        r.data
-            .ends_with(b",\"customer_id\":\"C1\",\"amount\":1.50}\n")
-    }));
+    assert!(
+        raw.iter()
+            .flat_map(|r| r.lines())
+            .any(|line| { line.ends_with(b",\"customer_id\":\"C1\",\"amount\":1.50}\n") })
+    );
 
     let q = s.quarantine_entries();
     let lines: Vec<u64> = q.iter().map(|e| e["line"].as_u64().unwrap()).collect();
@@ -271,15 +275,19 @@ async fn gzip_json_array_under_faults_delivers_every_record_exactly_once() {
         .find(|r| r["order_id"] == "ORD-000000001")
         .unwrap();
     assert_eq!(first["_source_line"], 1);
-    // Same customer, same shard.
-    for r in records.iter().take(200) {
-        let key = r["customer_id"].as_str().unwrap();
-        let shard = s.stream.shard_for(key);
-        let found = s.stream.read(shard, 0, usize::MAX).iter().any(|x| {
-            serde_json::from_slice::<Value>(&x.data).unwrap()["_record_id"] == r["_record_id"]
-        });
-        assert!(found);
+    // A packed Kinesis record is on the shard of its first record's customer (the
+    // pack's partition key).
+    for shard in 0..s.stream.lengths().len() {
+        for x in s.stream.read(shard, 0, usize::MAX) {
+            let first: Value = serde_json::from_slice(x.lines().next().unwrap()).unwrap();
+            assert_eq!(x.partition_key, first["customer_id"].as_str().unwrap());
+            assert_eq!(s.stream.shard_for(&x.partition_key), shard);
+        }
     }
+    assert!(
+        summary.kinesis_records * 10 <= summary.records_sent,
+        "packed: {summary:?}"
+    );
 }
 
 #[tokio::test]
@@ -324,15 +332,23 @@ async fn when_the_stream_keeps_refusing_the_run_fails_and_the_rest_is_quarantine
         err.to_string().contains("not accepted after 3 attempts"),
         "{err}"
     );
+    // The 50 records went in packed Kinesis records; each record is its own entry,
+    // under its own line, holding its own framed bytes, ready to replay.
     let q = s.quarantine_entries();
     assert_eq!(q.len(), 50);
     assert!(
         q.iter()
             .all(|e| e["error"].as_str().unwrap().starts_with("undelivered: "))
     );
-    // What is quarantined is the framed record, with lineage, ready to replay.
-    let replay: Value = serde_json::from_str(q[0]["raw"].as_str().unwrap()).unwrap();
-    assert_eq!(replay["_source_line"], 1);
+    let mut lines: Vec<u64> = q.iter().map(|e| e["line"].as_u64().unwrap()).collect();
+    lines.sort_unstable();
+    assert_eq!(lines, (1..=50).collect::<Vec<_>>());
+    for entry in &q {
+        let raw = entry["raw"].as_str().unwrap();
+        assert_eq!(raw.matches('\n').count(), 1, "one record: {raw}");
+        let replay: Value = serde_json::from_str(raw).unwrap();
+        assert_eq!(replay["_source_line"], entry["line"]);
+    }
 }
 
 #[tokio::test]
@@ -469,7 +485,11 @@ async fn a_shard_at_its_write_limits_throttles_and_every_record_still_arrives_on
     )
     .unwrap();
     let path = s.write("orders.jsonl", &feed);
-    let summary = s.run(&path, IngestConfig::default()).await.unwrap();
+    let unpacked = IngestConfig {
+        pack_bytes: 0,
+        ..Default::default()
+    };
+    let summary = s.run(&path, unpacked).await.unwrap();
     assert_eq!(
         (summary.records_sent, summary.records_quarantined),
         (1500, 0)
@@ -483,4 +503,300 @@ async fn a_shard_at_its_write_limits_throttles_and_every_record_still_arrives_on
         .collect();
     assert_eq!(ids.len(), 1500, "each record once");
     assert_eq!(s.stream.lengths(), vec![1500]);
+
+    // Packed, the same records are some 50 Kinesis records: the records-a-second limit
+    // no longer binds, only the 1 MiB a second one (the feed is ~1.1 MB), so a handful
+    // of Kinesis records are throttled where thousands were.
+    let throttled = s.stream.throttled_records();
+    let packed = Setup {
+        dir: tempfile::tempdir().unwrap(),
+        stream: Arc::new(InProcessStream::new("feed", 1).with_shard_limits(limits)),
+    };
+    let path = packed.write("orders.jsonl", &feed);
+    let summary = packed.run(&path, IngestConfig::default()).await.unwrap();
+    assert_eq!(summary.records_sent, 1500);
+    assert!(summary.kinesis_records * 20 <= 1500, "{summary:?}");
+    let packed_throttled = packed.stream.throttled_records();
+    assert!(
+        packed_throttled * 100 < throttled,
+        "packed: {packed_throttled} throttled, unpacked: {throttled}"
+    );
+    assert_eq!(packed.stream_records().len(), 1500);
+}
+
+/// Each JSON line of the raw objects under `raw`, without its `_ingested_at` (the one
+/// field that differs between two runs of one file), sorted.
+fn raw_lines(raw: &Path) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut stack = vec![raw.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                bytes.ends_with(b"\n"),
+                "{} ends with a whole line",
+                path.display()
+            );
+            for line in bytes.split_inclusive(|b| *b == b'\n') {
+                let text = std::str::from_utf8(line).unwrap();
+                let (head, rest) = text.split_once(",\"_ingested_at\":\"").unwrap();
+                let (_, tail) = rest.split_once('"').unwrap();
+                out.push(format!("{head}{tail}").into_bytes());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn packed_and_unpacked_runs_land_the_same_json_lines_in_the_raw_objects() {
+    use feedpipe_ingest::pack::DEFAULT_PACK_BYTES;
+    use feedpipe_standins::{Firehose, FirehoseConfig};
+
+    let mut feed = Vec::new();
+    write_feed(
+        &mut feed,
+        &SampleOptions {
+            rows: 3000,
+            bad_rate: 0.02,
+            seed: 9,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // A record longer than a pack goes alone, between packed ones.
+    feed.extend(
+        format!(
+            "{{\"customer_id\":\"C9\",\"note\":\"{}\"}}\n",
+            "n".repeat(40_000)
+        )
+        .as_bytes(),
+    );
+    feed.extend(b"{\"customer_id\":\"C9\",\"after\":true}\n");
+    // One file (its URI is in the lineage), two runs, each with its own stream.
+    let source = Setup::new(1);
+    let path = source.write("orders.jsonl", &feed);
+    let mut runs = Vec::new();
+    for pack_bytes in [0, DEFAULT_PACK_BYTES] {
+        let s = Setup::new(3);
+        let config = IngestConfig {
+            partition_key_field: Some("customer_id".into()),
+            pack_bytes,
+            ..Default::default()
+        };
+        let summary = s.run(&path, config).await.unwrap();
+        let raw_dir = s.dir.path().join("raw");
+        std::fs::create_dir_all(&raw_dir).unwrap();
+        let raw = StorageLocation::parse(raw_dir.to_str().unwrap()).unwrap();
+        let firehose_config = FirehoseConfig {
+            buffer_bytes: 256 * 1024,
+            ..Default::default()
+        };
+        let mut firehose = Firehose::new(s.stream.clone(), raw, firehose_config)
+            .await
+            .unwrap();
+        firehose.poll().await.unwrap();
+        firehose.flush().await.unwrap();
+        let delivered = firehose.summary().clone();
+        assert_eq!(delivered.records, summary.kinesis_records);
+        assert_eq!(delivered.lines, summary.records_sent);
+        runs.push((summary, delivered, raw_lines(&raw_dir)));
+    }
+    let (unpacked, unpacked_firehose, unpacked_lines) = &runs[0];
+    let (packed, packed_firehose, packed_lines) = &runs[1];
+    assert_eq!(unpacked.kinesis_records, unpacked.records_sent);
+    assert_eq!(packed.records_sent, unpacked.records_sent);
+    assert!(
+        packed.kinesis_records * 10 <= packed.records_sent,
+        "{} Kinesis records for {} records",
+        packed.kinesis_records,
+        packed.records_sent
+    );
+    assert_eq!(packed_lines.len() as u64, packed.records_sent);
+    assert!(
+        packed_lines == unpacked_lines,
+        "the same JSON lines, byte for byte"
+    );
+    assert_eq!(packed_firehose.bytes, unpacked_firehose.bytes);
+    // What Firehose bills: every record rounded up to 5 KB.
+    assert!(
+        packed_firehose.billed_bytes * 5 < unpacked_firehose.billed_bytes,
+        "billed {} packed, {} unpacked",
+        packed_firehose.billed_bytes,
+        unpacked_firehose.billed_bytes
+    );
+    assert!(packed_firehose.billed_bytes < packed_firehose.bytes * 11 / 10);
+}
+
+/// The file run in parts, each stopped by a deadline already past (so each reads one
+/// item), every part going on from the last one's continuation. Returns the final
+/// summary and the number of parts.
+async fn run_in_parts(s: &Setup, path: &Path, config: IngestConfig) -> (IngestSummary, u32) {
+    use feedpipe_ingest::{Part, RunOptions};
+    let job = s.job(config);
+    let feed = StorageLocation::parse(path.to_str().unwrap()).unwrap();
+    let mut continuation = None;
+    let mut parts = 0;
+    loop {
+        parts += 1;
+        let options = RunOptions {
+            deadline: Some(std::time::Instant::now()),
+            continuation: continuation.take(),
+            ..Default::default()
+        };
+        match job.run_part(&feed, options).await.unwrap() {
+            Part::Done(summary) => return (summary, parts),
+            Part::Stopped(next) => {
+                assert_eq!(next.parts, parts);
+                // A continuation crosses a queue as JSON.
+                let json = serde_json::to_string(&next).unwrap();
+                continuation = Some(serde_json::from_str(&json).unwrap());
+            }
+        }
+    }
+}
+
+/// What reached the stream (by record id: its line and bytes without `_ingested_at`)
+/// and the quarantine (by line: kind, byte range and raw bytes).
+type Outcome = (
+    std::collections::BTreeMap<String, (u64, String)>,
+    Vec<(u64, String, String)>,
+);
+
+fn outcome(s: &Setup) -> Outcome {
+    let records = s
+        .stream_records()
+        .into_iter()
+        .map(|mut r| {
+            let id = r["_record_id"].as_str().unwrap().to_owned();
+            r.as_object_mut().unwrap().remove("_ingested_at");
+            (id, (r["_source_line"].as_u64().unwrap(), r.to_string()))
+        })
+        .collect::<std::collections::BTreeMap<_, _>>();
+    let quarantine = s
+        .quarantine_entries()
+        .into_iter()
+        .map(|e| {
+            // Where it lies in the file too: a later part places its items as one run would.
+            let raw = format!("{} {}", e["source_bytes"], e["raw"].as_str().unwrap());
+            (
+                e["line"].as_u64().unwrap(),
+                e["kind"].as_str().unwrap().to_owned(),
+                raw,
+            )
+        })
+        .collect();
+    (records, quarantine)
+}
+
+#[tokio::test]
+async fn a_file_ingested_in_parts_gives_what_one_run_gives_plain_gzip_and_array() {
+    // Blank lines, CRLF, a BOM, bad lines and a line past the keep limit: every kind of
+    // item, so that a part boundary falls after each kind.
+    let mut lines = b"\xEF\xBB\xBF{\"customer_id\":\"C0\",\"n\":0}\r\n\n".to_vec();
+    for n in 1..=60u32 {
+        match n % 10 {
+            3 => lines.extend(b"{\"customer_id\": broken\n"),
+            5 => lines.extend(b"   \n"),
+            7 => lines.extend(
+                format!(
+                    "{{\"customer_id\":\"C{n}\",\"pad\":\"{}\"}}\n",
+                    "p".repeat(3000)
+                )
+                .as_bytes(),
+            ),
+            _ => lines.extend(format!("{{\"customer_id\":\"C{n}\",\"n\":{n}}}\r\n").as_bytes()),
+        }
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&lines).unwrap();
+    let gz = gz.finish().unwrap();
+    let elements: Vec<String> = (1..=40)
+        .map(|n| format!("{{\"customer_id\":\"C{n}\",\"n\":{n}}}"))
+        .collect();
+    let array = format!("[\n{}\n]\n", elements.join(",\n "));
+    let feeds: [(&str, &[u8]); 3] = [
+        ("lines.jsonl", &lines),
+        ("lines.jsonl.gz", &gz),
+        ("array.json", array.as_bytes()),
+    ];
+    for (name, bytes) in feeds {
+        let config = IngestConfig {
+            partition_key_field: Some("customer_id".into()),
+            keep_limit: 2048,
+            ..Default::default()
+        };
+        let whole = Setup::new(2);
+        let path = whole.write(name, bytes);
+        let one_run = whole.run(&path, config.clone()).await.unwrap();
+        let parted = Setup::new(2);
+        let (summary, parts) = run_in_parts(&parted, &path, config).await;
+        let items = one_run.records_read;
+        assert!(
+            parts as u64 >= items,
+            "{name}: {parts} parts for {items} items"
+        );
+        let counts = |s: &IngestSummary| {
+            (
+                s.files,
+                s.records_read,
+                s.records_sent,
+                s.records_quarantined,
+                s.bytes_stored,
+                s.bytes_read,
+            )
+        };
+        assert_eq!(
+            counts(&summary),
+            counts(&one_run),
+            "{name}: the whole file's summary, once"
+        );
+        assert!(
+            outcome(&parted) == outcome(&whole),
+            "{name}: the same records and ids, the same quarantine"
+        );
+        assert_eq!(outcome(&parted).0.len() as u64, one_run.records_sent);
+    }
+}
+
+#[tokio::test]
+async fn a_continuation_refuses_a_file_that_changed_since_its_first_part() {
+    use feedpipe_ingest::{Part, RunOptions};
+    let s = Setup::new(1);
+    let path = s.write("f.jsonl", b"{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n");
+    let job = s.job(IngestConfig::default());
+    let feed = StorageLocation::parse(path.to_str().unwrap()).unwrap();
+    let options = RunOptions {
+        deadline: Some(std::time::Instant::now()),
+        ..Default::default()
+    };
+    let Part::Stopped(next) = job.run_part(&feed, options).await.unwrap() else {
+        panic!("a deadline in the past stops after the first line");
+    };
+    assert_eq!((next.lines_done, next.byte_offset), (1, 8));
+    std::fs::write(&path, b"{\"a\":1}\n{\"a\":9}\n{\"a\":3}\n").unwrap();
+    let options = RunOptions {
+        continuation: Some(next),
+        ..Default::default()
+    };
+    let err = job.run_part(&feed, options).await.unwrap_err();
+    assert!(
+        matches!(err, IngestError::Changed(_)) && !err.is_retryable(),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("changed since the first part"),
+        "{err}"
+    );
+    assert_eq!(
+        s.stream_records().len(),
+        1,
+        "nothing of the changed file is sent"
+    );
 }

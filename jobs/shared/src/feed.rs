@@ -89,6 +89,26 @@ impl<R: Read> Read for SourceRead<R> {
     }
 }
 
+/// Opens bytes known to be plain (not gzip) as a feed, without looking at them: the
+/// rest of a plain file from a byte in its middle, which may begin with anything.
+pub fn open_plain_feed<R: Read + Send + 'static>(source: R) -> OpenFeed {
+    let failed = Arc::new(AtomicBool::new(false));
+    let reader = BufReader::with_capacity(
+        READ_BUFFER,
+        SourceRead {
+            inner: source,
+            failed: Arc::clone(&failed),
+        },
+    );
+    OpenFeed {
+        reader: Box::new(reader),
+        gzip: false,
+        source_failed: failed,
+        audit: false,
+        breaks: Breaks::default(),
+    }
+}
+
 /// Opens a feed, detecting gzip by its magic bytes.
 pub fn open_feed<R: Read + Send + 'static>(source: R) -> io::Result<OpenFeed> {
     let failed = Arc::new(AtomicBool::new(false));
@@ -211,11 +231,58 @@ impl FeedReader {
     /// A reader over `feed` that keeps at most `keep_limit` bytes of any one record
     /// (a longer one is reported [`FeedItem::Bad`] with its first `keep_limit` bytes).
     pub fn new(feed: OpenFeed, keep_limit: usize) -> Result<Self, FeedError> {
+        let mut reader = Self::bare(feed, keep_limit);
+        match reader.detect() {
+            Ok(format) => {
+                reader.format = format;
+                if let Some(audit) = reader.input.audit.as_mut() {
+                    audit.set_array(format == FeedFormat::JsonArray);
+                }
+            }
+            Err(e) if reader.is_source_error() => return Err(FeedError { line: 0, source: e }),
+            // A decoder error before the first byte: reported by the first next_item.
+            Err(_) => {}
+        }
+        Ok(reader)
+    }
+
+    /// A reader of JSON lines that goes on where another stopped: `feed` holds the
+    /// decoded feed from byte `at_byte` on (a ranged read of a plain file), which is
+    /// the start of line `after_line + 1`. Lines are numbered, and item spans placed,
+    /// as a reader from the start would number and place them. (A gzip feed or a JSON
+    /// array cannot be entered in the middle: read it from the start and skip.)
+    pub fn json_lines_after(
+        feed: OpenFeed,
+        keep_limit: usize,
+        after_line: u64,
+        at_byte: u64,
+    ) -> Self {
+        let mut reader = Self::bare(feed, keep_limit);
+        reader.line = after_line;
+        reader.bytes_read = at_byte;
+        reader
+    }
+
+    /// Lines (in a JSON array, elements) read so far, blank lines included: where a
+    /// reader that stops after this item would go on ([`FeedReader::json_lines_after`]
+    /// from [`FeedReader::bytes_read`]).
+    pub fn lines_read(&self) -> u64 {
+        self.line
+    }
+
+    /// True when nothing is left to read (a read error counts as something left: the
+    /// next item reports it).
+    pub fn at_end(&mut self) -> bool {
+        use std::io::BufRead;
+        self.done || matches!(self.input.fill_buf(), Ok(rest) if rest.is_empty())
+    }
+
+    fn bare(feed: OpenFeed, keep_limit: usize) -> Self {
         let mut input = Input::new(feed.reader);
         if feed.audit {
             input.audit = Some(audit::Audit::new(keep_limit));
         }
-        let mut reader = Self {
+        Self {
             input,
             source_failed: feed.source_failed,
             format: FeedFormat::JsonLines,
@@ -233,19 +300,7 @@ impl FeedReader {
             breaks: feed.breaks,
             item_start: None,
             span: None,
-        };
-        match reader.detect() {
-            Ok(format) => {
-                reader.format = format;
-                if let Some(audit) = reader.input.audit.as_mut() {
-                    audit.set_array(format == FeedFormat::JsonArray);
-                }
-            }
-            Err(e) if reader.is_source_error() => return Err(FeedError { line: 0, source: e }),
-            // A decoder error before the first byte: reported by the first next_item.
-            Err(_) => {}
         }
-        Ok(reader)
     }
 
     /// Keeps every byte of a record longer than the keep limit: the first

@@ -400,9 +400,20 @@ pub async fn open_expected(
     location: &StorageLocation,
     expected: Expected<'_>,
 ) -> Result<OpenedObject, OpenError> {
+    open_expected_from(location, expected, 0).await
+}
+
+/// [`open_expected`] from byte `from` of the object on (a ranged GET): the body
+/// starts there, the metadata is the whole object's. A continued ingest reads the rest
+/// of a plain feed this way.
+pub async fn open_expected_from(
+    location: &StorageLocation,
+    expected: Expected<'_>,
+    from: u64,
+) -> Result<OpenedObject, OpenError> {
     let uri = location.uri();
     let version = expected.version;
-    match get_object(location, expected).await {
+    match get_object(location, expected, from).await {
         Ok((meta, body)) => Ok(OpenedObject {
             source: crate::lineage::SourceObject {
                 version: object_version(&meta, version),
@@ -433,16 +444,18 @@ pub async fn open_object(
     location: &StorageLocation,
     version: Option<&str>,
 ) -> Result<(object_store::ObjectMeta, Box<dyn std::io::Read + Send>), object_store::Error> {
-    get_object(location, Expected::version(version)).await
+    get_object(location, Expected::version(version), 0).await
 }
 
 async fn get_object(
     location: &StorageLocation,
     expected: Expected<'_>,
+    from: u64,
 ) -> Result<(object_store::ObjectMeta, Box<dyn std::io::Read + Send>), object_store::Error> {
     use futures::TryStreamExt;
     let options = object_store::GetOptions {
         version: expected.version.map(str::to_owned),
+        range: (from > 0).then_some(object_store::GetRange::Offset(from)),
         ..Default::default()
     };
     let object = location.store.get_opts(&location.path, options).await?;
@@ -469,8 +482,18 @@ async fn get_object(
             .into(),
         });
     }
+    let range = object.range.clone();
     let reader: Box<dyn std::io::Read + Send> = match object.payload {
-        object_store::GetResultPayload::File(file, _) => Box::new(file),
+        // A local file comes whole: the range is for the reader to keep to.
+        object_store::GetResultPayload::File(mut file, _) => {
+            use std::io::{Read, Seek, SeekFrom};
+            file.seek(SeekFrom::Start(range.start))
+                .map_err(|e| object_store::Error::Generic {
+                    store: "LocalFileSystem",
+                    source: Box::new(e),
+                })?;
+            Box::new(file.take(range.end - range.start))
+        }
         object_store::GetResultPayload::Stream(stream) => {
             Box::new(tokio_util::io::SyncIoBridge::new(
                 tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other)),

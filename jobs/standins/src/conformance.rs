@@ -144,11 +144,7 @@ pub fn shard_of(key: &str, shards: usize) -> String {
 
 /// A record of `data_len` bytes of data with partition key `key`.
 fn record(key: &str, data_len: usize) -> Record {
-    Record {
-        data: Bytes::from(vec![b'x'; data_len]),
-        partition_key: key.to_owned(),
-        line: 0,
-    }
+    Record::single(Bytes::from(vec![b'x'; data_len]), key.to_owned(), 0)
 }
 
 fn size(records: &[Record]) -> usize {

@@ -39,6 +39,15 @@ use crate::stream::StoredRecord;
 /// Records read from one shard per call.
 const READ_LIMIT: usize = 10_000;
 
+/// Firehose bills ingestion per record, each rounded up to the next 5 KB
+/// (<https://aws.amazon.com/firehose/pricing/>; counted here as 5,120 bytes).
+pub const BILLING_UNIT_BYTES: u64 = 5 * 1024;
+
+/// The bytes Firehose bills for ingesting one record of `len` bytes.
+pub fn billed_bytes(len: usize) -> u64 {
+    (len as u64).div_ceil(BILLING_UNIT_BYTES).max(1) * BILLING_UNIT_BYTES
+}
+
 /// How the delivery stream buffers and names objects; plain data.
 #[derive(Debug, Clone)]
 pub struct FirehoseConfig {
@@ -77,8 +86,10 @@ impl Default for FirehoseConfig {
 pub struct DeliveredObject {
     /// Where it is.
     pub location: StorageLocation,
-    /// Records in it.
+    /// Records in it (Kinesis records: a packed one holds several JSON lines).
     pub records: u64,
+    /// JSON lines in it (customer records, one per line).
+    pub lines: u64,
     /// Bytes of the records (before gzip).
     pub bytes: u64,
 }
@@ -106,16 +117,22 @@ pub enum FirehoseError {
 pub struct FirehoseSummary {
     /// Objects written.
     pub objects: u64,
-    /// Records written.
+    /// Records written (Kinesis records).
     pub records: u64,
+    /// JSON lines written (customer records).
+    pub lines: u64,
     /// Bytes of records written (before gzip).
     pub bytes: u64,
+    /// Bytes Firehose bills for their ingestion: each record rounded up to 5 KB
+    /// ([`billed_bytes`]).
+    pub billed_bytes: u64,
 }
 
 #[derive(Debug, Default)]
 struct Buffer {
     data: Vec<u8>,
     records: u64,
+    billed_bytes: u64,
     first_arrival: Option<DateTime<Utc>>,
     /// When the buffer's first record was taken from the stream (the interval runs from here).
     opened: Option<tokio::time::Instant>,
@@ -219,6 +236,7 @@ impl<S: StreamSource + ?Sized> Firehose<S> {
         }
         b.data.extend_from_slice(&record.data);
         b.records += 1;
+        b.billed_bytes += billed_bytes(record.data.len());
         match b.positions.iter_mut().find(|(s, _)| *s == shard) {
             Some((_, seq)) => *seq = record.sequence_number,
             None => b.positions.push((shard, record.sequence_number)),
@@ -289,11 +307,14 @@ impl<S: StreamSource + ?Sized> Firehose<S> {
         let delivered = DeliveredObject {
             location: self.raw.at(path),
             records: buffer.records,
+            lines: memchr::memchr_iter(b'\n', &buffer.data).count() as u64,
             bytes: buffer.data.len() as u64,
         };
         self.summary.objects += 1;
         self.summary.records += delivered.records;
+        self.summary.lines += delivered.lines;
         self.summary.bytes += delivered.bytes;
+        self.summary.billed_bytes += buffer.billed_bytes;
         Ok(Some(delivered))
     }
 

@@ -34,7 +34,7 @@
 //! let stream = Arc::new(InProcessStream::new("orders", 2));
 //! let records: Vec<Record> = ["{\"id\":1}\n", "{\"id\":2}\n"]
 //!     .into_iter()
-//!     .map(|json| Record { data: Bytes::from(json), partition_key: json.into(), line: 0 })
+//!     .map(|json| Record::single(Bytes::from(json), json.into(), 0))
 //!     .collect();
 //! stream.put_records(&records).await?;
 //!

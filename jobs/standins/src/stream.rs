@@ -68,6 +68,13 @@ pub struct StoredRecord {
     pub arrived_at: DateTime<Utc>,
 }
 
+impl StoredRecord {
+    /// Its JSON lines, each with its `\n`: one, or several in a packed record.
+    pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        self.data.split_inclusive(|b| *b == b'\n')
+    }
+}
+
 /// Failures to inject, drawn from a seeded generator so a test can repeat them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Faults {
@@ -499,11 +506,7 @@ mod tests {
     use super::*;
 
     fn record(key: &str, len: usize) -> Record {
-        Record {
-            data: Bytes::from(vec![b'x'; len]),
-            partition_key: key.into(),
-            line: 0,
-        }
+        Record::single(Bytes::from(vec![b'x'; len]), key.into(), 0)
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub struct IngestLambdaConfig {
     pub max_attempts: u32,
     /// `FEEDPIPE_MAX_IN_FLIGHT`: concurrent `PutRecords` calls (default 4, 1..=64).
     pub max_in_flight: usize,
+    /// `FEEDPIPE_PACK_BYTES`: largest Kinesis record framed records are packed into,
+    /// data plus partition key (default 25,600; 0 turns packing off; at most 1,024,000,
+    /// Firehose's record limit).
+    pub pack_bytes: usize,
 }
 
 impl IngestLambdaConfig {
@@ -38,6 +42,9 @@ impl IngestLambdaConfig {
             quarantine_url: env.required("FEEDPIPE_QUARANTINE_URL")?,
             max_attempts: env.number_or("FEEDPIPE_MAX_ATTEMPTS", 8, 1..=20)?,
             max_in_flight: env.number_or("FEEDPIPE_MAX_IN_FLIGHT", 4, 1..=64)?,
+            // Literals, so that tests/infra/test_handler_values.py can read them; a
+            // unit test holds them to the ingest core's constants.
+            pack_bytes: env.number_or("FEEDPIPE_PACK_BYTES", 25600, 0..=1024000)?,
         })
     }
 
@@ -51,6 +58,7 @@ impl IngestLambdaConfig {
                 max_delay: Duration::from_secs(5),
             },
             max_in_flight: self.max_in_flight,
+            pack_bytes: self.pack_bytes,
             ..IngestConfig::default()
         }
     }
@@ -94,8 +102,29 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            (c.max_attempts, c.max_in_flight, c.partition_key_field),
+            (
+                c.max_attempts,
+                c.max_in_flight,
+                c.partition_key_field.as_deref()
+            ),
             (8, 4, None)
+        );
+        assert_eq!(
+            c.ingest_config().pack_bytes,
+            feedpipe_ingest::pack::DEFAULT_PACK_BYTES
+        );
+        let most = feedpipe_ingest::pack::MAX_PACK_BYTES.to_string();
+        let widest = [
+            ("FEEDPIPE_STREAM_NAME", "feed"),
+            ("FEEDPIPE_QUARANTINE_URL", "s3://q"),
+            ("FEEDPIPE_PACK_BYTES", most.as_str()),
+        ];
+        assert_eq!(config(&widest).unwrap().pack_bytes, 1000 * 1024);
+        let over = (feedpipe_ingest::pack::MAX_PACK_BYTES + 1).to_string();
+        let widest = [widest[0], widest[1], ("FEEDPIPE_PACK_BYTES", over.as_str())];
+        assert!(
+            config(&widest).is_err(),
+            "more than Firehose's record limit"
         );
         let c = config(&[
             ("FEEDPIPE_STREAM_NAME", "feed"),
@@ -103,8 +132,10 @@ mod tests {
             ("FEEDPIPE_PARTITION_KEY_FIELD", "customer_id"),
             ("FEEDPIPE_MAX_ATTEMPTS", "3"),
             ("FEEDPIPE_MAX_IN_FLIGHT", "16"),
+            ("FEEDPIPE_PACK_BYTES", "0"),
         ])
         .unwrap();
+        assert_eq!(c.ingest_config().pack_bytes, 0);
         assert_eq!(c.ingest_config().retry.max_attempts, 3);
         assert_eq!(c.ingest_config().max_in_flight, 16);
         assert_eq!(

@@ -98,10 +98,14 @@ async fn the_built_binary_ingests_what_an_s3_event_names_through_the_runtime_api
         .send()
         .await
         .unwrap();
-    let records: Vec<Value> = page
-        .records()
-        .iter()
-        .map(|r| serde_json::from_slice(r.data().as_ref()).unwrap())
+    // Packed by default: both records in one Kinesis record, one JSON line each.
+    assert_eq!(page.records().len(), 1);
+    assert_eq!(summary["kinesis_records"], 1, "{summary}");
+    let records: Vec<Value> = page.records()[0]
+        .data()
+        .as_ref()
+        .split_inclusive(|b| *b == b'\n')
+        .map(|line| serde_json::from_slice(line).unwrap())
         .collect();
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["_source_uri"], format!("s3://{source}/{key}"));

@@ -38,6 +38,7 @@ use anyhow::Context;
 use clap::Args;
 use feedpipe_convert::backfill::{self, PlanOptions};
 use feedpipe_convert::{ConvertConfig, Converter, RawInput};
+use feedpipe_ingest::pack::DEFAULT_PACK_BYTES;
 use feedpipe_ingest::{IngestConfig, IngestJob};
 use feedpipe_shared::feed::listing::list_feeds;
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
@@ -90,6 +91,10 @@ pub struct LocalArgs {
     /// ProvisionedThroughputExceededException, which the ingest retries.
     #[arg(long)]
     shard_limits: bool,
+    /// Pack framed records into Kinesis records of up to this many bytes (data plus
+    /// partition key), as the ingest Lambda does; 0 sends each record alone.
+    #[arg(long, env = "FEEDPIPE_PACK_BYTES", default_value_t = DEFAULT_PACK_BYTES, value_parser = crate::ingest_cmd::parse_pack_bytes)]
+    pack_bytes: usize,
     /// Keep running: files dropped into DIR/source flow through as they arrive; Ctrl-C stops.
     #[arg(long)]
     watch: bool,
@@ -219,6 +224,7 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
         quarantine.clone(),
         IngestConfig {
             partition_key_field: Some(args.partition_key.clone()),
+            pack_bytes: args.pack_bytes,
             ..Default::default()
         },
     );

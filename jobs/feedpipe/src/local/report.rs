@@ -64,20 +64,23 @@ impl RunReport<'_> {
             "stage", "objects", "records", "seconds"
         );
         println!(
-            "{:<12} {:>8} {:>9} {:>9.2}  in-process stream ({} quarantine object(s))",
+            "{:<12} {:>8} {:>9} {:>9.2}  in-process stream, in {} Kinesis record(s) ({} quarantine object(s))",
             "ingest",
             ingest.files,
             ingest.records_sent,
             ingest_ms as f64 / 1000.0,
+            ingest.kinesis_records,
             ingest.quarantine_objects.len()
         );
         println!(
-            "{:<12} {:>8} {:>9} {:>9.2}  {}",
+            "{:<12} {:>8} {:>9} {:>9.2}  {} (Firehose would bill {:.1} MB of ingestion for {:.1} MB of records)",
             "firehose",
             delivery.objects,
-            delivery.records,
+            delivery.lines,
             delivery_time.as_secs_f64(),
-            dirs.raw.display()
+            dirs.raw.display(),
+            delivery.billed_bytes as f64 / 1e6,
+            delivery.bytes as f64 / 1e6,
         );
         println!(
             "{:<12} {:>8} {:>9} {:>9.2}  {} ({} Parquet file(s), {} record(s) quarantined)",

@@ -10,11 +10,11 @@ use super::*;
 use crate::stream::InProcessStream;
 
 fn record(key: &str, n: usize) -> Record {
-    Record {
-        data: Bytes::from(format!("{{\"n\":{n},\"pad\":\"{}\"}}\n", "x".repeat(80))),
-        partition_key: key.into(),
-        line: n as u64,
-    }
+    Record::single(
+        Bytes::from(format!("{{\"n\":{n},\"pad\":\"{}\"}}\n", "x".repeat(80))),
+        key.into(),
+        n as u64,
+    )
 }
 
 async fn put(stream: &InProcessStream, from: usize, count: usize) {
