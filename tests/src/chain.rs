@@ -38,6 +38,10 @@ pub struct Chain {
     /// The client the ingest handler puts records with (the same server, unless a
     /// test puts a fault-injecting proxy in between).
     pub sink_kinesis: aws_sdk_kinesis::Client,
+    /// The ingest handler's SQS client, for its continuation queue (signs as ingest).
+    pub ingest_sqs: aws_sdk_sqs::Client,
+    /// The ingest function's continuation queue (URL), as `infra/` makes it.
+    pub continuation_queue: String,
     /// The ingest handler's settings.
     pub ingest_config: IngestConfig,
     pub sqs: aws_sdk_sqs::Client,
@@ -82,6 +86,7 @@ impl Chain {
             "curated_bucket": self.curated,
             "stream_name": self.stream,
             "raw_to_parquet_queue": queue,
+            "ingest_continuation_queue": self.continuation_queue.rsplit('/').next().unwrap_or_default(),
             "raw_to_parquet_function": "raw-to-parquet",
             "curated_table": "feed",
             "raw_prefix": "raw",
@@ -163,6 +168,8 @@ impl Chain {
             s3: s3_client().await,
             kinesis: kinesis_client().await,
             sink_kinesis: aws_sdk_kinesis::Client::new(&ingest),
+            ingest_sqs: aws_sdk_sqs::Client::new(&ingest),
+            continuation_queue: String::new(),
             // One call in flight: moto numbers a shard's records without a lock (see
             // ingest_aws.rs).
             ingest_config: IngestConfig {
@@ -206,9 +213,20 @@ impl Chain {
         create_stream(&chain.kinesis, &chain.stream, 2).await;
         let source_queue = chain.notify(&chain.source, None).await;
         let raw_queue = chain.notify(&chain.raw, Some("raw/")).await;
+        let continuation_queue = chain
+            .sqs
+            .create_queue()
+            .queue_name(unique("ingest-continuations"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_owned();
         Self {
             source_queue: source_queue.0,
             raw_queue,
+            continuation_queue,
             ..chain
         }
     }
@@ -347,6 +365,42 @@ impl Chain {
         (event, summary)
     }
 
+    /// Hands each message of the ingest function's continuation queue to the ingest
+    /// handler as Lambda's SQS event source would (batch size 1, as `infra/` maps it),
+    /// with `context` (its deadline decides whether that part stops too), until the
+    /// queue is empty. Returns the summaries, one per message.
+    pub async fn continue_ingest(
+        &self,
+        context: impl Fn() -> Context,
+    ) -> Vec<feedpipe_ingest::IngestSummary> {
+        let app = self.ingest_app();
+        let mut summaries = Vec::new();
+        loop {
+            let messages = self.receive(&self.continuation_queue).await;
+            if messages.is_empty() {
+                return summaries;
+            }
+            for m in messages {
+                let event = json!({ "Records": [{
+                    "messageId": m.message_id(),
+                    "receiptHandle": m.receipt_handle(),
+                    "body": m.body(),
+                    "attributes": {},
+                    "messageAttributes": {},
+                    "md5OfBody": m.md5_of_body(),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingest-continuations",
+                    "awsRegion": "us-east-1"
+                }]});
+                let summary =
+                    ingest_lambda::handler::handle_event(LambdaEvent::new(event, context()), &app)
+                        .await
+                        .unwrap();
+                summaries.push(summary);
+            }
+        }
+    }
+
     pub fn ingest_app(&self) -> ingest_lambda::handler::App {
         let quarantine = self.location_as("ingest", &format!("s3://{}/quarantine", self.raw));
         ingest_lambda::handler::App {
@@ -356,6 +410,13 @@ impl Chain {
                 self.ingest_config.clone(),
             ),
             buckets: Arc::new(self.buckets_as("ingest")),
+            // As infra/ deploys it; a run stops only when its context has a deadline
+            // (a hand-made context has none).
+            continuations: Some(ingest_lambda::handoff::Continuations {
+                client: self.ingest_sqs.clone(),
+                queue_url: self.continuation_queue.clone(),
+                margin: std::time::Duration::from_secs(60),
+            }),
         }
     }
 

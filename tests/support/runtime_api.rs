@@ -25,8 +25,9 @@ pub struct RuntimeApi {
 }
 
 impl RuntimeApi {
-    /// Serves `event` (JSON text) to the first `next` call.
-    pub fn serve(event: String) -> Self {
+    /// Serves `event` (JSON text) to the first `next` call, with a deadline `left`
+    /// after that call (`Lambda-Runtime-Deadline-Ms`).
+    pub fn serve(event: String, left: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the Runtime API");
         let address = listener.local_addr().expect("its address").to_string();
         let (tx, answers) = channel();
@@ -34,7 +35,7 @@ impl RuntimeApi {
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let (event, tx) = (Arc::clone(&event), tx.clone());
-                thread::spawn(move || serve(stream, &event, &tx));
+                thread::spawn(move || serve(stream, &event, &tx, left));
             }
         });
         Self { address, answers }
@@ -48,7 +49,12 @@ impl RuntimeApi {
     }
 }
 
-fn serve(stream: TcpStream, event: &Mutex<Option<String>>, answers: &Sender<Answer>) {
+fn serve(
+    stream: TcpStream,
+    event: &Mutex<Option<String>>,
+    answers: &Sender<Answer>,
+    left: Duration,
+) {
     let Ok(write_half) = stream.try_clone() else {
         return;
     };
@@ -91,7 +97,7 @@ fn serve(stream: TcpStream, event: &Mutex<Option<String>>, answers: &Sender<Answ
             let deadline = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis())
-                + 300_000;
+                + left.as_millis();
             format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: req-1\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:feedpipe-test\r\nLambda-Runtime-Trace-Id: Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1\r\nContent-Length: {}\r\n\r\n{event}",
                 event.len()
@@ -124,7 +130,17 @@ fn serve(stream: TcpStream, event: &Mutex<Option<String>>, answers: &Sender<Answ
 /// log names and `env` (its configuration) in its environment, besides this
 /// process's (the AWS endpoint and credentials). Returns its answer, then stops it.
 pub fn invoke(binary: &str, event: &serde_json::Value, env: &[(&str, String)]) -> Answer {
-    let api = RuntimeApi::serve(event.to_string());
+    invoke_until(binary, event, env, Duration::from_secs(300))
+}
+
+/// [`invoke`] with the invocation's deadline `left` after it starts.
+pub fn invoke_until(
+    binary: &str,
+    event: &serde_json::Value,
+    env: &[(&str, String)],
+    left: Duration,
+) -> Answer {
+    let api = RuntimeApi::serve(event.to_string(), left);
     let mut lambda = std::process::Command::new(binary)
         .env("AWS_LAMBDA_RUNTIME_API", &api.address)
         .env("AWS_LAMBDA_FUNCTION_NAME", "feedpipe-test")

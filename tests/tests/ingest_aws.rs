@@ -73,6 +73,7 @@ impl Aws {
                 config,
             ),
             buckets: Arc::new(S3Buckets::default()),
+            continuations: None,
         }
     }
 

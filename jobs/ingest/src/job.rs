@@ -36,7 +36,7 @@ use crate::reader::{
     FeedError, FeedFormat, FeedItem, FeedReader, Overflow, open_feed, open_plain_feed,
 };
 use crate::resume::DeliveredLines;
-use crate::sink::{RecordSink, RetryPolicy, deliver};
+use crate::sink::{Progress, RecordSink, RetryPolicy, deliver};
 
 /// How an ingest run behaves; plain data, validated by whoever builds it.
 #[derive(Debug, Clone)]
@@ -104,6 +104,9 @@ pub struct IngestSummary {
     pub bytes_sent: u64,
     /// Quarantine objects written.
     pub quarantine_objects: Vec<String>,
+    /// Files whose rest was handed to a continuation (a later run ingests it): the
+    /// counts above are then the file's so far.
+    pub continued: u64,
 }
 
 impl std::ops::AddAssign for IngestSummary {
@@ -121,6 +124,7 @@ impl std::ops::AddAssign for IngestSummary {
         self.bytes_read += o.bytes_read;
         self.bytes_sent += o.bytes_sent;
         self.quarantine_objects.extend(o.quarantine_objects);
+        self.continued += o.continued;
     }
 }
 
@@ -469,6 +473,7 @@ impl IngestJob {
         };
         let mut failure: Option<(u64, String, bool)> = None;
         let mut first_error: Option<String> = None;
+        let progress = Progress::default();
         let mut in_flight = FuturesUnordered::new();
         let mut channel_open = true;
         let max_in_flight = self.config.max_in_flight.max(1);
@@ -496,7 +501,7 @@ impl IngestJob {
                 }
                 message = rx.recv(), if channel_open && in_flight.len() < max_in_flight => match message {
                     Some(Message::Batch(batch)) if failure.is_none() => {
-                        in_flight.push(deliver(self.sink.as_ref(), batch, &self.config.retry));
+                        in_flight.push(deliver(self.sink.as_ref(), batch, &self.config.retry, &progress));
                     }
                     Some(Message::Batch(_)) => {}
                     Some(Message::Rejected(entry, rest)) => {

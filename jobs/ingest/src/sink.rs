@@ -3,9 +3,16 @@
 //! A sink takes one `PutRecords` call's worth of records and says, per record, whether
 //! it was accepted: Kinesis can accept some records of a call and reject others
 //! (`ProvisionedThroughputExceededException`, `InternalFailure`). [`deliver`] re-sends
-//! only the rejected ones, with exponential backoff and full jitter, a bounded number
-//! of times; a whole call that fails with a retryable error is retried the same way.
+//! only the rejected ones, with exponential backoff and full jitter; a whole call that
+//! fails with a retryable error is retried the same way. It gives up after
+//! `max_attempts` calls in a row during which the stream took nothing: neither from
+//! this call nor from the other calls of the run ([`Progress`]). A stream at its write
+//! limit takes a share of the calls made to it each second and refuses the rest; that
+//! is the stream's pace, not a failure, so a file larger than what the stream takes at
+//! once still goes through, and a call that loses the race for a second while others
+//! get in keeps its budget. A stream that takes nothing fails the batch as before.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -46,7 +53,8 @@ pub trait RecordSink: Send + Sync {
 /// How often and how patiently to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts per record, the first one included.
+    /// Calls in a row that get no record accepted before the rest is given up on,
+    /// the first one included.
     pub max_attempts: u32,
     /// Backoff before the first retry; doubles each time (then full jitter).
     pub base_delay: Duration,
@@ -97,17 +105,32 @@ pub struct Delivery {
     pub permanent: bool,
 }
 
-/// Sends `batch`, re-sending only what was rejected, within `policy`.
+/// Records the stream accepted, over all the calls of a run: what tells a stream at
+/// its limit (others get in) from one that takes nothing.
+#[derive(Debug, Default)]
+pub struct Progress(AtomicU64);
+
+impl Progress {
+    fn accepted(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Sends `batch`, re-sending only what was rejected, within `policy`; `progress` is
+/// shared by the run's calls in flight.
 pub async fn deliver<S: RecordSink + ?Sized>(
     sink: &S,
     batch: Batch,
     policy: &RetryPolicy,
+    progress: &Progress,
 ) -> Delivery {
     let mut report = Delivery::default();
     let mut pending = batch.records;
-    let mut attempt = 1u32;
+    let (mut calls, mut stalled) = (0u32, 0u32);
+    let mut seen = progress.accepted();
     loop {
         report.calls += 1;
+        calls += 1;
         let reason = match sink.put_records(&pending).await {
             Ok(results) if results.len() == pending.len() => {
                 let mut failed = Vec::new();
@@ -115,6 +138,7 @@ pub async fn deliver<S: RecordSink + ?Sized>(
                 for (record, result) in pending.into_iter().zip(results) {
                     match result {
                         RecordResult::Accepted { .. } => {
+                            progress.0.fetch_add(1, Ordering::Relaxed);
                             report.sent += record.count();
                             report.kinesis_records += 1;
                             report.bytes += record.size() as u64;
@@ -149,13 +173,19 @@ pub async fn deliver<S: RecordSink + ?Sized>(
             }
             Err(SinkError::Retryable(reason)) => reason,
         };
-        if attempt >= policy.max_attempts {
-            let reason = format!("not accepted after {attempt} attempts; last error {reason}");
+        // Stalled only when nothing of the run got in since this call's last try.
+        let now = progress.accepted();
+        stalled = if now > seen { 0 } else { stalled + 1 };
+        seen = now;
+        if stalled >= policy.max_attempts {
+            let reason = format!(
+                "not accepted after {calls} attempts, the last {stalled} while the stream took no record; last error {reason}"
+            );
             report.undelivered = pending.into_iter().map(|r| (r, reason.clone())).collect();
             return report;
         }
-        tokio::time::sleep(policy.backoff(attempt)).await;
-        attempt += 1;
+        // After progress the stream's next second is near: back off from the start.
+        tokio::time::sleep(policy.backoff(stalled + 1)).await;
         report.retry_calls += 1;
         report.retried_records += pending.iter().map(Record::count).sum::<u64>();
     }
@@ -239,7 +269,7 @@ mod tests {
     #[tokio::test]
     async fn a_sink_that_fails_a_share_of_records_still_gets_each_exactly_once() {
         let sink = FlakySink::new(0.3, 0.2);
-        let report = deliver(&sink, batch(500), &fast_policy(30)).await;
+        let report = deliver(&sink, batch(500), &fast_policy(30), &Progress::default()).await;
         assert!(report.undelivered.is_empty());
         assert_eq!(report.sent, 500);
         let accepted = sink.accepted.lock().unwrap();
@@ -254,12 +284,13 @@ mod tests {
 
     #[tokio::test]
     async fn when_retries_run_out_the_rest_is_reported_undelivered() {
-        let sink = FlakySink::new(0.9, 0.0);
-        let report = deliver(&sink, batch(200), &fast_policy(3)).await;
+        // No record gets in: after 3 such calls the batch is undelivered.
+        let sink = FlakySink::new(1.0, 0.0);
+        let report = deliver(&sink, batch(200), &fast_policy(3), &Progress::default()).await;
         let accepted = sink.accepted.lock().unwrap();
         assert_eq!(report.sent as usize, accepted.len());
         assert_eq!(report.sent as usize + report.undelivered.len(), 200);
-        assert!(!report.undelivered.is_empty());
+        assert_eq!(report.undelivered.len(), 200);
         assert!(!report.permanent);
         let (record, reason) = &report.undelivered[0];
         assert!(
@@ -273,6 +304,123 @@ mod tests {
         assert_eq!(report.calls, 3);
     }
 
+    /// A stream at its write limit: each call, only the first `take` records get in.
+    struct Saturated {
+        take: usize,
+        accepted: Mutex<Vec<u64>>,
+    }
+
+    #[async_trait]
+    impl RecordSink for Saturated {
+        async fn put_records(&self, records: &[Record]) -> Result<Vec<RecordResult>, SinkError> {
+            let mut accepted = self.accepted.lock().unwrap();
+            Ok(records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    if i < self.take {
+                        accepted.push(r.line);
+                        RecordResult::Accepted {
+                            shard_id: "shardId-0".into(),
+                            sequence_number: r.line.to_string(),
+                        }
+                    } else {
+                        RecordResult::Rejected {
+                            code: "ProvisionedThroughputExceededException".into(),
+                            message: "Rate exceeded for shard shardId-0".into(),
+                        }
+                    }
+                })
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_takes_a_share_of_each_call_gets_everything_at_its_pace() {
+        // 10 of 500 records a call: 50 calls, far more than 3 attempts, all progress.
+        let sink = Saturated {
+            take: 10,
+            accepted: Mutex::default(),
+        };
+        let report = deliver(&sink, batch(500), &fast_policy(3), &Progress::default()).await;
+        assert!(
+            report.undelivered.is_empty(),
+            "{:?}",
+            report.undelivered.first()
+        );
+        assert_eq!((report.sent, report.calls), (500, 50));
+        assert_eq!(
+            *sink.accepted.lock().unwrap(),
+            (0..500).collect::<Vec<_>>(),
+            "each once, in order"
+        );
+        // A stream that takes nothing still fails the batch after 3 calls.
+        let none = Saturated {
+            take: 0,
+            accepted: Mutex::default(),
+        };
+        let report = deliver(&none, batch(5), &fast_policy(3), &Progress::default()).await;
+        assert_eq!(
+            (report.sent, report.calls, report.undelivered.len()),
+            (0, 3, 5)
+        );
+        assert!(
+            report.undelivered[0]
+                .1
+                .contains("the last 3 while the stream took no record"),
+            "{}",
+            report.undelivered[0].1
+        );
+    }
+
+    /// Refuses this call's records for its first `losses` calls while other calls of
+    /// the run get in (it counts their records into the run's progress), then takes all.
+    struct Outrun<'a> {
+        losses: Mutex<u32>,
+        others: &'a Progress,
+    }
+
+    #[async_trait]
+    impl RecordSink for Outrun<'_> {
+        async fn put_records(&self, records: &[Record]) -> Result<Vec<RecordResult>, SinkError> {
+            let mut losses = self.losses.lock().unwrap();
+            let lost = *losses > 0;
+            *losses = losses.saturating_sub(1);
+            if lost {
+                self.others.0.fetch_add(100, Ordering::Relaxed);
+            }
+            Ok(records
+                .iter()
+                .map(|r| match lost {
+                    true => RecordResult::Rejected {
+                        code: "ProvisionedThroughputExceededException".into(),
+                        message: "Rate exceeded".into(),
+                    },
+                    false => RecordResult::Accepted {
+                        shard_id: "shardId-0".into(),
+                        sequence_number: r.line.to_string(),
+                    },
+                })
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_that_loses_the_race_while_others_get_in_keeps_its_budget() {
+        let progress = Progress::default();
+        let sink = Outrun {
+            losses: Mutex::new(10),
+            others: &progress,
+        };
+        let report = deliver(&sink, batch(50), &fast_policy(3), &progress).await;
+        assert!(
+            report.undelivered.is_empty(),
+            "{:?}",
+            report.undelivered.first()
+        );
+        assert_eq!((report.sent, report.calls), (50, 11));
+    }
+
     #[tokio::test]
     async fn permanent_errors_are_not_retried() {
         struct Gone;
@@ -284,7 +432,7 @@ mod tests {
                 ))
             }
         }
-        let report = deliver(&Gone, batch(3), &fast_policy(5)).await;
+        let report = deliver(&Gone, batch(3), &fast_policy(5), &Progress::default()).await;
         assert_eq!(report.calls, 1);
         assert!(report.permanent);
         assert_eq!(report.undelivered.len(), 3);

@@ -25,6 +25,13 @@ pub struct IngestLambdaConfig {
     /// data plus partition key (default 25,600; 0 turns packing off; at most 1,024,000,
     /// Firehose's record limit).
     pub pack_bytes: usize,
+    /// `FEEDPIPE_CONTINUATION_QUEUE_URL`: the SQS queue a run sends the rest of a file
+    /// to when it stops before the invocation's deadline (optional; without it a file
+    /// is read to its end, or until Lambda's timeout).
+    pub continuation_queue_url: Option<String>,
+    /// `FEEDPIPE_DEADLINE_MARGIN_SECONDS`: how long before the deadline a run stops
+    /// reading, for the batches in flight and the hand-over (default 60, 1..=600).
+    pub deadline_margin: Duration,
 }
 
 impl IngestLambdaConfig {
@@ -45,6 +52,12 @@ impl IngestLambdaConfig {
             // Literals, so that tests/infra/test_handler_values.py can read them; a
             // unit test holds them to the ingest core's constants.
             pack_bytes: env.number_or("FEEDPIPE_PACK_BYTES", 25600, 0..=1024000)?,
+            continuation_queue_url: env.optional("FEEDPIPE_CONTINUATION_QUEUE_URL"),
+            deadline_margin: Duration::from_secs(env.number_or(
+                "FEEDPIPE_DEADLINE_MARGIN_SECONDS",
+                60,
+                1..=600,
+            )?),
         })
     }
 
@@ -136,6 +149,17 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.ingest_config().pack_bytes, 0);
+        assert_eq!(c.continuation_queue_url, None);
+        assert_eq!(c.deadline_margin, Duration::from_secs(60));
+        let c = config(&[
+            ("FEEDPIPE_STREAM_NAME", "feed"),
+            ("FEEDPIPE_QUARANTINE_URL", "s3://q"),
+            ("FEEDPIPE_CONTINUATION_QUEUE_URL", "https://sqs/q"),
+            ("FEEDPIPE_DEADLINE_MARGIN_SECONDS", "5"),
+        ])
+        .unwrap();
+        assert_eq!(c.continuation_queue_url.as_deref(), Some("https://sqs/q"));
+        assert_eq!(c.deadline_margin, Duration::from_secs(5));
         assert_eq!(c.ingest_config().retry.max_attempts, 3);
         assert_eq!(c.ingest_config().max_in_flight, 16);
         assert_eq!(

@@ -9,7 +9,8 @@ use feedpipe_ingest::kinesis::KinesisSink;
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::{S3Buckets, StorageLocation};
 use ingest_lambda::config::IngestLambdaConfig;
-use ingest_lambda::handler::{App, handle};
+use ingest_lambda::handler::{App, handle_event};
+use ingest_lambda::handoff::Continuations;
 use lambda_runtime::{Error, service_fn};
 
 #[tokio::main]
@@ -24,9 +25,21 @@ async fn main() -> Result<(), Error> {
         .await;
     let sink = KinesisSink::new(aws_sdk_kinesis::Client::new(&aws), &config.stream_name);
     let quarantine = ObjectStoreQuarantine::new(StorageLocation::parse(&config.quarantine_url)?);
+    // SQS keeps the SDK's standard retries: a hand-over is one small call.
+    let continuations = config.continuation_queue_url.clone().map(|queue_url| {
+        let sqs = aws_sdk_sqs::config::Builder::from(&aws)
+            .retry_config(RetryConfig::standard())
+            .build();
+        Continuations {
+            client: aws_sdk_sqs::Client::from_conf(sqs),
+            queue_url,
+            margin: config.deadline_margin,
+        }
+    });
     let app = App {
         job: IngestJob::new(Arc::new(sink), Arc::new(quarantine), config.ingest_config()),
         buckets: Arc::new(S3Buckets::default()),
+        continuations,
     };
-    lambda_runtime::run(service_fn(|event| handle(event, &app))).await
+    lambda_runtime::run(service_fn(|event| handle_event(event, &app))).await
 }

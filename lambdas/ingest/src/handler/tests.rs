@@ -60,6 +60,7 @@ async fn setup() -> (App, Arc<InProcessStream>, Arc<dyn ObjectStore>, Tags) {
     let app = App {
         job: IngestJob::new(stream.clone(), Arc::new(quarantine), config),
         buckets: Arc::new(buckets),
+        continuations: None,
     };
     let tags = vec![
         ("0123456789abcdef0123456789abcdef", first.e_tag.unwrap()),
@@ -236,4 +237,78 @@ async fn a_key_no_store_can_address_is_quarantined_as_one_entry_naming_it() {
         entry["error"].as_str().unwrap().contains("rename it"),
         "{entry}"
     );
+}
+
+fn sqs_event(body: &str) -> LambdaEvent<serde_json::Value> {
+    let event = serde_json::json!({ "Records": [{
+        "messageId": "m-1", "receiptHandle": "r-1", "body": body,
+        "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+        "awsRegion": "us-east-1"
+    }]});
+    LambdaEvent::new(event, Context::default())
+}
+
+#[tokio::test]
+async fn a_continuation_message_goes_on_with_the_file_where_its_part_stopped() {
+    let (app, stream, _, _) = setup().await;
+    let uri = "s3://feedpipe-source/incoming/commandes d'été + more.jsonl";
+    let location = app
+        .buckets
+        .object("feedpipe-source", "incoming/commandes d'été + more.jsonl")
+        .unwrap();
+    let first = RunOptions {
+        deadline: Some(std::time::Instant::now()),
+        ..Default::default()
+    };
+    let Part::Stopped(next) = app.job.run_part(&location, first).await.unwrap() else {
+        panic!("a past deadline stops after the first line");
+    };
+    assert_eq!((next.uri.as_str(), next.lines_done), (uri, 1));
+    let summary = handle_event(sqs_event(&serde_json::to_string(&next).unwrap()), &app)
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.files, summary.records_read, summary.records_sent),
+        (1, 3, 2),
+        "the whole file, once: {summary:?}"
+    );
+    assert_eq!(summary.records_quarantined, 1);
+    assert_eq!(summary.continued, 0);
+    let lines: Vec<u64> = (0..2)
+        .flat_map(|shard| stream.read(shard, 0, 100))
+        .flat_map(|r| {
+            r.lines()
+                .map(|l| {
+                    serde_json::from_slice::<serde_json::Value>(l).unwrap()["_source_line"]
+                        .as_u64()
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut sorted = lines.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, vec![1, 2], "each good line once: {lines:?}");
+}
+
+#[tokio::test]
+async fn a_message_that_is_no_continuation_fails_for_good_and_an_unknown_event_too() {
+    let (app, stream, _, _) = setup().await;
+    let err = handle_event(sqs_event("{\"hello\":1}"), &app)
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    assert!(
+        err.to_string()
+            .contains("message m-1 of the continuation queue is not a continuation"),
+        "{err}"
+    );
+    let unknown = LambdaEvent::new(serde_json::json!({"detail": {}}), Context::default());
+    let err = handle_event(unknown, &app).await.unwrap_err();
+    assert!(
+        !err.is_retryable() && err.to_string().starts_with("unrecognised event"),
+        "{err}"
+    );
+    assert_eq!(stream.lengths().iter().sum::<usize>(), 0);
 }
