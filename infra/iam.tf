@@ -62,6 +62,22 @@ data "aws_iam_policy_document" "ingest" {
     actions   = ["s3:AbortMultipartUpload", "s3:PutObject"]
     resources = ["${local.quarantine_bucket_arn}/${var.quarantine_prefix}/*"]
   }
+
+  # Sending continuations (sqs:SendMessage on module.ingest's continuation
+  # queue) and consuming them (its event source mapping) are granted by the
+  # lambda module, which creates the queue (continuation_queue in main.tf).
+
+  # The margin must leave the run some time: with a margin at or above the
+  # timeout every run would stop at once, after the one line a part always
+  # reads, and hand the rest on: one invocation per line. Here, not in the
+  # variable's validation: Terraform >= 1.6 (versions.tf) cannot compare two
+  # variables there (1.9 can).
+  lifecycle {
+    precondition {
+      condition     = var.ingest_deadline_margin_seconds < var.ingest_timeout_seconds
+      error_message = "ingest_deadline_margin_seconds must be below ingest_timeout_seconds: a run stops that long before its deadline to hand the rest of its file on."
+    }
+  }
 }
 
 data "aws_iam_policy_document" "raw_to_parquet" {

@@ -1,6 +1,8 @@
 # feedpipe on AWS: wires the modules together.
 #
 #   feed file -> source bucket -(ObjectCreated)-> ingest Lambda -> Kinesis stream
+#   (a run that stops before its deadline hands the rest of the file on:
+#   ingest -> continuation queue -> ingest)
 #   -> Firehose -> raw bucket raw/YYYY/MM/DD/HH/ -(ObjectCreated, SQS)->
 #   raw-to-parquet Lambda -> curated bucket <table>/dt=YYYY-MM-DD/*.parquet
 #   -(ObjectCreated)-> Snowpipe's SQS queue -> Snowflake table
@@ -68,7 +70,8 @@ module "stream" {
 }
 
 # ---------------------------------------------------------------------------
-# ingest: S3 ObjectCreated on the source bucket (asynchronous) -> Kinesis
+# ingest: S3 ObjectCreated on the source bucket (asynchronous) -> Kinesis;
+# the rest of a file a run stopped on: continuation queue (SQS) -> ingest
 # ---------------------------------------------------------------------------
 
 module "ingest" {
@@ -88,15 +91,18 @@ module "ingest" {
   application_log_level = var.lambda_log_level
   tracing_enabled       = var.tracing_enabled
 
-  # Exactly the variables the Rust handler reads (lambdas/ingest config).
+  # Exactly the variables the Rust handler reads (lambdas/ingest config),
+  # with FEEDPIPE_CONTINUATION_QUEUE_URL below (continuation_queue): the
+  # module sets it to its continuation queue's URL.
   # An optional one set to "" is left out of the function's environment.
   environment = {
-    FEEDPIPE_STREAM_NAME         = module.stream.stream_name
-    FEEDPIPE_PARTITION_KEY_FIELD = var.ingest_partition_key_field
-    FEEDPIPE_QUARANTINE_URL      = local.quarantine_url
-    FEEDPIPE_MAX_ATTEMPTS        = tostring(var.ingest_max_attempts)
-    FEEDPIPE_MAX_IN_FLIGHT       = tostring(var.ingest_max_in_flight)
-    FEEDPIPE_PACK_BYTES          = tostring(var.ingest_pack_bytes)
+    FEEDPIPE_STREAM_NAME             = module.stream.stream_name
+    FEEDPIPE_PARTITION_KEY_FIELD     = var.ingest_partition_key_field
+    FEEDPIPE_QUARANTINE_URL          = local.quarantine_url
+    FEEDPIPE_MAX_ATTEMPTS            = tostring(var.ingest_max_attempts)
+    FEEDPIPE_MAX_IN_FLIGHT           = tostring(var.ingest_max_in_flight)
+    FEEDPIPE_PACK_BYTES              = tostring(var.ingest_pack_bytes)
+    FEEDPIPE_DEADLINE_MARGIN_SECONDS = tostring(var.ingest_deadline_margin_seconds)
   }
 
   s3_trigger = {
@@ -106,6 +112,15 @@ module "ingest" {
   async_failure_destination = {
     maximum_retry_attempts    = var.ingest_async_retry_attempts
     maximum_event_age_seconds = var.ingest_async_max_event_age_seconds
+  }
+
+  # <prefix>-ingest-continuations (+ -dlq): a run stops
+  # FEEDPIPE_DEADLINE_MARGIN_SECONDS before its deadline and sends the rest
+  # of the file there; the queue invokes the function again, one message at
+  # a time.
+  continuation_queue = {
+    environment_variable = "FEEDPIPE_CONTINUATION_QUEUE_URL"
+    max_receive_count    = var.ingest_continuation_max_receive_count
   }
 }
 
@@ -241,6 +256,14 @@ module "alarms" {
 
   dead_letter_queue_names = {
     "ingest-async-failures" = module.ingest.async_failure_queue_name
+    "ingest-continuations"  = module.ingest.continuation_dlq_name
     "raw-to-parquet-events" = module.raw_to_parquet.source_dlq_name
+  }
+
+  queue_age_alarms = {
+    "ingest-continuations" = {
+      queue_name        = module.ingest.continuation_queue_name
+      threshold_seconds = coalesce(var.ingest_continuation_age_alarm_seconds, max(60, 2 * var.ingest_timeout_seconds))
+    }
   }
 }

@@ -86,6 +86,26 @@ output "ingest_failure_queue_url" {
   value       = module.ingest.async_failure_queue_url
 }
 
+output "ingest_continuation_queue_url" {
+  description = "SQS queue the ingest Lambda hands the rest of a stopped file on through (FEEDPIPE_CONTINUATION_QUEUE_URL)."
+  value       = module.ingest.continuation_queue_url
+}
+
+output "ingest_continuation_queue_arn" {
+  description = "ARN of the ingest continuation queue (the source ARN of a DLQ redrive)."
+  value       = module.ingest.continuation_queue_arn
+}
+
+output "ingest_continuation_dlq_url" {
+  description = "Dead-letter queue of the ingest continuation queue: continuations that failed max_receive_count times (each names the file and the line to go on from)."
+  value       = module.ingest.continuation_dlq_url
+}
+
+output "ingest_continuation_dlq_arn" {
+  description = "ARN of the ingest continuation queue's dead-letter queue (for aws sqs start-message-move-task --source-arn)."
+  value       = module.ingest.continuation_dlq_arn
+}
+
 output "raw_to_parquet_queue_url" {
   description = "SQS queue of raw-object events feeding the raw-to-parquet Lambda."
   value       = module.raw_to_parquet.source_queue_url

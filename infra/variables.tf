@@ -289,7 +289,7 @@ variable "ingest_memory_mb" {
 }
 
 variable "ingest_timeout_seconds" {
-  description = "Timeout of the ingest Lambda in seconds: long enough to stream the largest feed file into Kinesis."
+  description = "Timeout of the ingest Lambda in seconds (1 to 900). A run stops ingest_deadline_margin_seconds before it and hands the rest of its file on to the continuation queue, whose visibility timeout is six times this."
   type        = number
   default     = 300
 
@@ -373,6 +373,31 @@ variable "ingest_pack_bytes" {
   validation {
     condition     = var.ingest_pack_bytes >= 0 && var.ingest_pack_bytes <= 1024000 && floor(var.ingest_pack_bytes) == var.ingest_pack_bytes
     error_message = "ingest_pack_bytes must be a whole number between 0 and 1024000 (Firehose's 1,000 KiB record limit)."
+  }
+}
+
+variable "ingest_deadline_margin_seconds" {
+  description = "FEEDPIPE_DEADLINE_MARGIN_SECONDS: how long before its invocation's deadline an ingest run stops reading and hands the rest of the file on to the continuation queue (1 to 600, below ingest_timeout_seconds)."
+  type        = number
+  default     = 60
+
+  # The other bound, below ingest_timeout_seconds, is a precondition on
+  # data.aws_iam_policy_document.ingest (iam.tf): Terraform >= 1.6
+  # (versions.tf) cannot compare two variables in a validation block.
+  validation {
+    condition     = var.ingest_deadline_margin_seconds >= 1 && var.ingest_deadline_margin_seconds <= 600 && floor(var.ingest_deadline_margin_seconds) == var.ingest_deadline_margin_seconds
+    error_message = "ingest_deadline_margin_seconds must be a whole number between 1 and 600 (the range the ingest handler accepts)."
+  }
+}
+
+variable "ingest_continuation_max_receive_count" {
+  description = "Receives of one continuation message (the rest of a stopped file) before it moves to the <prefix>-ingest-continuations-dlq dead-letter queue (maxReceiveCount, 1 to 1000). Lambda's guide recommends at least 5, to give a failed or throttled message a few more tries; 3 sends a failing file to the DLQ (and its alarm) sooner."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.ingest_continuation_max_receive_count >= 1 && var.ingest_continuation_max_receive_count <= 1000 && floor(var.ingest_continuation_max_receive_count) == var.ingest_continuation_max_receive_count
+    error_message = "ingest_continuation_max_receive_count must be a whole number between 1 and 1000."
   }
 }
 
@@ -667,5 +692,16 @@ variable "kinesis_iterator_age_alarm_ms" {
   validation {
     condition     = var.kinesis_iterator_age_alarm_ms >= 1000
     error_message = "kinesis_iterator_age_alarm_ms must be at least 1000."
+  }
+}
+
+variable "ingest_continuation_age_alarm_seconds" {
+  description = "Alarm when the oldest message of the ingest continuation queue has waited longer than this many seconds; null = twice ingest_timeout_seconds (at least 60). A continuation is normally picked up within seconds."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.ingest_continuation_age_alarm_seconds == null ? true : (var.ingest_continuation_age_alarm_seconds >= 60 && var.ingest_continuation_age_alarm_seconds <= 1209600 && floor(var.ingest_continuation_age_alarm_seconds) == var.ingest_continuation_age_alarm_seconds)
+    error_message = "ingest_continuation_age_alarm_seconds must be null or a whole number of seconds between 60 and 1209600."
   }
 }

@@ -6,9 +6,10 @@
 #      every skip is a `#checkov:skip=CKV_...:reason` comment on its resource
 #   3. tests/infra/test_wiring.py: parses the HCL and checks the wiring
 #      (Firehose source/destination, raw notification -> raw-to-parquet queue,
-#      Lambda environment variable names, the manifests statement and
-#      ListBucket on every bucket a Lambda reads, IAM wildcards), then proves each
-#      check can fail by mutating the source.
+#      Lambda environment variable names, the ingest's continuation queue:
+#      its URL in the environment, event source mapping, redrive, IAM, alarms;
+#      the manifests statement and ListBucket on every bucket a Lambda reads,
+#      IAM wildcards), then proves each check can fail by mutating the source.
 #   4. tests/infra/test_handler_values.py: every Terraform variable that reaches
 #      a handler allows exactly the values the handler's config.rs accepts.
 #   5. tests/infra/test_deploy_docs.py: the deploy commands of README.md,
@@ -31,7 +32,9 @@
 #      node): every request of tests/infra/iam_fixture/ is allowed, dropping
 #      any used statement gives DENIED naming its action and resource, an
 #      unused statement gives UNUSED, a trust policy that keeps a role from
-#      its assumer (or lets another principal into Snowflake's) gives TRUST.
+#      its assumer (or lets another principal into Snowflake's) gives TRUST,
+#      and the ingest's continuation SendMessage is allowed on its
+#      continuation queue only (DENIED on any other queue).
 #      The simulator (exact versions in iam_check.py's NPM_PACKAGES) is
 #      installed with npm into ${FEEDPIPE_TOOLS:-<repo>/.tools}/node on first
 #      use only.

@@ -53,8 +53,11 @@ with uploadId s3:AbortMultipartUpload; bucket GET ?list-type=2 / no subresource
 -> s3:ListBucket with s3:prefix, s3:delimiter, s3:max-keys; HEAD bucket ->
 s3:ListBucket; ?versions -> s3:ListBucketVersions; ?location, ?versioning, ...),
 Kinesis (Kinesis_20131202.X -> kinesis:X on the stream of StreamARN/StreamName,
-or of moto's shard iterator, or the run's stream), SQS JSON and query protocol
-(batch calls -> their single action; the queue ARN from QueueUrl), Step
+or of moto's shard iterator, or the run's stream), SQS JSON protocol
+(X-Amz-Target AmazonSQS.X, as aws-sdk-sqs and recent botocore send it) and query
+protocol (Action=X) -> sqs:X (batch calls -> their single action) on
+arn:<partition>:sqs:<the request's signed region>:<account>:<queue>, account and
+queue from QueueUrl's path (/<account>/<queue>, whatever its host), Step
 Functions, KMS, STS AssumeRole (with the role's trust policy), Lambda invoke,
 Firehose, CloudWatch Logs. Step Functions per STATES_RESOURCE (the resource
 type each action takes, Service Authorization Reference). And the KMS calls made with the caller's permissions,
@@ -127,6 +130,9 @@ MAY_BE_UNUSED = {
     ("ingest", "WriteXRayTraces"): "X-Ray: the Lambda runtime's tracing, no local X-Ray",
     ("ingest", "SendAsyncFailuresToDeadLetterQueue"):
         "the Lambda service sends a failed asynchronous event to the on-failure queue, not the handler",
+    ("ingest", "ConsumeOwnContinuationQueue"):
+        "the Lambda service's event source mapping polls the continuation queue with this role; a test's "
+        "dispatcher may or may not sign as it",
     ("raw_to_parquet", "WriteOwnLogGroup"): "CloudWatch Logs: the Lambda runtime writes the function's logs",
     ("raw_to_parquet", "WriteXRayTraces"): "X-Ray: the Lambda runtime's tracing, no local X-Ray",
     ("raw_to_parquet", "ConsumeOwnEventQueue"):

@@ -46,6 +46,12 @@ Names JSON (every key optional; unknown keys are an error):
   raw_to_parquet_queue, raw_to_parquet_dlq, ingest_failure_queue
                                        queue names (event source queue, its DLQ, ingest's
                                        on-failure destination)
+  ingest_continuation_queue, ingest_continuation_dlq
+                                       queue names of ingest's continuation queue (the one
+                                       FEEDPIPE_CONTINUATION_QUEUE_URL names: the function
+                                       sends to it, its event source mapping reads it) and of
+                                       that queue's DLQ (module.ingest aws_sqs_queue.continuation
+                                       and .continuation_dlq)
   state_machine                        the backfill state machine's name
 
 Unset names are what Terraform would compute from name_prefix ("feedpipe"),
@@ -127,6 +133,8 @@ NAME_OVERRIDES = {
     "ingest_failure_queue": ("resource", ("ingest",), "aws_sqs_queue", "async_failure", 0, "name"),
     "raw_to_parquet_queue": ("resource", ("raw_to_parquet",), "aws_sqs_queue", "source", 0, "name"),
     "raw_to_parquet_dlq": ("resource", ("raw_to_parquet",), "aws_sqs_queue", "source_dlq", 0, "name"),
+    "ingest_continuation_queue": ("resource", ("ingest",), "aws_sqs_queue", "continuation", 0, "name"),
+    "ingest_continuation_dlq": ("resource", ("ingest",), "aws_sqs_queue", "continuation_dlq", 0, "name"),
     "state_machine": ("local", ("backfill",), "state_machine_name"),
 }
 
@@ -508,6 +516,9 @@ def render(names: dict, texts: dict[str, str] | None = None) -> dict:
         "raw_to_parquet_function_arn": r2p.attr("function_arn"),
         "raw_to_parquet_queue_arn": r2p.attr("source_queue_arn"),
         "raw_to_parquet_queue_url": r2p.attr("source_queue_url"),
+        "ingest_continuation_queue_arn": ingest.attr("continuation_queue_arn"),
+        "ingest_continuation_queue_url": ingest.attr("continuation_queue_url"),
+        "ingest_continuation_dlq_arn": ingest.attr("continuation_dlq_arn"),
         "state_machine_arn": tree.local(("backfill",), "state_machine_arn"),
         "state_machine_role_arn": backfill.attr("role_arn"),
         "firehose_role_arn": stream.attr("firehose_role_arn"),
@@ -531,7 +542,7 @@ def render(names: dict, texts: dict[str, str] | None = None) -> dict:
             bucket_keys[bucket] = rule["kms_master_key_id"]
     queue_keys = {}
     for calls in (("ingest",), ("raw_to_parquet",)):
-        for qname in ("source", "source_dlq", "async_failure"):
+        for qname in ("source", "source_dlq", "async_failure", "continuation", "continuation_dlq"):
             for q in tree.block_ns(calls, "resource", "aws_sqs_queue", qname).items():
                 key = q.attr("kms_master_key_id")
                 if key:

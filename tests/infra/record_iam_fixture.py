@@ -8,7 +8,12 @@ makes (read from it; the component that makes each is named below):
   ingest          jobs/ingest (job.rs, kinesis.rs), jobs/shared (storage.rs, quarantine.rs):
                   GetObject with versionId (the S3 event names the version), a GetObject
                   of a deleted feed (404), PutRecords by stream name, quarantine parts
-                  (PutObject) and side objects (multipart; aborted on failure)
+                  (PutObject) and side objects (multipart; aborted on failure);
+                  lambdas/ingest (handoff.rs): SendMessage of a continuation to the
+                  continuation queue (a run stopped before its deadline), the
+                  continuation queue's event source mapping with the function's role
+                  (GetQueueAttributes, ReceiveMessage, DeleteMessage), and the next
+                  part's ranged GetObject with the same versionId
   firehose        jobs/standins (kinesis_source.rs, firehose.rs): ListShards by name
                   (then by NextToken, which moto's single page never gives); GetShardIterator; GetRecords; PutObject under raw/
   raw_to_parquet  lambdas/raw-to-parquet, jobs/convert (job.rs, manifest.rs, backfill.rs):
@@ -31,7 +36,7 @@ makes (read from it; the component that makes each is named below):
                   never runs an execution, so it has no Map Run and answers an error,
                   but the request is recorded and evaluated like AWS's
 
-Set-up (buckets, versioning, stream, queue, notification, the feed file, the state
+Set-up (buckets, versioning, stream, queues, notification, the feed file, the state
 machine) uses an admin key, which is not in principals.json, so iam_check ignores
 (and counts) its requests.
 
@@ -69,6 +74,7 @@ NAMES = {
     "curated_bucket": "fixture-curated",
     "stream_name": "fixture-records",
     "raw_to_parquet_queue": "fixture-raw-events",
+    "ingest_continuation_queue": "fixture-ingest-continuations",
     "ingest_function": "fixture-ingest",
     "raw_to_parquet_function": "fixture-raw-to-parquet",
     "state_machine": "fixture-backfill",
@@ -128,6 +134,7 @@ def run(endpoint: str) -> None:
             "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "raw/"}]}},
         }]},
     )
+    continuation_url = admin["sqs"].create_queue(QueueName=n["ingest_continuation_queue"])["QueueUrl"]
     feed = b'{"order_id":1,"customer_id":"c1","unit_price":"1.00"}\n{"order_id":2,"customer_id":"c2"}\n'
     version = admin["s3"].put_object(Bucket=n["source_bucket"], Key="feeds/orders-1.jsonl", Body=feed)["VersionId"]
 
@@ -151,6 +158,22 @@ def run(endpoint: str) -> None:
                                  MultipartUpload={"Parts": [{"ETag": etag, "PartNumber": 1}]})
     upload = s3.create_multipart_upload(Bucket=n["raw_bucket"], Key=f"{quarantine}/line-9.json")["UploadId"]
     s3.abort_multipart_upload(Bucket=n["raw_bucket"], Key=f"{quarantine}/line-9.json", UploadId=upload)
+    # The run stops before its deadline and hands the rest of the file on (handoff.rs:
+    # one SendMessage, the body a feedpipe_ingest::Continuation).
+    sqs = client("sqs", KEYS["ingest"], endpoint)
+    first_line = len(body.splitlines()[0]) + 1
+    sqs.send_message(QueueUrl=continuation_url, MessageBody=json.dumps({
+        "uri": f"s3://{n['source_bucket']}/feeds/orders-1.jsonl", "version_id": version, "e_tag": None,
+        "source_version": version, "lines_done": 1, "byte_offset": first_line, "json_array": False,
+        "gzip": False, "parts": 1, "ingested_at": "2026-12-01T10:00:00Z", "so_far": {},
+    }))
+    # The continuation queue's event source mapping polls with the function's role ...
+    sqs.get_queue_attributes(QueueUrl=continuation_url, AttributeNames=["All"])
+    for m in sqs.receive_message(QueueUrl=continuation_url, MaxNumberOfMessages=1, WaitTimeSeconds=0).get("Messages", []):
+        # ... and the next part reads on from where the first stopped, same version.
+        s3.get_object(Bucket=n["source_bucket"], Key="feeds/orders-1.jsonl", VersionId=version,
+                      Range=f"bytes={first_line}-")["Body"].read()
+        sqs.delete_message(QueueUrl=continuation_url, ReceiptHandle=m["ReceiptHandle"])
 
     # ---- firehose (the stand-in) -----------------------------------------------
     kinesis = client("kinesis", KEYS["firehose"], endpoint)

@@ -28,8 +28,8 @@ quarantine URL) are listed, not compared: the user does not choose them.
 
 Then it proves that it can fail: it re-runs the comparison on mutated copies
 of the sources (gzip back in parquet_compression, a Rust range narrowed, an arm
-added to the codec parser, floor() dropped, an unknown reader) and expects a
-mismatch from each.
+added to the codec parser, floor() dropped, the deadline margin widened or made
+fractional, an unknown reader) and expects a mismatch from each.
 
 Run: python tests/infra/test_handler_values.py   (needs python-hcl2, as test_wiring.py)
 """
@@ -189,7 +189,11 @@ def compare(texts: dict[str, str], sources: dict[str, str], verbose: bool = Fals
         if call not in calls:
             fails.append(f"module.{call} is not in infra/")
             continue
-        env = calls[call].get("environment") or {}
+        env = dict(calls[call].get("environment") or {})
+        # The lambda module sets this one itself, to its continuation queue's URL.
+        continuation = calls[call].get("continuation_queue")
+        if isinstance(continuation, dict) and continuation.get("environment_variable"):
+            env[continuation["environment_variable"]] = "${module." + call + ".continuation_queue_url}"
         handler = rust_accepts(crate, sources)
         for name in sorted(env):
             where = f"module.{call}.environment.{name}"
@@ -278,6 +282,10 @@ MUTATIONS = [
      r"var\.ingest_max_in_flight <= 64", "var.ingest_max_in_flight <= 128"),
     ("Terraform allows fractional attempts", "tf", "variables.tf",
      r" && floor\(var\.ingest_max_attempts\) == var\.ingest_max_attempts", ""),
+    ("Terraform lets the deadline margin reach 900 s", "tf", "variables.tf",
+     r"var\.ingest_deadline_margin_seconds <= 600", "var.ingest_deadline_margin_seconds <= 900"),
+    ("Terraform allows a fractional deadline margin", "tf", "variables.tf",
+     r" && floor\(var\.ingest_deadline_margin_seconds\) == var\.ingest_deadline_margin_seconds", ""),
     ("a reader this test does not know", "rust", "lambdas/raw-to-parquet/src/config.rs",
      r'env\.optional\("FEEDPIPE_TABLE"\)', 'env.flag("FEEDPIPE_TABLE")'),
 ]

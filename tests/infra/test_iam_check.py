@@ -18,6 +18,12 @@ fault_proxy.py --record, one access key per component, against moto):
     defect 1) or a ListBucket statement (defect 3) from infra/iam.tf gives DENIED,
     and so does scoping the operator's policy to the child executions or to
     another state machine's Map Runs;
+  * the ingest's continuations (issue 16): the fixture's SendMessage (AWS JSON 1.0,
+    X-Amz-Target AmazonSQS.SendMessage) maps to sqs:SendMessage on
+    arn:aws:sqs:<region>:<account>:<queue> of its QueueUrl, is allowed on the
+    continuation queue the names JSON's "ingest_continuation_queue" names, and
+    the same call (JSON or query protocol) to the continuation DLQ, the
+    raw-to-parquet queue or any other queue is DENIED;
   * the operator (`feedpipe convert --distributed`, infra/modules/backfill's
     aws_iam_policy.operator): every Step Functions call distributed.rs makes is
     in the fixture under AKIAFEEDPIPEOPERATOR, mapped from a field the recorder
@@ -163,6 +169,13 @@ INFRA_MUTATIONS = [
      r'map_runs_arn           = "\$\{local\.arn_base\}:mapRun:\$\{local\.state_machine_name\}/\*"',
      'map_runs_arn           = "${local.arn_base}:mapRun:${local.state_machine_name}-other/*"',
      "operator", "states:DescribeMapRun", "arn:aws:states:*:mapRun:fixture-backfill/*"),
+    ("ingest may send its continuations to the continuation DLQ only", "modules/lambda/main.tf",
+     r'for_each = aws_sqs_queue\.continuation\[\*\]\.arn(\n    content \{\n      sid       = "SendContinuationsToOwnQueue")',
+     r"for_each = aws_sqs_queue.continuation_dlq[*].arn\1",
+     "ingest", "sqs:SendMessage", "arn:aws:sqs:*:fixture-ingest-continuations"),
+    ("the continuation queue is no longer given to the ingest", "main.tf",
+     r'\n  continuation_queue = \{\n(?:.*\n)*?  \}\n', "\n",
+     "ingest", "sqs:SendMessage", "arn:aws:sqs:*:fixture-ingest-continuations"),
     ("Snowflake may not read the manifests", "main.tf",
      r'manifest_prefixes      = \["_manifests/\$\{var\.curated_table\}/"\]', "manifest_prefixes      = []",
      "snowflake", "s3:GetObject", "arn:aws:s3:::fixture-curated/_manifests/*"),
@@ -268,6 +281,21 @@ def test_mapping(ctx) -> list[str]:
         (_req(service="sqs", method="POST", content_type="application/x-www-form-urlencoded",
               fields={"Action": "ReceiveMessage", "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/fixture-raw-events"}),
          [("sqs:ReceiveMessage", "arn:aws:sqs:us-east-1:123456789012:fixture-raw-events"), ("kms:Decrypt", key)]),
+        # The ingest's continuations (lambdas/ingest/src/handoff.rs, aws-sdk-sqs: AWS JSON
+        # 1.0), the older query protocol, and a batch send: sqs:SendMessage on the queue
+        # of QueueUrl, plus the KMS calls SQS makes for the caller on the queue's key.
+        (_req(service="sqs", method="POST", target="AmazonSQS.SendMessage", content_type="application/x-amz-json-1.0",
+              fields={"QueueUrl": "http://127.0.0.1:1/123456789012/fixture-ingest-continuations"}),
+         [("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:fixture-ingest-continuations"),
+          ("kms:GenerateDataKey", key), ("kms:Decrypt", key)]),
+        (_req(service="sqs", method="POST", region="eu-west-1", content_type="application/x-www-form-urlencoded",
+              fields={"Action": "SendMessage",
+                      "QueueUrl": "https://sqs.eu-west-1.amazonaws.com/123456789012/fixture-ingest-continuations"}),
+         [("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:fixture-ingest-continuations"),
+          ("kms:GenerateDataKey", key), ("kms:Decrypt", key)]),
+        (_req(service="sqs", method="POST", target="AmazonSQS.SendMessageBatch",
+              fields={"QueueUrl": "http://127.0.0.1:1/123456789012/some-other-queue"}),
+         [("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:some-other-queue")]),
         (_req(service="states", method="POST", target="AWSStepFunctions.StartExecution",
               fields={"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:sm"}),
          [("states:StartExecution", "arn:aws:states:us-east-1:123456789012:stateMachine:sm")]),
@@ -332,6 +360,9 @@ def test_recorder_parsing(ctx) -> list[str]:
     if fault_proxy.recorded_fields("application/x-www-form-urlencoded; charset=utf-8", form) != {
             "Action": "SendMessage", "QueueUrl": "http://h/1/q"}:
         fails.append(f"form fields: {fault_proxy.recorded_fields('application/x-www-form-urlencoded', form)}")
+    send = json.dumps({"QueueUrl": "http://h/123456789012/q", "MessageBody": '{"uri":"s3://b/k"}'}).encode()
+    if fault_proxy.recorded_fields("application/x-amz-json-1.0", send) != {"QueueUrl": "http://h/123456789012/q"}:
+        fails.append(f"SQS JSON fields: {fault_proxy.recorded_fields('application/x-amz-json-1.0', send)}")
     if fault_proxy.recorded_fields("application/octet-stream", b"PAR1...") != {}:
         fails.append("an object body was recorded")
     keys = {"akid", "service", "region", "method", "host", "path", "query", "target", "fields", "status", "faulted"}
@@ -339,6 +370,54 @@ def test_recorder_parsing(ctx) -> list[str]:
         if not keys <= set(req):
             fails.append(f"fixture line {n} lacks {sorted(keys - set(req))}")
             break
+    return fails
+
+
+def test_continuations(ctx) -> list[str]:
+    """The ingest's SendMessage (issue 16) is allowed on its continuation queue, the one
+    the names JSON's "ingest_continuation_queue" names, and denied on any other queue."""
+    fails = []
+    names = ctx["rendered"]["names"]
+    queue = ctx["names"].get("ingest_continuation_queue")
+    want_arn = f"arn:aws:sqs:{names['region']}:{names['account_id']}:{queue}"
+    if not queue or names.get("ingest_continuation_queue_arn") != want_arn:
+        fails.append(f"names ingest_continuation_queue {queue!r} renders the queue as "
+                     f"{names.get('ingest_continuation_queue_arn')!r}, not {want_arn!r}")
+    key = next(k for k, c in ctx["principals"].items() if c == "ingest")
+    sends = [r for r in ctx["requests"] if r.get("akid") == key and r.get("service") == "sqs"
+             and (r.get("target") or "").endswith(".SendMessage")]
+    if not sends:
+        return fails + ["the fixture has no SendMessage by the ingest (a continuation handed on)"]
+    mapped = [(a.action, a.resource) for a in iam_check.Mapper(names).map(sends[0])]
+    if ("sqs:SendMessage", want_arn) not in mapped:
+        fails.append(f"the ingest's SendMessage maps to {mapped}, not sqs:SendMessage on {want_arn}")
+    if "ingest SendContinuationsToOwnQueue" not in ctx["baseline"]["used"]:
+        fails.append(f"the fixture's SendMessage used no SendContinuationsToOwnQueue: {ctx['baseline']['used']}")
+    if ctx["baseline"]["findings"]["denied"]:
+        fails.append(f"baseline has denials: {ctx['baseline']['findings']['denied']}")
+
+    # The same call to any other queue: DENIED, naming that queue (JSON and query protocol).
+    dlq = names["ingest_continuation_dlq_arn"].rsplit(":", 1)[1]
+    for other in (dlq, names["raw_to_parquet_queue_arn"].rsplit(":", 1)[1], "someone-elses-queue"):
+        for protocol in ("json", "query"):
+            req = copy.deepcopy(sends[0])
+            url = req["fields"]["QueueUrl"].rsplit("/", 1)[0] + "/" + other
+            if protocol == "json":
+                req["fields"] = {"QueueUrl": url}
+            else:
+                req.update(target=None, content_type="application/x-www-form-urlencoded",
+                           fields={"Action": "SendMessage", "QueueUrl": url})
+            result = iam_check.check([req], ctx["rendered"], ctx["principals"], components=[])
+            lines = iam_check.report_lines(result)
+            arn = f"arn:aws:sqs:{names['region']}:{names['account_id']}:{other}"
+            if not any(line.startswith(f"DENIED ingest sqs:SendMessage {arn} (") for line in lines):
+                fails.append(f"SendMessage ({protocol}) to {other}: expected DENIED ingest sqs:SendMessage {arn}, got {lines}")
+    # The names key is what makes the policy's ARN: another name, and the fixture's send is denied.
+    renamed = policies.render({**ctx["names"], "ingest_continuation_queue": "renamed-continuations"})
+    result = iam_check.check(ctx["requests"], renamed, ctx["principals"], components=[])
+    if not any(d["action"] == "sqs:SendMessage" and d["resource"] == want_arn for d in result["findings"]["denied"]):
+        fails.append(f"with ingest_continuation_queue renamed, the send to {queue} is still allowed: "
+                     f"{iam_check.report_lines(result)}")
     return fails
 
 
@@ -388,6 +467,7 @@ TESTS = [
     ("mutations of infra/ itself give DENIED", test_infra_mutations),
     ("trust policies: each role's assumer may assume it, nobody else Snowflake's", test_trust_mutations),
     ("requests map to the IAM actions and resources AWS authorizes", test_mapping),
+    ("the ingest's continuations: SendMessage allowed on its continuation queue, denied elsewhere", test_continuations),
     ("the operator: every call of convert --distributed recorded, mapped, scoped; no trust check", test_operator),
     ("the recorder's credential scope and body fields", test_recorder_parsing),
 ]

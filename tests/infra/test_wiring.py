@@ -14,6 +14,19 @@ outputs to the resources they end at:
     timeout of six times the function timeout.
   * Each Lambda's environment variable names are exactly the ones its Rust
     handler reads, and the values point at the right resources.
+  * The ingest's continuation queue (issue 16): the lambda module sets
+    FEEDPIPE_CONTINUATION_QUEUE_URL to its continuation queue's URL; that queue
+    redrives to its own DLQ after var.ingest_continuation_max_receive_count
+    receives, has a visibility timeout of six times the function timeout and
+    the project key; an event source mapping reads it into the same function
+    one message at a time without partial batch responses; Lambda's recursive
+    loop detection allows that loop (else a file's 17th part is dropped); the
+    function may
+    sqs:SendMessage to it and nothing else (not its DLQ) and the mapping may
+    receive and delete from it; the DLQ keeps messages as long as the other
+    DLQs and is alarmed on any visible message, the queue on the age of its
+    oldest message; and the deadline margin must be below the timeout (a
+    precondition).
   * raw-to-parquet may write (and read) its manifests, <curated>/_manifests/<table>/*,
     and every bucket a Lambda reads objects from also gets s3:ListBucket (a
     missing key is then a 404, which the handlers do not retry, not a 403).
@@ -419,8 +432,13 @@ def check_lambda_environment(r: Resolver) -> list[str]:
         if not isinstance(env, dict):
             fails.append(f"module.{name}: environment is not a literal map: {env!r}")
             continue
+        # The module adds the continuation queue's URL itself, under this name.
+        names = set(env)
+        continuation = body.get("continuation_queue")
+        if isinstance(continuation, dict) and continuation.get("environment_variable"):
+            names.add(continuation["environment_variable"])
         want = EXPECTED_ENV.get(name, set())
-        missing, extra = want - set(env), set(env) - want
+        missing, extra = want - names, names - want
         if missing:
             fails.append(f"module.{name}: missing environment variables {sorted(missing)}")
         if extra:
@@ -460,6 +478,163 @@ def check_lambda_environment(r: Resolver) -> list[str]:
             fails.append(f"modules/lambda: {key} is {fn.get(key)!r}, expected {want!r}")
     if block(fn, "logging_config").get("log_format") != "JSON":
         fails.append("modules/lambda: logging_config.log_format is not JSON (AWS_LAMBDA_LOG_FORMAT)")
+    return fails
+
+
+def check_continuation_queue(r: Resolver) -> list[str]:
+    """The ingest's continuation path (issue 16), from module.ingest's
+    continuation_queue through modules/lambda to the alarms."""
+    fails = []
+    root = r.module(r.root)
+    call = root.calls.get("ingest", {})
+    cq = call.get("continuation_queue")
+    if not isinstance(cq, dict):
+        return ["module.ingest: no continuation_queue (the queue a stopped run hands the rest of its file to)"]
+    if cq.get("environment_variable") != "FEEDPIPE_CONTINUATION_QUEUE_URL":
+        fails.append(f"module.ingest: continuation_queue.environment_variable is {cq.get('environment_variable')!r}, "
+                     "not FEEDPIPE_CONTINUATION_QUEUE_URL (lambdas/ingest/src/config.rs)")
+    if "FEEDPIPE_CONTINUATION_QUEUE_URL" not in EXPECTED_ENV["ingest"]:
+        fails.append("lambdas/ingest/src/config.rs does not read FEEDPIPE_CONTINUATION_QUEUE_URL")
+    if cq.get("max_receive_count") != "${var.ingest_continuation_max_receive_count}":
+        fails.append(f"module.ingest: continuation_queue.max_receive_count is {cq.get('max_receive_count')!r}, "
+                     "not var.ingest_continuation_max_receive_count")
+    inst = r.child(r.root, "ingest")
+    lam = r.module(inst)
+    queue = ("aws_sqs_queue", "continuation")
+    dlq = ("aws_sqs_queue", "continuation_dlq")
+    for key in (queue, dlq):
+        if key not in lam.resources:
+            return fails + [f"modules/lambda: no {key[0]}.{key[1]}"]
+
+    def queues(targets, attrs=("arn",)):
+        return {t.rname for t in targets if t.rtype == "aws_sqs_queue" and t.attr in attrs and r.exists(t)}
+
+    # The function's environment: the queue's URL, under the caller's name.
+    env = lam.locals.get("continuation_environment")
+    got = r.resolve(inst, env)
+    if queues(got, ("url", "id")) != {"continuation"} or queues(got, ("url", "id", "arn", "name")) != {"continuation"}:
+        fails.append(f"modules/lambda: local.continuation_environment is not the continuation queue's URL: {sorted(map(str, got))}")
+    if "var.continuation_queue.environment_variable" not in str(env):
+        fails.append("modules/lambda: local.continuation_environment is not keyed by var.continuation_queue.environment_variable")
+    if "local.continuation_environment" not in str(lam.locals.get("environment")):
+        fails.append("modules/lambda: local.environment does not include local.continuation_environment")
+
+    # The event source mapping: reads the queue (not the DLQ) into this function, one at a time.
+    readers = [(name, esm) for (rtype, name), esm in lam.resources.items()
+               if rtype == "aws_lambda_event_source_mapping" and "continuation" in queues(r.resolve(inst, esm.get("event_source_arn")))]
+    for (rtype, name), esm in lam.resources.items():
+        if rtype == "aws_lambda_event_source_mapping" and "continuation_dlq" in queues(r.resolve(inst, esm.get("event_source_arn"))):
+            fails.append(f"modules/lambda: aws_lambda_event_source_mapping.{name} reads the continuation DLQ")
+    if len(readers) != 1:
+        fails.append(f"modules/lambda: expected one event source mapping reading the continuation queue, found {[n for n, _ in readers]}")
+    for name, esm in readers:
+        if esm.get("batch_size") != 1:
+            fails.append(f"modules/lambda: the continuation mapping's batch_size is {esm.get('batch_size')!r}, not 1")
+        if esm.get("function_response_types"):
+            fails.append(f"modules/lambda: the continuation mapping has function_response_types {esm['function_response_types']!r}; "
+                         "the handler returns no batchItemFailures (a failure must fail the invocation)")
+        fn = r.resolve(inst, esm.get("function_name"))
+        if not fn or any((t.rtype, t.rname) != ("aws_lambda_function", "this") for t in fn):
+            fails.append(f"modules/lambda: the continuation mapping invokes {sorted(map(str, fn))}, not the function itself")
+
+    # Lambda's recursive loop detection would stop a file's 17th part: Allow.
+    loops = [b for (rtype, _), b in lam.resources.items() if rtype == "aws_lambda_function_recursion_config"]
+    if not any(b.get("recursive_loop") == "Allow" and "local.continuation_enabled" in str(b.get("count"))
+               and any((t.rtype, t.rname) == ("aws_lambda_function", "this") for t in r.resolve(inst, b.get("function_name")))
+               for b in loops):
+        fails.append("modules/lambda: no aws_lambda_function_recursion_config allowing the function's continuation loop "
+                     "(by default Lambda stops a chain after 16 invocations: a longer file would end in the DLQ)")
+
+    # The queue: redrive to its DLQ after max_receive_count, 6x the timeout, the project key.
+    qbody, dbody = lam.resources[queue], lam.resources[dlq]
+    redrive = r.resolve(inst, qbody.get("redrive_policy"))
+    if queues(redrive) != {"continuation_dlq"}:
+        fails.append(f"the continuation queue does not redrive to the continuation DLQ: {sorted(map(str, redrive))}")
+    if not re.search(r"maxReceiveCount\s*=\s*var\.continuation_queue\.max_receive_count", str(qbody.get("redrive_policy"))):
+        fails.append("the continuation queue's maxReceiveCount is not var.continuation_queue.max_receive_count")
+    if not re.fullmatch(r"\$\{var\.timeout_seconds\s*\*\s*6\}", str(qbody.get("visibility_timeout_seconds"))):
+        fails.append(f"the continuation queue's visibility timeout is {qbody.get('visibility_timeout_seconds')!r}, "
+                     "not var.timeout_seconds * 6 (AWS's rule for an SQS event source)")
+    for what, body in (("queue", qbody), ("DLQ", dbody)):
+        if body.get("kms_master_key_id") != "${var.kms_key_arn}":
+            fails.append(f"the continuation {what} is not encrypted with the project key (var.kms_key_arn)")
+    others = {lam.resources[("aws_sqs_queue", n)].get("message_retention_seconds") for n in ("async_failure", "source_dlq")}
+    if others != {dbody.get("message_retention_seconds")}:
+        fails.append(f"the continuation DLQ keeps messages {dbody.get('message_retention_seconds')!r}, the other DLQs {sorted(map(str, others))}")
+
+    # IAM: SendMessage to the queue only; the mapping's three actions on it.
+    doc = lam.data.get(("aws_iam_policy_document", "this"), {})
+
+    def covered(st, for_each):
+        res = as_list(st.get("resources"))
+        if "*" in res:
+            return {"*"}
+        return queues(r.resolve(inst, for_each if "${statement.value}" in res else res))
+
+    sends, consumes = [], []
+    for st in doc.get("statement", []):
+        acts = set(as_list(st.get("actions")))
+        if "sqs:SendMessage" in acts or "sqs:ReceiveMessage" in acts:
+            (sends if "sqs:SendMessage" in acts else consumes).append((st, covered(st, None), acts))
+    for entry in doc.get("dynamic", []):
+        dyn = entry.get("statement")
+        if not isinstance(dyn, dict):
+            continue
+        for st in dyn.get("content", []):
+            acts = set(as_list(st.get("actions")))
+            if "sqs:SendMessage" in acts:
+                sends.append((st, covered(st, dyn.get("for_each")), acts))
+            elif "sqs:ReceiveMessage" in acts:
+                consumes.append((st, covered(st, dyn.get("for_each")), acts))
+    to_queue = [(st, cov, acts) for st, cov, acts in sends if "continuation" in cov or "*" in cov]
+    if len(to_queue) != 1:
+        fails.append(f"modules/lambda: expected one statement allowing sqs:SendMessage on the continuation queue, "
+                     f"found {[st.get('sid') for st, _, _ in to_queue]}")
+    for st, cov, acts in to_queue:
+        if cov != {"continuation"} or acts != {"sqs:SendMessage"}:
+            fails.append(f"modules/lambda: statement {st.get('sid')!r} allows {sorted(acts)} on {sorted(cov)}; "
+                         "expected sqs:SendMessage on the continuation queue only")
+    for st, cov, acts in sends:
+        if "continuation_dlq" in cov:
+            fails.append(f"modules/lambda: statement {st.get('sid')!r} lets the function send to the continuation DLQ")
+    need = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+    if not any("continuation" in cov and need <= acts for _, cov, acts in consumes):
+        fails.append(f"modules/lambda: no statement allows {sorted(need)} on the continuation queue (its event source mapping)")
+
+    # Alarms: any message in the DLQ; the queue's oldest message too old.
+    alarms = root.calls.get("alarms", {})
+    dlq_alarmed = any(t.instance == inst and (t.rtype, t.rname, t.attr) == ("aws_sqs_queue", "continuation_dlq", "name")
+                      for v in (alarms.get("dead_letter_queue_names") or {}).values() for t in r.resolve(r.root, v))
+    if not dlq_alarmed:
+        fails.append("module.alarms: the continuation DLQ is not in dead_letter_queue_names (a lost continuation would be silent)")
+    aged = [a for a in (alarms.get("queue_age_alarms") or {}).values()
+            if isinstance(a, dict) and any(t.instance == inst and (t.rtype, t.rname, t.attr) == ("aws_sqs_queue", "continuation", "name")
+                                           for t in r.resolve(r.root, a.get("queue_name")))]
+    if len(aged) != 1:
+        fails.append("module.alarms: no queue_age_alarms entry for the continuation queue")
+    elif "var.ingest_continuation_age_alarm_seconds" not in str(aged[0].get("threshold_seconds")):
+        fails.append(f"module.alarms: the continuation age threshold is {aged[0].get('threshold_seconds')!r}, "
+                     "not from var.ingest_continuation_age_alarm_seconds")
+    al = r.modules.get("modules/alarms")
+    for name, loop, metric in (("dead_letter_queue", "var.dead_letter_queue_names", "ApproximateNumberOfMessagesVisible"),
+                               ("queue_age", "var.queue_age_alarms", "ApproximateAgeOfOldestMessage")):
+        body = al.resources.get(("aws_cloudwatch_metric_alarm", name)) if al else None
+        if not body:
+            fails.append(f"modules/alarms: no aws_cloudwatch_metric_alarm.{name}")
+            continue
+        if body.get("for_each") != "${" + loop + "}" or body.get("metric_name") != metric or body.get("namespace") != "AWS/SQS":
+            fails.append(f"modules/alarms: aws_cloudwatch_metric_alarm.{name} is not {metric} of each of {loop}")
+        if body.get("alarm_actions") != "${local.actions}" or body.get("comparison_operator") != "GreaterThanThreshold":
+            fails.append(f"modules/alarms: aws_cloudwatch_metric_alarm.{name} does not alarm to local.actions above its threshold")
+    if al and al.resources.get(("aws_cloudwatch_metric_alarm", "dead_letter_queue"), {}).get("threshold") != 0:
+        fails.append("modules/alarms: the dead-letter queue alarm's threshold is not 0 (any message)")
+
+    # The deadline margin below the timeout: a precondition somewhere in the root.
+    bodies = list(root.resources.values()) + list(root.data.values())
+    if not any(re.search(r"var\.ingest_deadline_margin_seconds\s*<\s*var\.ingest_timeout_seconds", str(b.get("lifecycle")))
+               for b in bodies):
+        fails.append("root: no precondition var.ingest_deadline_margin_seconds < var.ingest_timeout_seconds "
+                     "(a margin at or above the timeout stops every run at once: one line per invocation)")
     return fails
 
 
@@ -779,6 +954,7 @@ CHECKS = {
     "firehose reads the stream and writes the raw bucket": check_firehose,
     "raw bucket notification feeds the raw-to-parquet queue": check_raw_notification,
     "lambda environments are exactly the handlers' variables": check_lambda_environment,
+    "the ingest's continuation queue: env, mapping, redrive, IAM, alarms": check_continuation_queue,
     "IAM statements name actions and resources": check_iam,
     "the Lambdas may write manifests and list the buckets they read": check_lambda_s3_access,
     "S3 may use the key for notifications as AWS documents it; the queue policy guards": check_kms_for_s3_notifications,
@@ -904,6 +1080,67 @@ MUTATIONS = [
     ("the external id condition is dropped after the handshake", "modules/snowflake_access/main.tf",
      r'\n      condition \{\n        test     = "StringEquals"\n        variable = "sts:ExternalId"(?:.*\n)*?      \}\n', "\n",
      check_snowflake_trust),
+    ("ingest loses FEEDPIPE_DEADLINE_MARGIN_SECONDS", "main.tf",
+     r"\n\s*FEEDPIPE_DEADLINE_MARGIN_SECONDS\s*= [^\n]*", "",
+     check_lambda_environment),
+    ("the continuation queue's URL is no longer set (continuation env var dropped)", "main.tf",
+     r'\n    environment_variable = "FEEDPIPE_CONTINUATION_QUEUE_URL"', "",
+     check_lambda_environment),
+    ("the function is told the continuation DLQ's URL", "modules/lambda/main.tf",
+     r"for url in aws_sqs_queue\.continuation\[\*\]\.url", "for url in aws_sqs_queue.continuation_dlq[*].url",
+     check_continuation_queue),
+    ("the continuation event source mapping reads the DLQ", "modules/lambda/main.tf",
+     r"(event_source_arn = )aws_sqs_queue\.continuation\[0\]\.arn", r"\1aws_sqs_queue.continuation_dlq[0].arn",
+     check_continuation_queue),
+    ("the continuation mapping reports batch item failures", "modules/lambda/main.tf",
+     r"(\n(\s*)batch_size       = 1\n)", '\\1\\2function_response_types = ["ReportBatchItemFailures"]\n',
+     check_continuation_queue),
+    ("continuations in batches of 10", "modules/lambda/main.tf",
+     r"batch_size       = 1\n", "batch_size       = 10\n",
+     check_continuation_queue),
+    ("the continuation queue's visibility timeout is the function timeout", "modules/lambda/main.tf",
+     r"(visibility_timeout_seconds = )var\.timeout_seconds \* 6\n", r"\1var.timeout_seconds\n",
+     check_continuation_queue),
+    ("the continuation queue redrives nowhere", "modules/lambda/main.tf",
+     r"\n  redrive_policy = jsonencode\(\{\n    deadLetterTargetArn = aws_sqs_queue\.continuation_dlq\[0\]\.arn\n(?:.*\n)*?  \}\)\n", "\n",
+     check_continuation_queue),
+    ("the continuation max receive count is fixed", "main.tf",
+     r"max_receive_count    = var\.ingest_continuation_max_receive_count", "max_receive_count    = 3",
+     check_continuation_queue),
+    ("the continuation DLQ keeps messages for 4 days", "modules/lambda/main.tf",
+     r'(name = "\$\{local\.function_name\}-continuations-dlq"\n(?:.*\n){2}  message_retention_seconds\s*= )var\.dlq_message_retention_seconds',
+     r"\g<1>345600", check_continuation_queue),
+    ("the continuation queue is not encrypted with the project key", "modules/lambda/main.tf",
+     r'(name = "\$\{local\.function_name\}-continuations"\n(?:.*\n)*?  kms_master_key_id\s*= )var\.kms_key_arn',
+     r'\1"alias/aws/sqs"', check_continuation_queue),
+    ("SendMessage to the continuation queue widened to \"*\"", "modules/lambda/main.tf",
+     r'(sid       = "SendContinuationsToOwnQueue"\n(?:.*\n){2}      resources = )\[statement\.value\]', r'\1["*"]',
+     check_iam),
+    ("SendMessage to the continuation queue widened to \"*\" (continuation check)", "modules/lambda/main.tf",
+     r'(sid       = "SendContinuationsToOwnQueue"\n(?:.*\n){2}      resources = )\[statement\.value\]', r'\1["*"]',
+     check_continuation_queue),
+    ("the function may send to the continuation DLQ too", "modules/lambda/main.tf",
+     r'for_each = aws_sqs_queue\.continuation\[\*\]\.arn(\n    content \{\n      sid       = "SendContinuationsToOwnQueue")',
+     r"for_each = concat(aws_sqs_queue.continuation[*].arn, aws_sqs_queue.continuation_dlq[*].arn)\1",
+     check_continuation_queue),
+    ("the continuation mapping may not delete its messages", "modules/lambda/main.tf",
+     r'actions   = \["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"\]',
+     'actions   = ["sqs:GetQueueAttributes", "sqs:ReceiveMessage"]', check_continuation_queue),
+    ("the continuation DLQ alarm is removed", "main.tf",
+     r'\n    "ingest-continuations"  = module\.ingest\.continuation_dlq_name', "",
+     check_continuation_queue),
+    ("the continuation age alarm is removed", "main.tf",
+     r"\n  queue_age_alarms = \{\n(?:.*\n)*?  \}\n", "\n",
+     check_continuation_queue),
+    ("the DLQ alarm fires only above 10 messages", "modules/alarms/main.tf",
+     r'(metric_name         = "ApproximateNumberOfMessagesVisible"\n(?:.*\n)*?  threshold\s*= )0\n', r"\g<1>10\n",
+     check_continuation_queue),
+    ("Lambda's recursive loop detection stops long files again", "modules/lambda/main.tf",
+     r'recursive_loop = "Allow"', 'recursive_loop = "Terminate"',
+     check_continuation_queue),
+    ("the deadline margin may reach the timeout", "iam.tf",
+     r"var\.ingest_deadline_margin_seconds < var\.ingest_timeout_seconds", "var.ingest_deadline_margin_seconds <= 900",
+     check_continuation_queue),
     ("service-wide action in an Allow", "modules/stream/main.tf",
      r"actions(\s*)= \[\"logs:PutLogEvents\"\]", r'actions\1= ["logs:*"]',
      check_iam),

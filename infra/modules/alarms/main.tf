@@ -1,6 +1,7 @@
 # CloudWatch metric alarms for each hop: Firehose delivery, Kinesis lag and
-# throttling, Lambda errors and throttles, dead-letter queues, backfill runs.
-# Missing data (no traffic) never alarms.
+# throttling, Lambda errors and throttles, dead-letter queues, queues whose
+# oldest message waits too long, backfill runs. Missing data (no traffic)
+# never alarms.
 
 locals {
   actions = var.alarm_sns_topic_arn == "" ? [] : [var.alarm_sns_topic_arn]
@@ -127,6 +128,25 @@ resource "aws_cloudwatch_metric_alarm" "dead_letter_queue" {
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "queue_age" {
+  for_each = var.queue_age_alarms
+
+  alarm_name          = "${var.name_prefix}-${each.key}-queue-stale"
+  alarm_description   = "Queue ${each.value.queue_name}: its oldest message has waited more than ${each.value.threshold_seconds} s; its consumer is failing, throttled or disabled (a message received maxReceiveCount times moves to the dead-letter queue)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = each.value.queue_name }
+  statistic           = "Maximum"
+  period              = var.period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = each.value.threshold_seconds
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.actions
   ok_actions          = local.actions

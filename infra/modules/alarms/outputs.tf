@@ -11,5 +11,6 @@ output "alarm_names" {
     [for a in aws_cloudwatch_metric_alarm.lambda_errors : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.lambda_throttles : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.dead_letter_queue : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.queue_age : a.alarm_name],
   )
 }

@@ -45,6 +45,20 @@ variable "dead_letter_queue_names" {
   type        = map(string)
 }
 
+variable "queue_age_alarms" {
+  description = "Queues whose oldest message must not wait longer than threshold_seconds (ApproximateAgeOfOldestMessage), by a short label."
+  type = map(object({
+    queue_name        = string
+    threshold_seconds = number
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for a in values(var.queue_age_alarms) : a.threshold_seconds >= 60 && floor(a.threshold_seconds) == a.threshold_seconds])
+    error_message = "queue_age_alarms: every threshold_seconds must be a whole number, at least 60."
+  }
+}
+
 variable "state_machine_arn" {
   description = "ARN of the backfill state machine, watched for failed executions."
   type        = string

@@ -1,18 +1,33 @@
 # One Rust Lambda (cargo lambda zip, provided.al2023 on arm64) with its own
 # role, log group and, as the caller asks, an S3 invoke permission with an
 # on-failure SQS destination (asynchronous S3 events), or an SQS queue with a
-# redrive DLQ and an event source mapping (batch, partial failures reported).
+# redrive DLQ and an event source mapping (batch, partial failures reported),
+# and/or a continuation queue through which the function hands the rest of
+# its work on to itself (with a redrive DLQ; one message per invocation).
 
 data "aws_caller_identity" "current" {}
 
 locals {
   function_name = "${var.name_prefix}-${var.function_name}"
 
-  # "" means "not set": the handler sees the variable absent, not empty.
-  environment = { for name, value in var.environment : name => value if value != "" }
+  # "" means "not set": the handler sees the variable absent, not empty. The
+  # continuation queue's URL is added here, under the name the caller gives
+  # (continuation_queue.environment_variable), because the caller cannot pass
+  # it in var.environment: that would feed an output of this module into its
+  # own input, which Terraform refuses as a cycle (module.<call>.var.environment
+  # -> module.<call> -> module.<call>.var.environment). Inside the module there
+  # is none: the queue does not depend on the function.
+  environment = merge(
+    { for name, value in var.environment : name => value if value != "" },
+    local.continuation_environment,
+  )
+  continuation_environment = {
+    for url in aws_sqs_queue.continuation[*].url : var.continuation_queue.environment_variable => url
+  }
 
-  sqs_source_enabled = var.sqs_source != null
-  async_dlq_enabled  = var.async_failure_destination != null
+  sqs_source_enabled   = var.sqs_source != null
+  async_dlq_enabled    = var.async_failure_destination != null
+  continuation_enabled = var.continuation_queue != null
 }
 
 # ---------------------------------------------------------------------------
@@ -175,6 +190,50 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # The handler sends the rest of a stopped run to its own continuation
+  # queue: SendMessage on that queue only, not on its DLQ (only SQS's redrive
+  # moves messages there).
+  dynamic "statement" {
+    for_each = aws_sqs_queue.continuation[*].arn
+    content {
+      sid       = "SendContinuationsToOwnQueue"
+      effect    = "Allow"
+      actions   = ["sqs:SendMessage"]
+      resources = [statement.value]
+    }
+  }
+
+  # The continuation queue's event source mapping polls with this role.
+  # Exactly the execution role permissions Lambda documents for an SQS event
+  # source (Lambda Developer Guide, "Creating and configuring an Amazon SQS
+  # event source mapping", section "Setting up Lambda execution role
+  # permissions", docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html:
+  # the managed policy AWSLambdaSQSQueueExecutionRole, i.e. sqs:ReceiveMessage,
+  # sqs:DeleteMessage and sqs:GetQueueAttributes; the SQS Developer Guide,
+  # "Configuring an Amazon SQS queue to trigger an AWS Lambda function",
+  # lists the same three). No sqs:ChangeMessageVisibility: the mapping reports
+  # no partial batch failures and the handler never changes a message's
+  # visibility; a failed continuation comes back when its visibility timeout
+  # runs out.
+  dynamic "statement" {
+    for_each = aws_sqs_queue.continuation[*].arn
+    content {
+      sid       = "ConsumeOwnContinuationQueue"
+      effect    = "Allow"
+      actions   = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+      resources = [statement.value]
+    }
+  }
+
+  # The project key encrypts the environment, the log group and every queue
+  # of this module. SQS uses the caller's permissions on it: a producer of a
+  # KMS-encrypted queue needs kms:GenerateDataKey and kms:Decrypt, a consumer
+  # kms:Decrypt (SQS Developer Guide, "Key management",
+  # docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html).
+  # These two actions on this key cover the continuation queue's sends and
+  # its event source mapping's receives as well; the key policy's
+  # EnableIamPoliciesForThisAccount statement (modules/buckets) lets this IAM
+  # policy take effect.
   statement {
     sid       = "DecryptOwnEnvironmentAndQueues"
     effect    = "Allow"
@@ -232,6 +291,13 @@ resource "aws_lambda_function" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.continuation_queue == null ? true : !contains(keys(var.environment), var.continuation_queue.environment_variable)
+      error_message = "continuation_queue.environment_variable is also in environment: the module sets it to the continuation queue's URL, leave it out of environment."
+    }
+  }
 
   depends_on = [aws_iam_role_policy.this]
 }
@@ -293,4 +359,75 @@ resource "aws_lambda_event_source_mapping" "sqs" {
   }
 
   depends_on = [aws_iam_role_policy.this]
+}
+
+# ---------------------------------------------------------------------------
+# Continuation queue: the function hands the rest of its work on to itself
+# ---------------------------------------------------------------------------
+
+resource "aws_sqs_queue" "continuation_dlq" {
+  count = local.continuation_enabled ? 1 : 0
+
+  name = "${local.function_name}-continuations-dlq"
+  # SQS keeps a moved message's original enqueue time, so what a message
+  # spent in the continuation queue counts against this retention too.
+  message_retention_seconds         = var.dlq_message_retention_seconds
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = 300
+  tags                              = var.tags
+}
+
+resource "aws_sqs_queue" "continuation" {
+  count = local.continuation_enabled ? 1 : 0
+
+  name = "${local.function_name}-continuations"
+  # AWS's rule for Lambda event sources: at least six times the function
+  # timeout (no batching window here), so a message is not handed out twice
+  # while a retried invocation still works on it.
+  visibility_timeout_seconds = var.timeout_seconds * 6
+  # The longest SQS allows: a continuation is the only record of the rest of
+  # a file, so it must never expire before the age alarm has been seen.
+  message_retention_seconds         = 1209600
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = 300
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.continuation_dlq[0].arn
+    maxReceiveCount     = var.continuation_queue.max_receive_count
+  })
+
+  tags = var.tags
+}
+
+# One continuation per invocation, and no function_response_types: the
+# handler returns no batchItemFailures. A continuation that fails fails the
+# invocation; the message comes back after the visibility timeout and, after
+# max_receive_count receives, moves to the DLQ, where an alarm sees it.
+resource "aws_lambda_event_source_mapping" "continuation" {
+  count = local.continuation_enabled ? 1 : 0
+
+  event_source_arn = aws_sqs_queue.continuation[0].arn
+  function_name    = aws_lambda_function.this.arn
+  batch_size       = 1
+
+  depends_on = [aws_iam_role_policy.this]
+}
+
+# Function -> its own queue -> function is, on purpose, what Lambda's
+# recursive loop detection stops: by default (Terminate) Lambda drops the
+# 17th invocation of one chain ("Lambda recursive loop detection",
+# docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html, and the
+# AWS Compute Blog post "Detecting and stopping recursive loops in AWS Lambda
+# functions": after 16 invocations), so a file needing more parts would not
+# be ingested to its end. Allow, the setting that page gives for a design
+# that intentionally writes back to the resource that invokes the function.
+# The loop's guard rails: every part reads at least one item (jobs/ingest,
+# IngestJob::run_part), so a chain ends with its file; the deadline margin
+# must be below the timeout (precondition in the root); a failing part fails
+# its invocation and ends in the DLQ, which is alarmed.
+resource "aws_lambda_function_recursion_config" "continuation" {
+  count = local.continuation_enabled ? 1 : 0
+
+  function_name  = aws_lambda_function.this.function_name
+  recursive_loop = "Allow"
 }

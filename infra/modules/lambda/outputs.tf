@@ -62,3 +62,33 @@ output "async_failure_queue_url" {
   description = "URL of the on-failure destination queue for asynchronous invocations (null without async_failure_destination)."
   value       = one(aws_sqs_queue.async_failure[*].url)
 }
+
+output "continuation_queue_name" {
+  description = "Name of the continuation queue the function hands work on to itself through (null without continuation_queue)."
+  value       = one(aws_sqs_queue.continuation[*].name)
+}
+
+output "continuation_queue_arn" {
+  description = "ARN of the continuation queue (null without continuation_queue)."
+  value       = one(aws_sqs_queue.continuation[*].arn)
+}
+
+output "continuation_queue_url" {
+  description = "URL of the continuation queue, as set in the function's environment (null without continuation_queue)."
+  value       = one(aws_sqs_queue.continuation[*].url)
+}
+
+output "continuation_dlq_name" {
+  description = "Name of the continuation queue's redrive dead-letter queue (null without continuation_queue)."
+  value       = one(aws_sqs_queue.continuation_dlq[*].name)
+}
+
+output "continuation_dlq_arn" {
+  description = "ARN of the continuation queue's redrive dead-letter queue (null without continuation_queue)."
+  value       = one(aws_sqs_queue.continuation_dlq[*].arn)
+}
+
+output "continuation_dlq_url" {
+  description = "URL of the continuation queue's redrive dead-letter queue (null without continuation_queue)."
+  value       = one(aws_sqs_queue.continuation_dlq[*].url)
+}

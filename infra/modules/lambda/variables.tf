@@ -181,6 +181,35 @@ variable "sqs_source" {
   }
 }
 
+variable "continuation_queue" {
+  description = <<-EOT
+    When set, the function hands the rest of its work on to itself through an
+    SQS queue created here, <function>-continuations, with a redrive
+    dead-letter queue <function>-continuations-dlq: the queue's URL is added to
+    the function's environment as environment_variable (leave that name out of
+    environment), the function may sqs:SendMessage to the queue (not to its
+    DLQ), and an event source mapping hands each message back to the function
+    alone (batch_size 1, no partial batch responses: a failed message fails its
+    invocation, comes back after the visibility timeout, six times the function
+    timeout, and moves to the DLQ after max_receive_count receives).
+  EOT
+  type = object({
+    environment_variable = string
+    max_receive_count    = optional(number, 3)
+  })
+  default = null
+
+  validation {
+    condition = var.continuation_queue == null ? true : (
+      can(regex("^[A-Z][A-Z0-9_]*$", var.continuation_queue.environment_variable)) &&
+      !startswith(var.continuation_queue.environment_variable, "AWS_") &&
+      var.continuation_queue.max_receive_count >= 1 && var.continuation_queue.max_receive_count <= 1000 &&
+      floor(var.continuation_queue.max_receive_count) == var.continuation_queue.max_receive_count
+    )
+    error_message = "continuation_queue: environment_variable must be UPPER_SNAKE_CASE and not start with AWS_; max_receive_count a whole number 1-1000."
+  }
+}
+
 variable "dlq_message_retention_seconds" {
   description = "How long the dead-letter queues keep messages (60 to 1209600 seconds)."
   type        = number
