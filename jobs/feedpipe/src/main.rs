@@ -11,8 +11,10 @@
 //!   source record is loaded once or quarantined.
 //! - `feedpipe schema infer SAMPLE` / `feedpipe schema sql CONTRACT`: schema contracts.
 //! - `feedpipe gen --rows N --out FILE`: the sample feed of the README and benchmarks.
+//! - `feedpipe cost --gb-per-day N …` or `--workdir DIR`: the monthly bill per hop.
 
 mod convert_cmd;
+mod cost;
 mod distributed;
 mod gen_cmd;
 mod ingest_cmd;
@@ -49,6 +51,8 @@ enum Command {
     Schema(schema_cmd::SchemaArgs),
     /// Write a realistic, deterministic sample feed.
     Gen(gen_cmd::GenArgs),
+    /// The pipeline's monthly bill for a feed profile, hop by hop, packed and not.
+    Cost(cost::CostArgs),
 }
 
 /// mimalloc: the conversion allocates per record (cells, field lists); about 10%
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
             Command::Query(args) => query_cmd::run(args).await,
             Command::Reconcile(args) => reconcile_cmd::run(args).await,
             Command::Schema(args) => schema_cmd::run(args),
+            Command::Cost(args) => cost::run(args),
         }
     });
     match result {

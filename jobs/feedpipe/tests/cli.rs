@@ -191,6 +191,112 @@ fn local_generates_sample_data_and_accounts_for_every_record() {
     assert!(text.contains(&row), "{row:?} in {text}");
     assert!(text.contains("reconcile: OK"), "{text}");
     assert_eq!(quarantined_lines(&dir.path().join("w/quarantine")), bad);
+
+    // `feedpipe cost --workdir` measures the profile from the run: the records are the
+    // good ones (in raw objects), the record size their feed bytes.
+    let out = feedpipe(&["cost", "--workdir", "w", "--format", "json"], dir.path());
+    assert!(out.status.success(), "{out:?}");
+    let cost: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let profile = &cost["profile"];
+    let good_bytes: u64 = std::fs::read(dir.path().join("w/source/sample-orders.jsonl"))
+        .unwrap()
+        .split(|b| *b == b'\n')
+        .filter(|l| serde_json::from_slice::<serde_json::Value>(l).is_ok_and(|v| v.is_object()))
+        .map(|l| l.len() as u64 + 1)
+        .sum();
+    let record_bytes = profile["record_bytes"].as_f64().unwrap();
+    let want = good_bytes as f64 / good as f64;
+    assert!(
+        (record_bytes - want).abs() < 2.0,
+        "{record_bytes} measured, {want} in the feed"
+    );
+    assert_eq!(profile["files_per_day"], 1.0);
+    assert!(
+        (profile["gb_per_day"].as_f64().unwrap() * 1e9 - good_bytes as f64).abs()
+            < good as f64 * 2.0
+    );
+    let lineage = profile["lineage_bytes"].as_f64().unwrap();
+    assert!((150.0..400.0).contains(&lineage), "{lineage}");
+    for key in ["ingest_mb_per_s", "convert_mb_per_s", "parquet_ratio"] {
+        assert!(profile[key].as_f64().unwrap() > 0.0, "{key}: {profile}");
+    }
+}
+
+#[test]
+fn cost_prices_each_hop_packed_and_not_from_flags_and_a_prices_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "cost",
+        "--gb-per-day",
+        "100",
+        "--record-bytes",
+        "500",
+        "--files-per-day",
+        "24",
+    ];
+    let out = feedpipe(&args, dir.path());
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    for hop in [
+        "Kinesis on-demand",
+        "Kinesis provisioned",
+        "Firehose ingestion",
+        "S3 requests",
+        "S3 storage",
+        "Lambda ingest",
+        "Lambda raw-to-parquet",
+        "Snowpipe",
+        "Glue Spark job (seed design)",
+        "Firehose JSON->Parquet conversion",
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(hop)), "{hop} in {text}");
+    }
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--format", "json"]);
+        all.extend_from_slice(extra);
+        let out = feedpipe(&all, dir.path());
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let firehose = |bill: &serde_json::Value| bill["lines"][0]["usd"].as_f64().unwrap();
+    let cost = json(&[]);
+    let (unpacked, packed) = (&cost["unpacked"], &cost["packed"]["bill"]);
+    // 200 M records a day, 760 bytes framed: unpacked, Firehose bills 5 KB each.
+    let want = 30.0 * 200e6 * 5120.0 / 1e9 * 0.029;
+    assert!(
+        (firehose(unpacked) - want).abs() < 0.01,
+        "{}",
+        firehose(unpacked)
+    );
+    assert!(firehose(packed) * 6.0 < firehose(unpacked));
+    assert!(packed["total_on_demand"].as_f64() < unpacked["total_on_demand"].as_f64());
+    // A prices file replaces the prices it names; a field it does not know is refused.
+    std::fs::write(dir.path().join("p.json"), r#"{"firehose_gb": 0.058}"#).unwrap();
+    let doubled = json(&["--prices", "p.json"]);
+    assert!((firehose(&doubled["unpacked"]) - 2.0 * want).abs() < 0.01);
+    assert!(
+        doubled["prices"]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("p.json")
+    );
+    std::fs::write(dir.path().join("bad.json"), r#"{"firehose_gbs": 1}"#).unwrap();
+    let mut bad = args.to_vec();
+    bad.extend_from_slice(&["--prices", "bad.json"]);
+    let out = feedpipe(&bad, dir.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("bad prices file bad.json")
+            && err.contains("firehose_gbs"),
+        "{err}"
+    );
+    let out = feedpipe(&["cost", "--record-bytes", "500"], dir.path());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("give --gb-per-day, or --workdir DIR"),
+        "{out:?}"
+    );
 }
 
 #[test]

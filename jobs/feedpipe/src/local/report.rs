@@ -59,6 +59,17 @@ impl RunReport<'_> {
             }
         }
 
+        // What `feedpipe cost --workdir` reads for the throughput of both cores.
+        let last_run = crate::cost::LastRun {
+            ingest_bytes: ingest.bytes_read,
+            ingest_seconds: ingest_ms as f64 / 1000.0,
+            convert_bytes: delivery.bytes,
+            convert_seconds: convert.busy.as_secs_f64(),
+        };
+        let last_path = crate::cost::LastRun::path(&dirs.root);
+        if let Err(e) = std::fs::write(&last_path, serde_json::to_vec(&last_run)?) {
+            eprintln!("warning: cannot write {}: {e}", last_path.display());
+        }
         println!(
             "\n{:<12} {:>8} {:>9} {:>9}  written to",
             "stage", "objects", "records", "seconds"
