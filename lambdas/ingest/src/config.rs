@@ -151,15 +151,18 @@ mod tests {
         assert_eq!(c.ingest_config().pack_bytes, 0);
         assert_eq!(c.continuation_queue_url, None);
         assert_eq!(c.deadline_margin, Duration::from_secs(60));
-        let c = config(&[
+        let continuing = config(&[
             ("FEEDPIPE_STREAM_NAME", "feed"),
             ("FEEDPIPE_QUARANTINE_URL", "s3://q"),
             ("FEEDPIPE_CONTINUATION_QUEUE_URL", "https://sqs/q"),
             ("FEEDPIPE_DEADLINE_MARGIN_SECONDS", "5"),
         ])
         .unwrap();
-        assert_eq!(c.continuation_queue_url.as_deref(), Some("https://sqs/q"));
-        assert_eq!(c.deadline_margin, Duration::from_secs(5));
+        assert_eq!(
+            continuing.continuation_queue_url.as_deref(),
+            Some("https://sqs/q")
+        );
+        assert_eq!(continuing.deadline_margin, Duration::from_secs(5));
         assert_eq!(c.ingest_config().retry.max_attempts, 3);
         assert_eq!(c.ingest_config().max_in_flight, 16);
         assert_eq!(
