@@ -154,6 +154,44 @@ impl Aws {
         out
     }
 
+    /// The raw-to-parquet core on each of `raw` objects into a new curated bucket,
+    /// then reconcile of the source bucket's `feeds/` against it and the quarantine.
+    async fn convert_and_reconcile(
+        &self,
+        raw: &[feedpipe_standins::firehose::DeliveredObject],
+    ) -> (StorageLocation, feedpipe_warehouse::Report) {
+        let curated_bucket = unique("curated");
+        self.s3
+            .create_bucket()
+            .bucket(&curated_bucket)
+            .send()
+            .await
+            .unwrap();
+        let curated = StorageLocation::parse(&format!("s3://{curated_bucket}")).unwrap();
+        let quarantine = StorageLocation::parse(&format!("s3://{}/quarantine", self.raw)).unwrap();
+        let contract = feedpipe_convert::contract::SchemaContract::from_json(
+            feedpipe_convert::contract::SAMPLE_CONTRACT,
+        )
+        .unwrap();
+        let converter = feedpipe_convert::Converter::new(
+            contract,
+            curated.clone(),
+            Arc::new(ObjectStoreQuarantine::new(quarantine.clone())),
+            feedpipe_convert::ConvertConfig::default(),
+        );
+        for object in raw {
+            converter
+                .convert_object(&object.location, None)
+                .await
+                .unwrap();
+        }
+        let source = StorageLocation::parse(&format!("s3://{}/feeds/", self.source)).unwrap();
+        let report = feedpipe_warehouse::reconcile(&source, &curated, Some(&quarantine))
+            .await
+            .unwrap();
+        (curated, report)
+    }
+
     /// Every quarantine entry under `quarantine/ingest/`, by line.
     async fn quarantine(&self) -> Vec<Value> {
         let mut out = quarantine_entries(&self.s3, &self.raw, "quarantine/ingest/").await;
@@ -449,38 +487,9 @@ async fn s3_all_the_way_firehose_stand_in_conversion_reconcile_and_query() {
     }
     assert_eq!(lines, good.keys().copied().collect::<HashSet<_>>());
 
-    // The raw-to-parquet core on each raw object, into a curated bucket.
-    let curated_bucket = unique("curated");
-    aws.s3
-        .create_bucket()
-        .bucket(&curated_bucket)
-        .send()
-        .await
-        .unwrap();
-    let curated = StorageLocation::parse(&format!("s3://{curated_bucket}")).unwrap();
-    let quarantine = StorageLocation::parse(&format!("s3://{}/quarantine", aws.raw)).unwrap();
-    let contract = feedpipe_convert::contract::SchemaContract::from_json(
-        feedpipe_convert::contract::SAMPLE_CONTRACT,
-    )
-    .unwrap();
-    let converter = feedpipe_convert::Converter::new(
-        contract,
-        curated.clone(),
-        Arc::new(ObjectStoreQuarantine::new(quarantine.clone())),
-        feedpipe_convert::ConvertConfig::default(),
-    );
-    for object in &written {
-        converter
-            .convert_object(&object.location, None)
-            .await
-            .unwrap();
-    }
-
-    // reconcile and query, on s3:// URLs.
-    let source = StorageLocation::parse(&format!("s3://{}/feeds/", aws.source)).unwrap();
-    let report = feedpipe_warehouse::reconcile(&source, &curated, Some(&quarantine))
-        .await
-        .unwrap();
+    // The raw-to-parquet core on each raw object, into a curated bucket; reconcile
+    // and query, on s3:// URLs.
+    let (curated, report) = aws.convert_and_reconcile(&written).await;
     assert!(report.ok(), "{}", report.render());
     assert_eq!(report.files.len(), 1);
     let f = &report.files[0];
@@ -598,38 +607,15 @@ async fn a_multi_mb_feed_ingested_in_many_parts_reconciles_exactly_plain_and_gzi
         "each record once"
     );
 
-    let curated_bucket = unique("curated");
-    aws.s3
-        .create_bucket()
-        .bucket(&curated_bucket)
-        .send()
-        .await
-        .unwrap();
-    let curated = StorageLocation::parse(&format!("s3://{curated_bucket}")).unwrap();
-    let contract = feedpipe_convert::contract::SchemaContract::from_json(
-        feedpipe_convert::contract::SAMPLE_CONTRACT,
-    )
-    .unwrap();
-    let converter = feedpipe_convert::Converter::new(
-        contract,
-        curated.clone(),
-        Arc::new(ObjectStoreQuarantine::new(quarantine.clone())),
-        feedpipe_convert::ConvertConfig::default(),
-    );
-    for object in &written {
-        converter
-            .convert_object(&object.location, None)
-            .await
-            .unwrap();
-    }
-    let source = StorageLocation::parse(&format!("s3://{}/feeds/", aws.source)).unwrap();
-    let report = feedpipe_warehouse::reconcile(&source, &curated, Some(&quarantine))
-        .await
-        .unwrap();
+    let (curated, report) = aws.convert_and_reconcile(&written).await;
     assert!(report.ok(), "{}", report.render());
     assert_eq!(report.files.len(), 2);
     for f in &report.files {
-        assert!(f.missing.is_empty() && f.duplicated.is_empty(), "{}", report.render());
+        assert!(
+            f.missing.is_empty() && f.duplicated.is_empty(),
+            "{}",
+            report.render()
+        );
         assert_eq!(f.read, (good.len() + bad.len()) as u64);
     }
     // The ids are the ones one run gives: derived from URI, version and line alone.

@@ -14,28 +14,55 @@ mod runtime_api;
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::Value;
 
+/// Clients of the local AWS server, a source bucket and a one-shard stream on it.
+struct Server {
+    s3: aws_sdk_s3::Client,
+    kinesis: aws_sdk_kinesis::Client,
+    sqs: aws_sdk_sqs::Client,
+    source: String,
+    stream: String,
+}
+
+impl Server {
+    async fn start() -> Self {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(runtime_api::aws_endpoint())
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        );
+        let kinesis = aws_sdk_kinesis::Client::new(&config);
+        let (source, stream) = (runtime_api::unique("source"), runtime_api::unique("feed"));
+        s3.create_bucket().bucket(&source).send().await.unwrap();
+        kinesis
+            .create_stream()
+            .stream_name(&stream)
+            .shard_count(1)
+            .send()
+            .await
+            .unwrap();
+        Self {
+            s3,
+            kinesis,
+            sqs: aws_sdk_sqs::Client::new(&config),
+            source,
+            stream,
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_built_binary_ingests_what_an_s3_event_names_through_the_runtime_api() {
-    let endpoint = runtime_api::aws_endpoint();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .load()
-        .await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
-    let kinesis = aws_sdk_kinesis::Client::new(&config);
-    let (source, stream) = (runtime_api::unique("source"), runtime_api::unique("feed"));
-    s3.create_bucket().bucket(&source).send().await.unwrap();
-    kinesis
-        .create_stream()
-        .stream_name(&stream)
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap();
+    let Server {
+        s3,
+        kinesis,
+        source,
+        stream,
+        ..
+    } = Server::start().await;
     let body = "{\"order_id\":\"ORD-1\",\"customer_id\":\"C-1\"}\nnot json\n{\"order_id\":\"ORD-2\",\"customer_id\":\"C-2\"}\n";
     let key = "in/orders 1.jsonl";
     let put = s3
@@ -177,27 +204,13 @@ async fn stream_lines(kinesis: &aws_sdk_kinesis::Client, stream: &str) -> Vec<Va
 /// the stream exactly once with the id one uninterrupted run gives it.
 #[tokio::test]
 async fn a_feed_past_the_deadline_continues_through_the_queue_into_the_next_invocation() {
-    let endpoint = runtime_api::aws_endpoint();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .load()
-        .await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
-    let kinesis = aws_sdk_kinesis::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let (source, stream) = (runtime_api::unique("source"), runtime_api::unique("feed"));
-    s3.create_bucket().bucket(&source).send().await.unwrap();
-    kinesis
-        .create_stream()
-        .stream_name(&stream)
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap();
+    let Server {
+        s3,
+        kinesis,
+        sqs,
+        source,
+        stream,
+    } = Server::start().await;
     let queue = sqs
         .create_queue()
         .queue_name(runtime_api::unique("ingest-continuations"))
