@@ -213,16 +213,7 @@ impl Chain {
         create_stream(&chain.kinesis, &chain.stream, 2).await;
         let source_queue = chain.notify(&chain.source, None).await;
         let raw_queue = chain.notify(&chain.raw, Some("raw/")).await;
-        let continuation_queue = chain
-            .sqs
-            .create_queue()
-            .queue_name(unique("ingest-continuations"))
-            .send()
-            .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_owned();
+        let continuation_queue = chain.queue("ingest-continuations").await;
         Self {
             source_queue: source_queue.0,
             raw_queue,
@@ -231,19 +222,23 @@ impl Chain {
         }
     }
 
-    /// A queue that receives `bucket`'s ObjectCreated notifications (under
-    /// `prefix`): (queue URL, queue ARN).
-    pub async fn notify(&self, bucket: &str, prefix: Option<&str>) -> (String, String) {
-        let url = self
-            .sqs
+    /// A new queue named `prefix-…`: its URL.
+    async fn queue(&self, prefix: &str) -> String {
+        self.sqs
             .create_queue()
-            .queue_name(unique("events"))
+            .queue_name(unique(prefix))
             .send()
             .await
             .unwrap()
             .queue_url()
             .unwrap()
-            .to_owned();
+            .to_owned()
+    }
+
+    /// A queue that receives `bucket`'s ObjectCreated notifications (under
+    /// `prefix`): (queue URL, queue ARN).
+    pub async fn notify(&self, bucket: &str, prefix: Option<&str>) -> (String, String) {
+        let url = self.queue("events").await;
         let arn = self
             .sqs
             .get_queue_attributes()
