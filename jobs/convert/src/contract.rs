@@ -28,6 +28,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use feedpipe_shared::feeds::is_plain_identifier;
 use serde::de::{self, Deserializer};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
@@ -339,14 +340,6 @@ fn validate_type(ty: &ColumnType, path: &str) -> Result<(), ContractError> {
         ColumnType::List(inner) => validate_type(inner, &format!("{path}[]")),
         _ => Ok(()),
     }
-}
-
-fn is_plain_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Plain names stay bare (Snowflake upper-cases them, and the pipe matches names

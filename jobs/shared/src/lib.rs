@@ -10,6 +10,8 @@
 //!   source, the line and the raw bytes (rule 3 of `docs/DESIGN.md`), as one typed
 //!   record that `reconcile` reads back.
 //! - [`s3_key`]: decoding the URL-encoded object keys that S3 events carry.
+//! - [`feeds`]: the feeds file that names a deployment's feeds (table, source prefix,
+//!   contract), checked, and the longest-prefix rule that routes a key to its feed.
 //!
 //! It holds no AWS client and no DataFusion: the Lambda crates link it cheaply.
 //!
@@ -21,6 +23,7 @@
 //! ```
 
 pub mod feed;
+pub mod feeds;
 pub mod lineage;
 pub mod quarantine;
 pub mod s3_key;
