@@ -305,7 +305,7 @@ mod tests {
             lineage_bytes: 250.0,
             partition_key_bytes: 10.0,
             parquet_ratio: 0.2,
-            raw_ratio: 1.0,
+            raw_ratio: 0.13,
             ingest_mb_per_s: 100.0,
             convert_mb_per_s: 50.0,
         }
