@@ -289,11 +289,26 @@ impl<'de> Visitor<'de> for ScanVisitor<'_> {
             if key.starts_with('_') && lineage::is_lineage_column(&key) {
                 return Err(self.refuse(Reject::ReservedField(key.into_owned())));
             }
-            if self.partition_field == Some(&*key) {
-                let value: &'de RawValue = map.next_value()?;
-                scan.partition_key = key_text(value.get());
-            } else {
-                map.next_value::<IgnoredAny>()?;
+            match self.partition_field {
+                Some(field) if field == key => {
+                    let value: &'de RawValue = map.next_value()?;
+                    scan.partition_key = key_text(value.get());
+                }
+                // A dotted path (`customer.id`): looked up in this field's object,
+                // unless a field named with the whole path gave the key already.
+                Some(field)
+                    if field.len() > key.len()
+                        && field.starts_with(&*key)
+                        && field.as_bytes()[key.len()] == b'.' =>
+                {
+                    let value: &'de RawValue = map.next_value()?;
+                    if scan.partition_key.is_none() {
+                        scan.partition_key = nested_key(value.get(), &field[key.len() + 1..]);
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
         Ok(scan)
@@ -320,6 +335,17 @@ impl<'de> Visitor<'de> for ScanVisitor<'_> {
     fn visit_unit<E: de::Error>(self) -> Result<ObjectScan, E> {
         Err(self.refuse(Reject::NotAnObject("null")))
     }
+}
+
+/// The partition key at `path` (dotted) inside the JSON object `raw`: a field named
+/// with the whole rest of the path first, else the first segment's object, and so on.
+fn nested_key(raw: &str, path: &str) -> Option<String> {
+    let fields: std::collections::HashMap<String, &RawValue> = serde_json::from_str(raw).ok()?;
+    if let Some(value) = fields.get(path) {
+        return key_text(value.get());
+    }
+    let (head, rest) = path.split_once('.')?;
+    nested_key(fields.get(head)?.get(), rest)
 }
 
 /// The partition key a field value gives: a string's text, a number or boolean as
@@ -441,6 +467,39 @@ mod tests {
         }
         let long = format!(r#"{{"customer_id":"{}"}}"#, "k".repeat(257));
         assert_eq!(frame(&f, &long).unwrap().partition_key, id);
+    }
+
+    #[test]
+    fn a_dotted_partition_key_is_looked_up_in_nested_objects() {
+        let f = framer(Some("customer.id"));
+        let key = |raw: &str| frame(&f, raw).unwrap().partition_key;
+        assert_eq!(key(r#"{"customer":{"id":"C-7","name":"x"},"n":1}"#), "C-7");
+        assert_eq!(key(r#"{"n":1,"customer":{"tier":{"a":1},"id":12}}"#), "12");
+        // A field named with the whole path wins, wherever it stands.
+        assert_eq!(
+            key(r#"{"customer":{"id":"nested"},"customer.id":"flat"}"#),
+            "flat"
+        );
+        assert_eq!(
+            key(r#"{"customer.id":"flat","customer":{"id":"nested"}}"#),
+            "flat"
+        );
+        let id = f.source().record_id(7);
+        for raw in [
+            r#"{"customer":"C-7"}"#,
+            r#"{"customer":{"name":"x"}}"#,
+            r#"{"customer":[{"id":"C-7"}]}"#,
+            r#"{"customers":{"id":"C-7"}}"#,
+        ] {
+            assert_eq!(key(raw), id, "{raw}: no such path, the record id");
+        }
+        let deep = framer(Some("a.b.c"));
+        assert_eq!(
+            frame(&deep, r#"{"a":{"b":{"c":true}}}"#)
+                .unwrap()
+                .partition_key,
+            "true"
+        );
     }
 
     #[test]

@@ -274,6 +274,13 @@ impl IngestJob {
         }
     }
 
+    /// This job with `field` as the partition-key field (a feed's, from the feeds file).
+    pub fn with_partition_key(&self, field: Option<String>) -> Self {
+        let mut job = self.clone();
+        job.config.partition_key_field = field;
+        job
+    }
+
     /// Ingests the object at `feed` (its `path` names the object). `version` pins an
     /// S3 version id, as S3 events give it.
     pub async fn run(
@@ -298,6 +305,32 @@ impl IngestJob {
         source: &SourceObject,
         reason: String,
     ) -> Result<Vec<String>, QuarantineError> {
+        self.quarantine_file(source, RejectKind::Unreadable, reason)
+            .await
+    }
+
+    /// Writes the one quarantine entry for a file whose key starts with no feed's
+    /// prefix (kind `unrouted`, line 0, no bytes), naming the key: it is not sent, and
+    /// `reconcile` reports it as unrouted. Returns the quarantine object written.
+    pub async fn quarantine_unrouted(
+        &self,
+        source: &SourceObject,
+        key: &str,
+        feeds: &str,
+    ) -> Result<Vec<String>, QuarantineError> {
+        let reason = format!(
+            "no feed for key `{key}`: it starts with no prefix of the feeds file {feeds}; add a feed for it, or move the file under a feed's prefix"
+        );
+        self.quarantine_file(source, RejectKind::Unrouted, reason)
+            .await
+    }
+
+    async fn quarantine_file(
+        &self,
+        source: &SourceObject,
+        kind: RejectKind,
+        reason: String,
+    ) -> Result<Vec<String>, QuarantineError> {
         let mut buffer = QuarantineBuffer::new(
             Arc::clone(&self.quarantine),
             Stage::Ingest,
@@ -308,7 +341,7 @@ impl IngestJob {
         );
         buffer
             .push(&QuarantineEntry {
-                kind: RejectKind::Unreadable,
+                kind,
                 error: reason,
                 line: 0,
                 raw: bytes::Bytes::new(),

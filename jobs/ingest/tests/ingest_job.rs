@@ -800,3 +800,46 @@ async fn a_continuation_refuses_a_file_that_changed_since_its_first_part() {
         "nothing of the changed file is sent"
     );
 }
+
+#[tokio::test]
+async fn a_file_of_no_feed_is_one_unrouted_quarantine_entry_naming_its_key() {
+    let s = Setup::new(1);
+    let job = s.job(IngestConfig::default());
+    let source = feedpipe_shared::lineage::SourceObject {
+        uri: "s3://src/loyalty/points.jsonl".into(),
+        version: "v1".into(),
+    };
+    let written = job
+        .quarantine_unrouted(&source, "loyalty/points.jsonl", "s3://config/feeds.toml")
+        .await
+        .unwrap();
+    assert_eq!(written.len(), 1);
+    let entries = s.quarantine_entries();
+    assert_eq!(entries.len(), 1);
+    let e = &entries[0];
+    assert_eq!(
+        (e["kind"].as_str(), e["line"].as_u64()),
+        (Some("unrouted"), Some(0))
+    );
+    assert_eq!(e["source"], "s3://src/loyalty/points.jsonl");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("no feed for key `loyalty/points.jsonl`: it starts with no prefix of the feeds file s3://config/feeds.toml"),
+        "{e}"
+    );
+    assert_eq!(s.stream_records().len(), 0, "nothing of it is sent");
+    // The partition key of a feed replaces the job's.
+    let path = s.write("f.jsonl", b"{\"customer\":{\"id\":\"C-9\"}}\n");
+    let feed_job = job.with_partition_key(Some("customer.id".into()));
+    feed_job
+        .run(
+            &StorageLocation::parse(path.to_str().unwrap()).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    let stored = s.stream.read(0, 0, 10);
+    assert_eq!(stored[0].partition_key, "C-9");
+}

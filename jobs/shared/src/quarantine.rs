@@ -69,6 +69,10 @@ pub enum RejectKind {
     /// The stream never accepted the record (retries exhausted); not bad data:
     /// ingesting the file again may deliver it.
     Undelivered,
+    /// The whole file belongs to no feed: its key starts with no prefix of the feeds
+    /// file. One entry for the file (line 0, no bytes); `reconcile` reports the file
+    /// as unrouted instead of matching its records.
+    Unrouted,
 }
 
 impl RejectKind {

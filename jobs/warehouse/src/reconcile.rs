@@ -279,13 +279,18 @@ async fn run(
 ) -> Result<(Report, SpillStats), ReconcileError> {
     let mut index = Index::new(options);
     let mut report = Report::default();
-    report.files = sources::read_sources(source, &mut index, &mut report.skipped).await?;
+    // The quarantine first: it says which files are quarantined whole as unrouted.
+    let unrouted = match quarantine {
+        Some(quarantine) => {
+            quarantine::read_quarantine(quarantine, &mut index, &mut report).await?
+        }
+        None => Default::default(),
+    };
+    report.files =
+        sources::read_sources(source, &mut index, &mut report.skipped, &unrouted).await?;
     let warehouse = Warehouse::open(curated).await?;
     report.tables = warehouse.tables().to_vec();
     curated::read_curated(&warehouse, &mut index, &mut report).await?;
-    if let Some(quarantine) = quarantine {
-        quarantine::read_quarantine(quarantine, &mut index, &mut report).await?;
-    }
     let (mut report, stats) = index.tally(report).await?;
     if stats.runs > 0 {
         tracing::info!(

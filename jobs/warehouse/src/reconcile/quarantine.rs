@@ -1,8 +1,10 @@
 //! Step 3: every quarantine entry, read as the [`QuarantineRecord`] it was written
 //! as, and matched to the source record it stands for.
 
+use std::collections::HashMap;
+
 use feedpipe_shared::lineage::SourceObject;
-use feedpipe_shared::quarantine::{QuarantineRecord, Stage};
+use feedpipe_shared::quarantine::{QuarantineRecord, RejectKind, Stage};
 use feedpipe_shared::storage::StorageLocation;
 use object_store::ObjectStoreExt;
 
@@ -12,12 +14,14 @@ use super::{Index, ReconcileError, list, parse_id, read_whole};
 /// Enters every entry of the quarantine under `quarantine` in `index`, for the
 /// record it names; entries that name no source record end in
 /// `report.unattributed` (in the tally), lines that are no quarantine record go to
-/// `report.unreadable`.
+/// `report.unreadable`. Returns the files quarantined whole as unrouted, by
+/// (URI, version), with the reason: their records are not matched.
 pub(super) async fn read_quarantine(
     quarantine: &StorageLocation,
     index: &mut Index,
     report: &mut Report,
-) -> Result<(), ReconcileError> {
+) -> Result<Unrouted, ReconcileError> {
+    let mut unrouted = Unrouted::new();
     for meta in list(quarantine).await? {
         if !meta.location.as_ref().ends_with(".jsonl") {
             continue;
@@ -39,6 +43,11 @@ pub(super) async fn read_quarantine(
                     continue;
                 }
             };
+            if entry.kind == RejectKind::Unrouted {
+                let file = (entry.source.into_owned(), entry.source_version.into_owned());
+                unrouted.insert(file, entry.error.into_owned());
+                continue;
+            }
             if let Some(lost) = kept_nowhere(quarantine, &entry).await {
                 report.lost_bytes.push((uri.clone(), n as u64 + 1, lost));
             }
@@ -51,8 +60,11 @@ pub(super) async fn read_quarantine(
             index.spill_if_full().await?;
         }
     }
-    Ok(())
+    Ok(unrouted)
 }
+
+/// Files no feed takes, by (URI, version): why.
+pub(super) type Unrouted = HashMap<(String, String), String>;
 
 /// For an entry that keeps its record cut: what of it is kept nowhere, unless its side
 /// object (checked when it lies under `quarantine`) holds the whole record. With the

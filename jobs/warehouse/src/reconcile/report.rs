@@ -40,6 +40,9 @@ pub struct FileReport {
     pub unaccounted: AuditReport,
     /// Why the file could not be read again, if it could not.
     pub error: Option<String>,
+    /// Why no feed takes the file (its `unrouted` quarantine entry), if none does: its
+    /// records are not matched, and the file is reported as unrouted.
+    pub unrouted: Option<String>,
 }
 
 impl FileReport {
@@ -126,10 +129,11 @@ impl Report {
             "file", "read", "loaded", "quarantined", "missing", "duplicated"
         );
         for f in &self.files {
-            let status = match (&f.error, f.ok(self.dedup)) {
-                (Some(e), _) => format!("ERROR: {e}"),
-                (None, true) => "ok".into(),
-                (None, false) => "MISMATCH".into(),
+            let status = match (&f.error, f.ok(self.dedup), &f.unrouted) {
+                (Some(e), _, _) => format!("ERROR: {e}"),
+                (None, true, Some(why)) => format!("unrouted, quarantined whole: {why}"),
+                (None, true, None) => "ok".into(),
+                (None, false, _) => "MISMATCH".into(),
             };
             let _ = writeln!(
                 out,

@@ -20,6 +20,7 @@ pub(super) async fn read_sources(
     source: &StorageLocation,
     index: &mut Index,
     skipped: &mut Vec<String>,
+    unrouted: &super::quarantine::Unrouted,
 ) -> Result<Vec<FileReport>, ReconcileError> {
     let mut files = Vec::new();
     let listing = list_feeds(source).await.map_err(|e| ReconcileError::Read {
@@ -59,6 +60,12 @@ pub(super) async fn read_sources(
             version: object.version.clone(),
             ..Default::default()
         };
+        // Quarantined whole (no feed takes it): nothing of it was sent, nothing to match.
+        if let Some(why) = unrouted.get(&(object.uri.clone(), object.version.clone())) {
+            report.unrouted = Some(why.clone());
+            files.push(report);
+            continue;
+        }
         match read_records(&location, meta.version.as_deref(), object, file, index).await? {
             Ok((read, audit)) => {
                 report.read = read;

@@ -267,6 +267,7 @@ async fn spilled_runs_give_the_report_of_the_in_memory_path() {
         conflicting_count: 2,
         unaccounted: audit(&a.uri),
         error: None,
+        unrouted: None,
     };
     let expected_b = FileReport {
         uri: b.uri.clone(),
@@ -490,4 +491,62 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// A file quarantined whole as unrouted (no feed takes its key) is reported as such and
+/// its records are not missing; without that entry, they are.
+#[tokio::test]
+async fn a_file_quarantined_whole_as_unrouted_is_reported_unrouted_not_missing() {
+    let root = tempfile::tempdir().unwrap();
+    let at = |name: &str| StorageLocation::parse(root.path().join(name).to_str().unwrap()).unwrap();
+    let source_dir = root.path().join("source");
+    std::fs::create_dir_all(&source_dir).unwrap();
+    std::fs::write(source_dir.join("loyalty.jsonl"), "{\"n\":1}\n{\"n\":2}\n").unwrap();
+    std::fs::create_dir_all(root.path().join("curated")).unwrap();
+    let source = at("source");
+    let (file, meta) = list_feeds(&source).await.unwrap().feeds.remove(0);
+    let object = SourceObject {
+        uri: file.uri(),
+        version: feed_version(&file, &meta, None).await.unwrap(),
+    };
+    let (curated, quarantine) = (at("curated"), at("quarantine"));
+    let report = reconcile(&source, &curated, Some(&quarantine))
+        .await
+        .unwrap();
+    assert!(!report.ok());
+    assert_eq!(report.files[0].missing_count, 2);
+
+    let mut q = Vec::new();
+    let entry = QuarantineEntry {
+        kind: RejectKind::Unrouted,
+        error: "no feed for key `loyalty.jsonl`".into(),
+        line: 0,
+        raw: Bytes::new(),
+        truncated: false,
+        span: None,
+    };
+    encode_entry(&mut q, Stage::Ingest, &object, &entry);
+    let part = root
+        .path()
+        .join("quarantine/ingest/dt=2026-11-23/loyalty-00000.jsonl");
+    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+    std::fs::write(&part, &q).unwrap();
+    let report = reconcile(&source, &curated, Some(&quarantine))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{}", report.render());
+    let f = &report.files[0];
+    assert_eq!(
+        f.unrouted.as_deref(),
+        Some("no feed for key `loyalty.jsonl`")
+    );
+    assert_eq!((f.read, f.missing_count), (0, 0));
+    assert!(report.unattributed.is_empty(), "{:?}", report.unattributed);
+    assert!(
+        report
+            .render()
+            .contains("unrouted, quarantined whole: no feed for key `loyalty.jsonl`"),
+        "{}",
+        report.render()
+    );
 }
