@@ -13,9 +13,10 @@
 //!
 //! [`DEFAULT_PACK_BYTES`] is 25 KiB: one provisioned PUT payload unit (25 KB), five
 //! Firehose 5 KB units and 25 on-demand 1 KB units, so a full pack is billed for what it
-//! holds, and what rounding remains is less than one customer record per pack (about
-//! 3% with the sample feed's ~750-byte framed records, against 85% unpacked). Larger
-//! packs would save little more and make a rejected entry resend more records.
+//! holds, and what rounding remains is less than one customer record per pack (on the
+//! sample feed Firehose bills 1.01 bytes per byte of records packed, 7.17 unpacked:
+//! `jobs/ingest/benches/stream_cost.rs`). Larger packs would save little more and
+//! make a rejected entry resend more records.
 //!
 //! A record at least `pack_bytes` long goes alone; records are packed in input order
 //! within one file, and a pack takes its first record's partition key (Firehose to S3
