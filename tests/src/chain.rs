@@ -412,6 +412,7 @@ impl Chain {
                 queue_url: self.continuation_queue.clone(),
                 margin: std::time::Duration::from_secs(60),
             }),
+            feeds: None,
         }
     }
 
@@ -428,7 +429,8 @@ impl Chain {
                 self.location_as("raw_to_parquet", &format!("s3://{}", self.curated)),
                 Arc::new(ObjectStoreQuarantine::new(quarantine)),
                 feedpipe_convert::ConvertConfig::default(),
-            ),
+            )
+            .into(),
             buckets: Arc::new(self.buckets_as("raw_to_parquet")),
         }
     }

@@ -74,6 +74,7 @@ impl Aws {
             ),
             buckets: Arc::new(S3Buckets::default()),
             continuations: None,
+            feeds: None,
         }
     }
 

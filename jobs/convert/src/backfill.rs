@@ -27,7 +27,7 @@ use object_store::{ObjectMeta, ObjectStoreExt};
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::storage::{StorageLocation, object_version, with_versions};
 
-use crate::{Converter, Manifest, RawInput};
+use crate::{FeedConverter, Manifest, RawInput};
 
 /// Raw JSON bytes per byte of zstd Parquet, for sizing compaction groups (measured
 /// 680 MB → 68 MB on the sample feed; customer data varies, so this is an estimate).
@@ -229,7 +229,7 @@ pub async fn list(input: &StorageLocation) -> Result<Vec<ObjectMeta>, BackfillEr
 
 /// Lists `input`, selects, reads the manifests that `converter` wrote, and plans.
 pub async fn prepare(
-    converter: &Converter,
+    converter: &FeedConverter,
     input: &StorageLocation,
     options: &PlanOptions,
 ) -> Result<Plan, BackfillError> {
@@ -249,7 +249,7 @@ pub async fn prepare(
 /// already selected by its listing): each is looked up, then resumed and compacted
 /// as [`prepare`] does a listing.
 pub async fn prepare_named(
-    converter: &Converter,
+    converter: &FeedConverter,
     root: &StorageLocation,
     keys: &[Path],
     options: &PlanOptions,
@@ -271,7 +271,7 @@ pub async fn prepare_named(
 
 /// Reads the manifest of each object (in the order given) and plans.
 async fn plan_with_manifests(
-    converter: &Converter,
+    converter: &FeedConverter,
     root: &StorageLocation,
     objects: Vec<ObjectMeta>,
     options: &PlanOptions,

@@ -471,7 +471,7 @@ mod load;
 
 pub use crate::infer::{InferError, Inferred, infer};
 pub use choose::{Choice, ChooseError, Chosen, SAMPLE_PER_FILE, choose, sample_records};
-pub use load::{LoadError, load, load_or_sample};
+pub use load::{LoadError, load, load_feeds, load_or_sample};
 
 #[cfg(test)]
 mod tests;

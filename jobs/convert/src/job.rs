@@ -16,6 +16,7 @@
 //! re-run overwrites with identical files, and Snowpipe does not load them twice.
 
 mod chunk;
+mod feeds;
 pub(crate) mod manifest;
 mod pipeline;
 mod writers;
@@ -24,22 +25,29 @@ use std::io;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
+use chrono::NaiveDate;
 use futures::StreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use tokio::sync::mpsc;
 
 use feedpipe_shared::lineage::SourceObject;
-use feedpipe_shared::quarantine::{Quarantine, QuarantineBuffer, QuarantineError, Stage};
+use feedpipe_shared::quarantine::{
+    Quarantine, QuarantineBuffer, QuarantineEntry, QuarantineError, Stage,
+};
 use feedpipe_shared::storage::{Expected, OpenError, StorageLocation};
 
 use crate::columns::arrow_schema;
 use crate::contract::SchemaContract;
 use crate::decode::RecordDecoder;
+pub use feeds::{FeedConverter, source_key};
 use manifest::{InputObject, Manifest, group_stem, manifest_key, output_stem};
-use pipeline::{Message, read_objects};
+use pipeline::Routes;
+use pipeline::{Message, TableDecoder, read_objects};
+pub use pipeline::{RouteFn, Routing};
 pub use writers::Codec;
 use writers::{DtWriters, WriterTuning, write_error};
 
@@ -261,42 +269,87 @@ impl Converter {
     /// written at each input's manifest path, so each counts as done. A single input
     /// is named as [`Converter::convert_object`] names it.
     pub async fn convert_group(&self, inputs: &[RawInput]) -> Result<Manifest, ConvertError> {
-        let started = Instant::now();
-        let uri = match inputs {
-            [] => return Ok(self.empty_manifest()),
-            [one] => one.location.uri(),
-            [first, ..] => format!("{} (+{} more)", first.location.uri(), inputs.len() - 1),
-        };
-        let mut run = GroupRun::new(self, listed_stem(inputs, &uri)?);
+        let mut manifests = convert_tables(std::slice::from_ref(self), None, inputs).await?;
+        Ok(manifests.pop().unwrap_or_else(|| self.empty_manifest()))
+    }
 
-        // One message per chunk, holding a batch per `dt` it has: the slots bound
-        // the chunks waiting for the writers, whatever their number of dates.
-        let (tx, mut rx) = mpsc::channel::<Vec<Message>>(2);
-        let (decoder, schema, config) = (
-            Arc::clone(&self.decoder),
-            Arc::clone(&self.schema),
-            self.config.clone(),
-        );
-        let handle = tokio::runtime::Handle::current();
-        let owned: Vec<RawInput> = inputs.to_vec();
-        let reader = tokio::task::spawn_blocking(move || {
-            read_objects(&handle, &owned, &decoder, &schema, &config, &tx)
-        });
-        // The channel carries a decoded chunk's messages together; taken one by one.
-        let mut messages =
-            futures::stream::poll_fn(|cx| rx.poll_recv(cx)).flat_map(futures::stream::iter);
-        while let Some(message) = messages.next().await {
-            run.take(message).await?;
+    fn empty_manifest(&self) -> Manifest {
+        Manifest {
+            table: self.contract.table.clone(),
+            ..Manifest::default()
         }
-        // Dropping the writers on an error abandons their uploads: nothing partial
-        // becomes visible.
-        let records_read = reader.await.map_err(|e| ConvertError::Internal {
-            uri: uri.clone(),
-            reason: e.to_string(),
-        })??;
+    }
+}
+
+/// Converts `inputs` for every table of `converters` in one read: with `routes`,
+/// each record goes to its table (a raw object may hold several feeds), else all
+/// are the one table's. Returns a manifest per table, in order; each table's files,
+/// quarantine and manifest are what converting its records alone would give.
+pub(super) async fn convert_tables(
+    converters: &[Converter],
+    routes: Option<Routes>,
+    inputs: &[RawInput],
+) -> Result<Vec<Manifest>, ConvertError> {
+    let started = Instant::now();
+    let Some(first) = converters.first() else {
+        return Ok(Vec::new());
+    };
+    let uri = match inputs {
+        [] => return Ok(converters.iter().map(Converter::empty_manifest).collect()),
+        [one] => one.location.uri(),
+        [first, ..] => format!("{} (+{} more)", first.location.uri(), inputs.len() - 1),
+    };
+    let stem = listed_stem(inputs, &uri)?;
+    // Several tables of one raw object: their quarantine objects are named apart.
+    let labelled = routes.is_some();
+    let mut runs: Vec<GroupRun<'_>> = converters
+        .iter()
+        .map(|c| GroupRun::new(c, stem.clone(), labelled))
+        .collect();
+
+    // One message per chunk, holding a batch per `dt` it has: the slots bound
+    // the chunks waiting for the writers, whatever their number of dates.
+    let (tx, mut rx) = mpsc::channel::<Vec<Message>>(2);
+    let tables: Vec<TableDecoder> = converters
+        .iter()
+        .map(|c| TableDecoder {
+            decoder: Arc::clone(&c.decoder),
+            schema: Arc::clone(&c.schema),
+        })
+        .collect();
+    let config = first.config.clone();
+    let handle = tokio::runtime::Handle::current();
+    let owned: Vec<RawInput> = inputs.to_vec();
+    let reader = tokio::task::spawn_blocking(move || {
+        read_objects(&handle, &owned, &tables, routes.as_ref(), &config, &tx)
+    });
+    // The channel carries a decoded chunk's messages together; taken one by one.
+    let mut messages =
+        futures::stream::poll_fn(|cx| rx.poll_recv(cx)).flat_map(futures::stream::iter);
+    while let Some(message) = messages.next().await {
+        match message {
+            Message::Start(source, meta) => {
+                for run in &mut runs {
+                    run.start(source.clone(), &meta).await?;
+                }
+            }
+            Message::Batch(table, dt, batch) => runs[table].batch(dt, &batch).await?,
+            Message::Rejected(table, entry) => runs[table].reject(entry).await?,
+        }
+    }
+    // Dropping the writers on an error abandons their uploads: nothing partial
+    // becomes visible.
+    let records_read = reader.await.map_err(|e| ConvertError::Internal {
+        uri: uri.clone(),
+        reason: e.to_string(),
+    })??;
+    let mut manifests = Vec::with_capacity(runs.len());
+    for (run, records_read) in runs.into_iter().zip(records_read) {
+        let table = run.converter.table().to_owned();
         let (manifest, first_error, most_open) = run.finish(records_read).await?;
         tracing::info!(
             source = %uri,
+            table = %table,
             objects = manifest.inputs.len(),
             records_read = manifest.records_read,
             rows_written = manifest.rows_written,
@@ -307,15 +360,9 @@ impl Converter {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "Raw object converted."
         );
-        Ok(manifest)
+        manifests.push(manifest);
     }
-
-    fn empty_manifest(&self) -> Manifest {
-        Manifest {
-            table: self.contract.table.clone(),
-            ..Manifest::default()
-        }
-    }
+    Ok(manifests)
 }
 
 /// A group's name is known before reading, from the versions listed; a single
@@ -345,6 +392,9 @@ struct GroupRun<'a> {
     converter: &'a Converter,
     writers: DtWriters<'a>,
     stem: Option<String>,
+    /// What this table's quarantine objects start with: `""`, or `<table>-` when a
+    /// raw object's records go to several tables.
+    label: String,
     /// The rejects of the object being read.
     quarantine: Option<QuarantineBuffer>,
     quarantine_objects: Vec<String>,
@@ -355,8 +405,12 @@ struct GroupRun<'a> {
 }
 
 impl<'a> GroupRun<'a> {
-    fn new(converter: &'a Converter, stem: Option<String>) -> Self {
+    fn new(converter: &'a Converter, stem: Option<String>, labelled: bool) -> Self {
         Self {
+            label: match labelled {
+                true => format!("{}-", converter.contract.table),
+                false => String::new(),
+            },
             converter,
             writers: DtWriters::new(
                 &converter.curated,
@@ -374,37 +428,43 @@ impl<'a> GroupRun<'a> {
         }
     }
 
-    async fn take(&mut self, message: Message) -> Result<(), ConvertError> {
-        match message {
-            Message::Start(source, meta) => {
-                self.end_quarantine().await?;
-                self.stem.get_or_insert_with(|| output_stem(&source));
-                self.inputs.push(InputObject {
-                    uri: source.uri.clone(),
-                    version: source.version.clone(),
-                    bytes: meta.size,
-                });
-                self.quarantine = Some(QuarantineBuffer::new(
-                    Arc::clone(&self.converter.quarantine),
-                    Stage::Convert,
-                    source.clone(),
-                    meta.last_modified.date_naive(),
-                    "",
-                    self.converter.config.quarantine_part_bytes,
-                ));
-                self.sources.push(source);
-            }
-            Message::Batch(dt, batch) => {
-                let stem = self.stem.as_deref().unwrap_or("unnamed");
-                self.writers.write(dt, stem, &batch).await?;
-            }
-            Message::Rejected(entry) => {
-                self.first_error
-                    .get_or_insert_with(|| format!("line {}: {}", entry.line, entry.error));
-                if let Some(q) = self.quarantine.as_mut() {
-                    q.push(&entry).await?;
-                }
-            }
+    /// The next input object starts.
+    async fn start(
+        &mut self,
+        source: SourceObject,
+        meta: &object_store::ObjectMeta,
+    ) -> Result<(), ConvertError> {
+        self.end_quarantine().await?;
+        self.stem.get_or_insert_with(|| output_stem(&source));
+        self.inputs.push(InputObject {
+            uri: source.uri.clone(),
+            version: source.version.clone(),
+            bytes: meta.size,
+        });
+        self.quarantine = Some(QuarantineBuffer::new(
+            Arc::clone(&self.converter.quarantine),
+            Stage::Convert,
+            source.clone(),
+            meta.last_modified.date_naive(),
+            &self.label,
+            self.converter.config.quarantine_part_bytes,
+        ));
+        self.sources.push(source);
+        Ok(())
+    }
+
+    /// Rows of one `dt`.
+    async fn batch(&mut self, dt: NaiveDate, batch: &RecordBatch) -> Result<(), ConvertError> {
+        let stem = self.stem.as_deref().unwrap_or("unnamed");
+        self.writers.write(dt, stem, batch).await
+    }
+
+    /// A record that does not fit.
+    async fn reject(&mut self, entry: QuarantineEntry) -> Result<(), ConvertError> {
+        self.first_error
+            .get_or_insert_with(|| format!("line {}: {}", entry.line, entry.error));
+        if let Some(q) = self.quarantine.as_mut() {
+            q.push(&entry).await?;
         }
         Ok(())
     }

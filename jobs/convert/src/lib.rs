@@ -34,4 +34,7 @@ mod job;
 mod raw_json;
 
 pub use job::manifest::{InputObject, Manifest, OutputFile};
-pub use job::{Codec, ConvertConfig, ConvertError, Converter, RawInput};
+pub use job::{
+    Codec, ConvertConfig, ConvertError, Converter, FeedConverter, RawInput, RouteFn, Routing,
+    source_key,
+};

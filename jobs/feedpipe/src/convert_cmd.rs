@@ -14,8 +14,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
 use feedpipe_convert::backfill::{self, PlanOptions};
 use feedpipe_convert::contract;
-use feedpipe_convert::{Codec, ConvertConfig, Converter, Manifest};
-use feedpipe_shared::quarantine::ObjectStoreQuarantine;
+use feedpipe_convert::{Codec, ConvertConfig, Converter, FeedConverter, Manifest};
+use feedpipe_shared::feeds::FeedsFile;
+use feedpipe_shared::quarantine::{ObjectStoreQuarantine, Quarantine};
 use feedpipe_shared::storage::StorageLocation;
 use futures::StreamExt;
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
@@ -33,8 +34,19 @@ pub struct ConvertArgs {
     )]
     output: Option<String>,
     /// Schema contract (JSON; a local path or s3:// URL); the sample feed's contract when absent.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "feeds")]
     schema: Option<String>,
+    /// The feeds file (TOML; a local path or s3:// URL) of a deployment with many
+    /// feeds: each record goes to its feed's table and contract, by its source key.
+    #[arg(long, env = "FEEDPIPE_FEEDS_URL")]
+    feeds: Option<String>,
+    /// With --feeds: convert only this table's records (the others' are left alone).
+    #[arg(long, requires = "feeds")]
+    table: Option<String>,
+    /// With --feeds, for sources that are not s3:// URLs: the source folder the feeds'
+    /// prefixes are relative to (`feedpipe local`'s DIR/source).
+    #[arg(long, requires = "feeds")]
+    source_root: Option<String>,
     /// Where records that do not fit go.
     #[arg(long, env = "FEEDPIPE_QUARANTINE_URL", default_value = "quarantine")]
     quarantine: String,
@@ -122,7 +134,6 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     }
     let output = args.output.as_deref().unwrap_or_default();
     let started = Instant::now();
-    let contract = contract::load_or_sample(args.schema.as_deref()).await?;
     let input = StorageLocation::parse(&args.input)
         .with_context(|| format!("bad --input {}", args.input))?;
     let curated =
@@ -134,12 +145,40 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         row_group_rows: args.row_group_rows,
         ..ConvertConfig::default()
     };
-    let converter = Converter::new(
-        contract,
-        curated,
-        Arc::new(ObjectStoreQuarantine::new(quarantine)),
-        config,
-    );
+    let quarantine: Arc<dyn Quarantine> = Arc::new(ObjectStoreQuarantine::new(quarantine));
+    let converter_of = |contract| {
+        Converter::new(
+            contract,
+            curated.clone(),
+            Arc::clone(&quarantine),
+            config.clone(),
+        )
+    };
+    let converter = match &args.feeds {
+        None => FeedConverter::single(converter_of(
+            contract::load_or_sample(args.schema.as_deref()).await?,
+        )),
+        Some(url) => {
+            let feeds = FeedsFile::load(url).await?;
+            let contracts = contract::load_feeds(&feeds, |_| None).await?;
+            let source_root = args
+                .source_root
+                .as_deref()
+                .map(|root| {
+                    StorageLocation::parse(root)
+                        .map(|l| format!("{}/", l.uri().trim_end_matches('/')))
+                        .with_context(|| format!("bad --source-root {root}"))
+                })
+                .transpose()?;
+            FeedConverter::routed(
+                &feeds,
+                contracts.into_iter().map(converter_of).collect(),
+                source_root,
+                args.table.as_deref(),
+            )
+            .map_err(anyhow::Error::msg)?
+        }
+    };
 
     let plan = backfill::prepare(
         &converter,
@@ -181,7 +220,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         groups.len()
     );
 
-    let results: Vec<(u64, usize, Result<Manifest, String>)> = futures::stream::iter(groups)
+    let results: Vec<(u64, usize, Result<Vec<Manifest>, String>)> = futures::stream::iter(groups)
         .map(|group| {
             let converter = converter.clone();
             let input = input.clone();
@@ -199,13 +238,23 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
                     .await
                     .map_err(|e| e.to_string());
                 let line = match &result {
-                    Ok(m) => format!(
-                        "{name}: {} read, {} rows written, {} quarantined, {} file(s)",
-                        m.records_read,
-                        m.rows_written,
-                        m.records_quarantined,
-                        m.outputs.len()
-                    ),
+                    Ok(manifests) => manifests
+                        .iter()
+                        .map(|m| {
+                            format!(
+                                "{name}: {}{} read, {} rows written, {} quarantined, {} file(s)",
+                                match manifests.len() {
+                                    1 => String::new(),
+                                    _ => format!("table {}: ", m.table),
+                                },
+                                m.records_read,
+                                m.rows_written,
+                                m.records_quarantined,
+                                m.outputs.len()
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n"),
                     Err(e) => format!("{name}: failed: {e}"),
                 };
                 match &bar {
@@ -230,13 +279,15 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let mut bytes = 0u64;
     for (size, count, result) in &results {
         match result {
-            Ok(m) => {
+            Ok(manifests) => {
                 converted += count;
                 bytes += size;
-                read += m.records_read;
-                written += m.rows_written;
-                quarantined += m.records_quarantined;
-                files += m.outputs.len();
+                for m in manifests {
+                    read += m.records_read;
+                    written += m.rows_written;
+                    quarantined += m.records_quarantined;
+                    files += m.outputs.len();
+                }
             }
             Err(_) => failed += count,
         }

@@ -151,10 +151,43 @@ impl FeedsFile {
     /// The feed `key` (a source object key, or a path under the source folder) belongs
     /// to: the one with the longest prefix `key` starts with; `None` for no feed.
     pub fn route(&self, key: &str) -> Option<&FeedSpec> {
+        self.route_index(key).map(|i| &self.feeds[i])
+    }
+
+    /// The index in [`FeedsFile::feeds`] of the feed `key` belongs to.
+    pub fn route_index(&self, key: &str) -> Option<usize> {
         self.feeds
             .iter()
-            .filter(|f| key.starts_with(&f.prefix))
-            .max_by_key(|f| f.prefix.len())
+            .enumerate()
+            .filter(|(_, f)| key.starts_with(&f.prefix))
+            .max_by_key(|(_, f)| f.prefix.len())
+            .map(|(i, _)| i)
+    }
+
+    /// Reads and checks the file at `url`: an `s3://…` object, or a local path
+    /// (`file://…` too). Its contracts' relative paths are relative to `url`.
+    pub async fn load(url: &str) -> Result<Self, FeedsError> {
+        let fail = |reason: String| FeedsError {
+            origin: url.to_owned(),
+            reason,
+        };
+        if !url.contains("://") || url.starts_with("file://") {
+            let path = url.strip_prefix("file://").unwrap_or(url);
+            let text = tokio::fs::read_to_string(path)
+                .await
+                .map_err(|e| fail(format!("cannot read it: {e}")))?;
+            return Self::parse(url, &text);
+        }
+        let location =
+            crate::storage::StorageLocation::parse(url).map_err(|e| fail(e.to_string()))?;
+        let bytes = object_store::ObjectStoreExt::get(location.store.as_ref(), &location.path)
+            .await
+            .map_err(|e| fail(format!("cannot read it: {e}")))?
+            .bytes()
+            .await
+            .map_err(|e| fail(format!("cannot read it: {e}")))?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| fail("it is not UTF-8 text".into()))?;
+        Self::parse(url, text)
     }
 
     /// Where `feed`'s contract is: a URL as given, or a path relative to this file's

@@ -6,7 +6,7 @@ use std::time::Duration;
 use feedpipe_ingest::IngestConfig;
 use feedpipe_ingest::sink::RetryPolicy;
 pub use lambda_shared::env::ConfigError;
-use lambda_shared::env::{Env, process_env};
+use lambda_shared::env::{Env, feeds_exclude, process_env};
 
 /// The ingest Lambda's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,9 @@ pub struct IngestLambdaConfig {
     /// to when it stops before the invocation's deadline (optional; without it a file
     /// is read to its end, or until Lambda's timeout).
     pub continuation_queue_url: Option<String>,
+    /// `FEEDPIPE_FEEDS_URL`: the feeds file (`s3://…`), read once at cold start: each
+    /// key goes to its feed (optional; without it, one feed as configured here).
+    pub feeds_url: Option<String>,
     /// `FEEDPIPE_DEADLINE_MARGIN_SECONDS`: how long before the deadline a run stops
     /// reading, for the batches in flight and the hand-over (default 60, 1..=600).
     pub deadline_margin: Duration,
@@ -43,7 +46,7 @@ impl IngestLambdaConfig {
     /// Reads variables through `lookup` (tests pass a list).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env::new(lookup);
-        Ok(Self {
+        let config = Self {
             stream_name: env.required("FEEDPIPE_STREAM_NAME")?,
             partition_key_field: env.optional("FEEDPIPE_PARTITION_KEY_FIELD"),
             quarantine_url: env.required("FEEDPIPE_QUARANTINE_URL")?,
@@ -53,12 +56,21 @@ impl IngestLambdaConfig {
             // unit test holds them to the ingest core's constants.
             pack_bytes: env.number_or("FEEDPIPE_PACK_BYTES", 25600, 0..=1024000)?,
             continuation_queue_url: env.optional("FEEDPIPE_CONTINUATION_QUEUE_URL"),
+            feeds_url: env.optional("FEEDPIPE_FEEDS_URL"),
             deadline_margin: Duration::from_secs(env.number_or(
                 "FEEDPIPE_DEADLINE_MARGIN_SECONDS",
                 60,
                 1..=600,
             )?),
-        })
+        };
+        feeds_exclude(
+            config.feeds_url.as_deref(),
+            &[(
+                "FEEDPIPE_PARTITION_KEY_FIELD",
+                config.partition_key_field.as_deref(),
+            )],
+        )?;
+        Ok(config)
     }
 
     /// The ingest core's settings.

@@ -17,6 +17,7 @@ use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
 use feedpipe_ingest::{Continuation, IngestError, IngestJob, IngestSummary, Part, RunOptions};
+use feedpipe_shared::feeds::FeedsFile;
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::storage::BucketResolver;
 use lambda_shared::Retryable;
@@ -34,6 +35,10 @@ pub struct App {
     /// Where a run that stops before the deadline sends the rest of its file; `None`
     /// reads every file to its end.
     pub continuations: Option<Continuations>,
+    /// The deployment's feeds (`FEEDPIPE_FEEDS_URL`): each key goes to the feed of its
+    /// longest prefix, with that feed's partition key; a key of no feed is quarantined
+    /// as unrouted. `None`: one feed, as the job is configured.
+    pub feeds: Option<Arc<FeedsFile>>,
 }
 
 /// Why (part of) an invocation failed.
@@ -57,6 +62,9 @@ pub enum HandlerError {
     /// A message of the continuation queue that is not a continuation.
     #[error("message {message_id} of the continuation queue is not a continuation: {reason}")]
     NotAContinuation { message_id: String, reason: String },
+    /// The key belongs to no feed of the feeds file: quarantined whole, not sent.
+    #[error("{0}")]
+    Unrouted(String),
     /// A run stopped at its deadline could not send the rest of its file on; the run
     /// is retried.
     #[error("cannot hand the rest of `{uri}` on (from line {line}): {reason}")]
@@ -74,7 +82,9 @@ impl Retryable for HandlerError {
             HandlerError::Location(e) => e.is_retryable(),
             HandlerError::Ingest(e) => e.is_retryable(),
             HandlerError::Several(all) => all.is_retryable(),
-            HandlerError::Unrecognised(_) | HandlerError::NotAContinuation { .. } => false,
+            HandlerError::Unrecognised(_)
+            | HandlerError::NotAContinuation { .. }
+            | HandlerError::Unrouted(_) => false,
             HandlerError::HandOff { .. } => true,
         }
     }
@@ -199,12 +209,49 @@ async fn continue_file(
         e_tag: None,
     };
     let location = object.locate(app.buckets.as_ref())?;
+    let job = feed_job(app, &object).await?;
     let options = RunOptions {
         deadline: app.continuations.as_ref().and_then(|c| c.stop_at(context)),
         continuation: Some(next),
         ..Default::default()
     };
-    finish(app, app.job.run_part(&location, options).await?).await
+    finish(app, job.run_part(&location, options).await?).await
+}
+
+/// The job for `object`'s feed: with a feeds file, its feed's partition key, or, for a
+/// key of no feed, the one quarantine entry of an unrouted file and a permanent error.
+async fn feed_job(app: &App, object: &ObjectRef) -> Result<IngestJob, HandlerError> {
+    let Some(feeds) = &app.feeds else {
+        return Ok(app.job.clone());
+    };
+    if let Some(feed) = feeds.route(&object.key) {
+        return Ok(app.job.with_partition_key(feed.partition_key.clone()));
+    }
+    let source = source_of(object);
+    let written = app
+        .job
+        .quarantine_unrouted(&source, &object.key, &feeds.origin)
+        .await
+        .map_err(|q| HandlerError::Ingest(IngestError::Quarantine(q)))?;
+    Err(HandlerError::Unrouted(format!(
+        "`{}`: no feed for key `{}` in {}; quarantined whole ({})",
+        source.uri,
+        object.key,
+        feeds.origin,
+        written.join(", ")
+    )))
+}
+
+/// The lineage name of the object an event names (as reconcile names it).
+fn source_of(object: &ObjectRef) -> SourceObject {
+    SourceObject {
+        uri: format!("s3://{}/{}", object.bucket, object.key),
+        version: object
+            .version
+            .clone()
+            .or_else(|| object.e_tag.clone())
+            .unwrap_or_else(|| "unversioned".into()),
+    }
 }
 
 async fn ingest(
@@ -220,6 +267,7 @@ async fn ingest(
         }
         Err(e) => return Err(e.into()),
     };
+    let job = feed_job(app, feed).await?;
     // The object the event names: its version id, else its ETag (checked by the read).
     let options = RunOptions {
         version: feed.version.clone(),
@@ -227,20 +275,13 @@ async fn ingest(
         deadline: app.continuations.as_ref().and_then(|c| c.stop_at(context)),
         ..Default::default()
     };
-    finish(app, app.job.run_part(&location, options).await?).await
+    finish(app, job.run_part(&location, options).await?).await
 }
 
 /// A key the stores cannot address is never readable: one quarantine entry names the
 /// file and the reason (reconcile reports it), and the invocation fails as permanent.
 async fn quarantine_unreadable(app: &App, feed: &ObjectRef, e: LocationError) -> HandlerError {
-    let source = SourceObject {
-        uri: format!("s3://{}/{}", feed.bucket, feed.key),
-        version: feed
-            .version
-            .clone()
-            .or_else(|| feed.e_tag.clone())
-            .unwrap_or_else(|| "unversioned".into()),
-    };
+    let source = source_of(feed);
     let reason = format!("the object cannot be read, rename it: {e}");
     match app.job.quarantine_unreadable(&source, reason).await {
         Ok(_) => HandlerError::Location(e),

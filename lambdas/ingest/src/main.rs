@@ -6,6 +6,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use feedpipe_ingest::IngestJob;
 use feedpipe_ingest::kinesis::KinesisSink;
+use feedpipe_shared::feeds::FeedsFile;
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::{S3Buckets, StorageLocation};
 use ingest_lambda::config::IngestLambdaConfig;
@@ -36,10 +37,19 @@ async fn main() -> Result<(), Error> {
             margin: config.deadline_margin,
         }
     });
+    let feeds = match &config.feeds_url {
+        Some(url) => {
+            Some(Arc::new(FeedsFile::load(url).await.inspect_err(
+                |e| tracing::error!(error = %e, "Invalid feeds file."),
+            )?))
+        }
+        None => None,
+    };
     let app = App {
         job: IngestJob::new(Arc::new(sink), Arc::new(quarantine), config.ingest_config()),
         buckets: Arc::new(S3Buckets::default()),
         continuations,
+        feeds,
     };
     lambda_runtime::run(service_fn(|event| handle_event(event, &app))).await
 }

@@ -4,7 +4,7 @@
 use feedpipe_convert::Codec;
 use feedpipe_convert::ConvertConfig;
 pub use lambda_shared::env::ConfigError;
-use lambda_shared::env::{Env, process_env};
+use lambda_shared::env::{Env, feeds_exclude, process_env};
 
 /// The raw-to-parquet Lambda's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,10 @@ pub struct RawToParquetConfig {
     pub schema_url: Option<String>,
     /// `FEEDPIPE_EVENT_TIME_COLUMN`: overrides the contract's `event_time`.
     pub event_time_column: Option<String>,
+    /// `FEEDPIPE_FEEDS_URL`: the feeds file (`s3://…`), read once at cold start with
+    /// the contracts it names: each record goes to its feed's table (optional; without
+    /// it, one table as configured here, and the three variables above must be unset).
+    pub feeds_url: Option<String>,
     /// `FEEDPIPE_COMPRESSION`: `zstd` (default) or `snappy`.
     pub codec: Codec,
 }
@@ -33,14 +37,27 @@ impl RawToParquetConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env::new(lookup);
         let codec = env.parsed_or("FEEDPIPE_COMPRESSION", Codec::Zstd)?;
-        Ok(Self {
+        let config = Self {
             curated_url: env.required("FEEDPIPE_CURATED_URL")?,
             quarantine_url: env.required("FEEDPIPE_QUARANTINE_URL")?,
             table: env.optional("FEEDPIPE_TABLE"),
             schema_url: env.optional("FEEDPIPE_SCHEMA_URL"),
             event_time_column: env.optional("FEEDPIPE_EVENT_TIME_COLUMN"),
+            feeds_url: env.optional("FEEDPIPE_FEEDS_URL"),
             codec,
-        })
+        };
+        feeds_exclude(
+            config.feeds_url.as_deref(),
+            &[
+                ("FEEDPIPE_TABLE", config.table.as_deref()),
+                ("FEEDPIPE_SCHEMA_URL", config.schema_url.as_deref()),
+                (
+                    "FEEDPIPE_EVENT_TIME_COLUMN",
+                    config.event_time_column.as_deref(),
+                ),
+            ],
+        )?;
+        Ok(config)
     }
 
     /// The conversion core's settings.
@@ -93,6 +110,17 @@ mod tests {
             (ok.table, ok.codec),
             (None, Codec::Zstd),
             "an empty optional variable is unset"
+        );
+        let both = config(&[
+            ("FEEDPIPE_CURATED_URL", "s3://c"),
+            ("FEEDPIPE_QUARANTINE_URL", "s3://r/q"),
+            ("FEEDPIPE_FEEDS_URL", "s3://config/feeds.toml"),
+            ("FEEDPIPE_TABLE", "orders"),
+            ("FEEDPIPE_EVENT_TIME_COLUMN", "created_at"),
+        ]);
+        assert_eq!(
+            both.unwrap_err().to_string(),
+            "environment variable FEEDPIPE_FEEDS_URL=\"s3://config/feeds.toml\" is invalid: FEEDPIPE_TABLE, FEEDPIPE_EVENT_TIME_COLUMN set too: with a feeds file each feed names its own; unset them"
         );
     }
 }

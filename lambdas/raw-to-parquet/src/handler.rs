@@ -19,7 +19,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
 use feedpipe_convert::backfill::{self, BackfillError, PlanOptions};
-use feedpipe_convert::{ConvertError, Converter, Manifest};
+use feedpipe_convert::{ConvertError, FeedConverter, Manifest};
 use feedpipe_shared::storage::{BucketResolver, Expected};
 use lambda_shared::Retryable;
 use lambda_shared::failure::{Failures, diagnostic, gather};
@@ -31,8 +31,9 @@ use crate::event::{
 
 /// What the handler needs, built once at cold start.
 pub struct App {
-    /// The conversion core, with its contract, curated root and quarantine.
-    pub converter: Converter,
+    /// The conversion core: each table's contract, curated root and quarantine, and
+    /// with a feeds file the routing of records to their tables.
+    pub converter: FeedConverter,
     /// Turns bucket names into stores.
     pub buckets: Arc<dyn BucketResolver>,
 }
@@ -158,7 +159,7 @@ async fn backfill(app: &App, batch: &BackfillBatch) -> Result<Vec<Manifest>, Han
                 .map_err(HandlerError::from),
         );
     }
-    gather(outcomes, HandlerError::Several)
+    Ok(gather(outcomes, HandlerError::Several)?.concat())
 }
 
 /// Converts every object; all are attempted, and the failures returned together.
@@ -167,10 +168,11 @@ async fn convert_all(app: &App, objects: &[ObjectRef]) -> Result<Vec<Manifest>, 
     for object in objects {
         outcomes.push(convert_one(app, object).await);
     }
-    gather(outcomes, HandlerError::Several)
+    Ok(gather(outcomes, HandlerError::Several)?.concat())
 }
 
-async fn convert_one(app: &App, raw: &ObjectRef) -> Result<Manifest, HandlerError> {
+/// A manifest per table written.
+async fn convert_one(app: &App, raw: &ObjectRef) -> Result<Vec<Manifest>, HandlerError> {
     let location = raw.locate(app.buckets.as_ref())?;
     Ok(app
         .converter

@@ -36,6 +36,34 @@ pub enum ConfigError {
     },
 }
 
+/// With a feeds file (`FEEDPIPE_FEEDS_URL`), the single-feed variables must be unset:
+/// each feed names its own table, contract, event time and partition key there.
+pub fn feeds_exclude(
+    feeds_url: Option<&str>,
+    single: &[(&'static str, Option<&str>)],
+) -> Result<(), ConfigError> {
+    let Some(url) = feeds_url else {
+        return Ok(());
+    };
+    let set: Vec<&str> = single
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(name, _)| *name)
+        .collect();
+    if set.is_empty() {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        name: "FEEDPIPE_FEEDS_URL",
+        value: url.to_owned(),
+        reason: format!(
+            "{} set too: with a feeds file each feed names its own; unset {}",
+            set.join(", "),
+            if set.len() == 1 { "it" } else { "them" }
+        ),
+    })
+}
+
 /// The process environment, for [`Env::new`] (tests pass a closure over a list).
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()

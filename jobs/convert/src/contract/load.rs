@@ -2,6 +2,7 @@
 
 use object_store::ObjectStoreExt;
 
+use feedpipe_shared::feeds::{FeedSpec, FeedsError, FeedsFile};
 use feedpipe_shared::storage::{StorageError, StorageLocation};
 
 use super::{ContractError, SAMPLE_CONTRACT, SchemaContract};
@@ -51,6 +52,35 @@ pub async fn load(url: &str) -> Result<SchemaContract, LoadError> {
         url: url.to_owned(),
         error,
     })
+}
+
+/// The contract of each feed of `feeds`, in order, with the feed's table (and its
+/// `event_time` when the entry gives one) and checked; a feed without a contract
+/// gets `missing(feed)` (an inferred one locally), or is an error when that is `None`.
+/// Every error names the feeds file and the entry.
+pub async fn load_feeds(
+    feeds: &FeedsFile,
+    mut missing: impl FnMut(&FeedSpec) -> Option<SchemaContract>,
+) -> Result<Vec<SchemaContract>, FeedsError> {
+    let mut contracts = Vec::with_capacity(feeds.feeds.len());
+    for (i, feed) in feeds.feeds.iter().enumerate() {
+        let fail = |reason: String| FeedsError {
+            origin: feeds.origin.clone(),
+            reason: format!("entry {} (table `{}`): {reason}", i + 1, feed.table),
+        };
+        let mut contract = match feeds.contract_location(feed) {
+            Some(url) => load(&url).await.map_err(|e| fail(e.to_string()))?,
+            None => missing(feed)
+                .ok_or_else(|| fail("no `contract`; a deployment needs one per feed".into()))?,
+        };
+        contract.table = feed.table.clone();
+        if let Some(column) = &feed.event_time {
+            contract.event_time = Some(column.clone());
+        }
+        contract.validate().map_err(|e| fail(e.to_string()))?;
+        contracts.push(contract);
+    }
+    Ok(contracts)
 }
 
 /// The contract at `url`, or the built-in sample contract when there is none.

@@ -21,9 +21,12 @@ use super::pipeline::Message;
 use crate::columns::ColumnBuf;
 use crate::decode::{RawOrigin, RecordDecoder};
 
-/// Consecutive records of one raw object, copied out of the reader's buffer.
+/// Consecutive records of one raw object and one table, copied out of the
+/// reader's buffer.
 pub(super) struct Chunk {
     pub origin: Arc<RawOrigin>,
+    /// The table's index in the conversion.
+    pub table: usize,
     /// The records' bytes, back to back.
     pub text: Vec<u8>,
     /// One per record, in order; each ends where the next starts.
@@ -47,6 +50,8 @@ pub(super) struct Refused {
 /// What a decoder made of one piece of work.
 pub(super) struct Decoded {
     pub messages: Vec<Message>,
+    /// The table the records are of.
+    pub table: usize,
     pub records: u64,
 }
 
@@ -90,14 +95,17 @@ pub(super) fn decode_chunk(
         start = item.end;
         let line = item.line;
         let mut reject = |raw: &[u8], kind: RejectKind, error: String, truncated: bool| {
-            rejected.push(Message::Rejected(QuarantineEntry {
-                kind,
-                error,
-                line,
-                raw: Bytes::copy_from_slice(raw),
-                truncated,
-                span: None,
-            }));
+            rejected.push(Message::Rejected(
+                chunk.table,
+                QuarantineEntry {
+                    kind,
+                    error,
+                    line,
+                    raw: Bytes::copy_from_slice(raw),
+                    truncated,
+                    span: None,
+                },
+            ));
         };
         if let Some(bad) = &item.bad {
             records += 1;
@@ -186,7 +194,7 @@ pub(super) fn decode_chunk(
             .and_then(|arrays| RecordBatch::try_new(Arc::clone(schema), arrays))
             .map_err(failed)?;
         if dts.iter().all(|dt| *dt == dts[0]) {
-            messages.push(Message::Batch(dts[0], batch));
+            messages.push(Message::Batch(chunk.table, dts[0], batch));
         } else {
             let mut rows: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
             for (row, dt) in dts.iter().enumerate() {
@@ -198,10 +206,14 @@ pub(super) fn decode_chunk(
                     &arrow_array::UInt32Array::from(rows),
                 )
                 .map_err(failed)?;
-                messages.push(Message::Batch(dt, part));
+                messages.push(Message::Batch(chunk.table, dt, part));
             }
         }
     }
     messages.extend(rejected);
-    Ok(Decoded { messages, records })
+    Ok(Decoded {
+        messages,
+        table: chunk.table,
+        records,
+    })
 }

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use feedpipe_shared::feed::{FeedError, FeedItem, FeedReader, open_feed};
 use feedpipe_shared::lineage::SourceObject;
-use feedpipe_shared::quarantine::QuarantineEntry;
+use feedpipe_shared::quarantine::{QuarantineEntry, RejectKind};
 use feedpipe_shared::storage::{Expected, OpenedObject, open_expected};
 
 use super::chunk::{Chunk, ChunkItem, Decoded, Refused, decode_chunk};
@@ -27,12 +27,110 @@ use crate::decode::{RawOrigin, RecordDecoder};
 
 /// What the pipeline hands to the writers, in input order.
 pub(super) enum Message {
-    /// The next input object is being read (its rejects follow).
+    /// The next input object is being read (its rejects follow), for every table.
     Start(SourceObject, object_store::ObjectMeta),
-    /// Rows of one `dt`.
-    Batch(NaiveDate, RecordBatch),
-    /// A record that does not fit, with the reason.
-    Rejected(QuarantineEntry),
+    /// Rows of one `dt` of one table (its index in the conversion's tables).
+    Batch(usize, NaiveDate, RecordBatch),
+    /// A record of one table that does not fit, with the reason.
+    Rejected(usize, QuarantineEntry),
+}
+
+/// One table of a conversion: how its records are decoded.
+pub(super) struct TableDecoder {
+    pub decoder: Arc<RecordDecoder>,
+    pub schema: SchemaRef,
+}
+
+/// Which table a record goes to, from its source file's URI (`_source_uri`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routing {
+    /// The table of this index.
+    Table(usize),
+    /// A table this conversion does not write (`--table` chose others).
+    Skip,
+    /// No feed has it.
+    NoFeed,
+}
+
+/// A conversion's routing rule: source URI → table.
+pub type RouteFn = dyn Fn(&str) -> Routing + Send + Sync;
+
+/// How the records of a raw object holding several feeds are split between tables.
+#[derive(Clone)]
+pub(crate) struct Routes {
+    pub route: Arc<RouteFn>,
+    /// The table whose quarantine takes the records of no feed (`None`: not this
+    /// conversion's, another one takes them).
+    pub unrouted_to: Option<usize>,
+}
+
+/// The URI in a raw record's `_source_uri`. Ingest frames it first
+/// (`{"_source_uri":"…",`), read straight off the bytes when it has no escape; any
+/// other record is parsed for it.
+fn source_uri_of(record: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    const LEAD: &[u8] = b"{\"_source_uri\":\"";
+    if let Some(rest) = record.strip_prefix(LEAD)
+        && let Some(end) = rest.iter().position(|b| *b == b'"' || *b == b'\\')
+        && rest[end] == b'"'
+    {
+        return std::str::from_utf8(&rest[..end]).ok().map(Into::into);
+    }
+    #[derive(serde::Deserialize)]
+    struct Lineage {
+        #[serde(rename = "_source_uri")]
+        uri: Option<String>,
+    }
+    serde_json::from_slice::<Lineage>(record)
+        .ok()
+        .and_then(|l| l.uri)
+        .map(Into::into)
+}
+
+impl Routes {
+    /// The table of `record` and, for a record of no feed, why it is refused;
+    /// `None` when no table of this conversion takes it. `last` caches the last
+    /// URI's routing: a raw object holds long runs of one source file.
+    fn target(
+        &self,
+        record: &[u8],
+        last: &mut Option<(String, Routing)>,
+    ) -> Option<(usize, Option<Refused>)> {
+        let Some(uri) = source_uri_of(record) else {
+            return self.unrouted_to.map(|t| {
+                (
+                    t,
+                    Some(Refused {
+                        kind: RejectKind::Unrouted,
+                        reason: "the record has no `_source_uri`, so no feed can be told for it"
+                            .into(),
+                        truncated: false,
+                    }),
+                )
+            });
+        };
+        let routing = match last {
+            Some((seen, routing)) if *seen == *uri => *routing,
+            _ => {
+                let routing = (self.route)(&uri);
+                *last = Some((uri.to_string(), routing));
+                routing
+            }
+        };
+        match routing {
+            Routing::Table(t) => Some((t, None)),
+            Routing::Skip => None,
+            Routing::NoFeed => self.unrouted_to.map(|t| {
+                (
+                    t,
+                    Some(Refused {
+                        kind: RejectKind::Unrouted,
+                        reason: format!("no feed for key of `{uri}` in the feeds file"),
+                        truncated: false,
+                    }),
+                )
+            }),
+        }
+    }
 }
 
 /// Bytes of raw records in one [`Chunk`] (at most, past the record that crosses it).
@@ -42,7 +140,7 @@ const CHUNK_BYTES: usize = 4 * 1024 * 1024;
 enum Work {
     /// The next input object starts: passed through as [`Message::Start`].
     Start(SourceObject, object_store::ObjectMeta),
-    /// Consecutive records of one object.
+    /// Consecutive records of one object and table.
     Chunk(Chunk),
 }
 
@@ -53,14 +151,18 @@ enum Work {
 /// order and hands them to the writers. Work goes round-robin and comes back the
 /// same way, so the output's order, and so its bytes, do not depend on timing.
 /// Channels of one slot bound the chunks in flight.
+///
+/// With `routes`, each record goes to its table's chunks (a raw object may hold
+/// several feeds); without, every record is table 0's. Returns the records read per
+/// table.
 pub(super) fn read_objects(
     handle: &tokio::runtime::Handle,
     inputs: &[RawInput],
-    decoder: &RecordDecoder,
-    schema: &SchemaRef,
+    tables: &[TableDecoder],
+    routes: Option<&Routes>,
     config: &ConvertConfig,
     tx: &mpsc::Sender<Vec<Message>>,
-) -> Result<u64, ConvertError> {
+) -> Result<Vec<u64>, ConvertError> {
     let threads = config.decode_threads.max(1);
     let group_uri = || inputs.first().map(|i| i.location.uri()).unwrap_or_default();
     std::thread::scope(|scope| {
@@ -73,15 +175,22 @@ pub(super) fn read_objects(
             let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
             let spare_tx = spare_tx.clone();
             let decode = move || {
-                let mut buffers = ColumnBuf::for_columns(decoder.columns());
+                // Each table's column buffers, made when its first chunk comes.
+                let mut buffers: Vec<Option<Vec<ColumnBuf>>> =
+                    tables.iter().map(|_| None).collect();
                 for work in work_rx {
                     let done = match work {
                         Work::Start(source, meta) => Ok(Decoded {
                             messages: vec![Message::Start(source, meta)],
+                            table: 0,
                             records: 0,
                         }),
                         Work::Chunk(chunk) => {
-                            let done = decode_chunk(&chunk, decoder, schema, &mut buffers);
+                            let table = &tables[chunk.table];
+                            let buffers = buffers[chunk.table].get_or_insert_with(|| {
+                                ColumnBuf::for_columns(table.decoder.columns())
+                            });
+                            let done = decode_chunk(&chunk, &table.decoder, &table.schema, buffers);
                             let mut text = chunk.text;
                             text.clear();
                             let _ = spare_tx.send(text);
@@ -101,8 +210,8 @@ pub(super) fn read_objects(
             work_txs.push(work_tx);
             done_rxs.push(done_rx);
         }
-        let collect = move || -> Result<u64, ConvertError> {
-            let mut records = 0;
+        let collect = move || -> Result<Vec<u64>, ConvertError> {
+            let mut records = vec![0; tables.len()];
             // A decoder's channel closes only after its last work, and work went
             // round-robin: the first closed channel in turn is the end.
             for turn in 0.. {
@@ -110,7 +219,7 @@ pub(super) fn read_objects(
                     break;
                 };
                 let done = done?;
-                records += done.records;
+                records[done.table] += done.records;
                 if tx.blocking_send(done.messages).is_err() {
                     return Ok(records);
                 }
@@ -124,7 +233,15 @@ pub(super) fn read_objects(
             }
         })?;
         drop(spare_tx);
-        let read = read_into(handle, inputs, config, &work_txs, &spare_rx);
+        let read = read_into(
+            handle,
+            inputs,
+            tables.len(),
+            routes,
+            config,
+            &work_txs,
+            &spare_rx,
+        );
         drop(work_txs);
         let collected = collector.join().map_err(|_| ConvertError::Internal {
             uri: group_uri(),
@@ -151,6 +268,8 @@ fn spawn_named<'scope, T: Send + 'scope>(
 fn read_into(
     handle: &tokio::runtime::Handle,
     inputs: &[RawInput],
+    tables: usize,
+    routes: Option<&Routes>,
     config: &ConvertConfig,
     work: &[std::sync::mpsc::SyncSender<Work>],
     spare: &std::sync::mpsc::Receiver<Vec<u8>>,
@@ -190,7 +309,7 @@ fn read_into(
         if !send(Work::Start(source, meta)) {
             return Ok(());
         }
-        match chunk_object(body, config, &origin, spare, &mut send) {
+        match chunk_object(body, tables, routes, config, &origin, spare, &mut send) {
             Ok(true) => {}
             Ok(false) => return Ok(()),
             Err(e) => {
@@ -205,9 +324,14 @@ fn read_into(
 }
 
 /// Frames one object's records into chunks of at most `batch_rows` records (or
-/// about [`CHUNK_BYTES`]) and sends them. `Ok(false)` when the decoders have gone.
+/// about [`CHUNK_BYTES`]) of one table each, and sends them: a table's chunk goes
+/// when it is full, and at the end of the object every table's rest, in table
+/// order, so each table's chunks depend only on its own records.
+/// `Ok(false)` when the decoders have gone.
 fn chunk_object(
     body: Box<dyn io::Read + Send>,
+    tables: usize,
+    routes: Option<&Routes>,
     config: &ConvertConfig,
     origin: &Arc<RawOrigin>,
     spare: &std::sync::mpsc::Receiver<Vec<u8>>,
@@ -218,14 +342,16 @@ fn chunk_object(
     let rows = config.batch_rows.max(1);
     // A decoded chunk's buffer when there is one, else one sized once: growing by
     // doubling would copy and fault in each chunk twice.
-    let new_chunk = || Chunk {
+    let new_chunk = |table: usize| Chunk {
         origin: Arc::clone(origin),
+        table,
         text: spare
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + 64 * 1024)),
         items: Vec::with_capacity(rows.min(8192)),
     };
-    let mut chunk = new_chunk();
+    let mut chunks: Vec<Option<Chunk>> = (0..tables).map(|_| None).collect();
+    let mut last_route = None;
     while let Some(item) = reader.next_item()? {
         let (line, bytes, bad) = match item {
             FeedItem::Record { line, bytes } => (line, bytes, None),
@@ -245,6 +371,15 @@ fn chunk_object(
                 }),
             ),
         };
+        let (table, bad) = match routes {
+            None => (0, bad),
+            Some(routes) => match routes.target(bytes, &mut last_route) {
+                None => continue,
+                // Refused by the framing already: that reason stands.
+                Some((table, unrouted)) => (table, bad.or(unrouted)),
+            },
+        };
+        let chunk = chunks[table].get_or_insert_with(|| new_chunk(table));
         chunk.text.extend_from_slice(bytes);
         chunk.items.push(ChunkItem {
             line,
@@ -252,10 +387,16 @@ fn chunk_object(
             bad,
         });
         if (chunk.items.len() >= rows || chunk.text.len() >= CHUNK_BYTES)
-            && !send(Work::Chunk(std::mem::replace(&mut chunk, new_chunk())))
+            && let Some(full) = chunks[table].take()
+            && !send(Work::Chunk(full))
         {
             return Ok(false);
         }
     }
-    Ok(chunk.items.is_empty() || send(Work::Chunk(chunk)))
+    for chunk in chunks.into_iter().flatten() {
+        if !chunk.items.is_empty() && !send(Work::Chunk(chunk)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

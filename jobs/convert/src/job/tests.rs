@@ -7,6 +7,7 @@ use arrow_array::{Array, RecordBatch, StringArray};
 use chrono::NaiveDate;
 use feedpipe_ingest::frame::RecordFramer;
 use feedpipe_sample::{SampleOptions, write_feed};
+use feedpipe_shared::feeds::FeedsFile;
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::object_version;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -651,5 +652,286 @@ async fn the_manifest_counts_the_distinct_records_of_each_file_beside_its_rows()
             .unwrap()
             .records,
         0
+    );
+}
+
+/// Lines of `feed` framed as ingest frames them, for the source file at `uri`.
+fn framed(uri: &str, lines: &[&str]) -> Vec<Vec<u8>> {
+    let source = SourceObject {
+        uri: uri.into(),
+        version: "v1".into(),
+    };
+    let framer = RecordFramer::new(source, None, "2026-11-23T09:00:00.000000Z", 1 << 20);
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            framer
+                .frame(i as u64 + 1, line.as_bytes(), &mut Vec::new())
+                .unwrap()
+                .data
+                .to_vec()
+        })
+        .collect()
+}
+
+const CUSTOMERS: &str = r#"{"table": "customers", "columns": [
+    {"name": "id", "type": "string", "nullable": false},
+    {"name": "name", "type": "string"}
+]}"#;
+const EVENTS: &str = r#"{"table": "events", "columns": [
+    {"name": "kind", "type": "string"},
+    {"name": "n", "type": "int64"}
+]}"#;
+const FEEDS: &str = r#"
+[[feeds]]
+table = "orders"
+prefix = "orders/"
+
+[[feeds]]
+table = "customers"
+prefix = "customers/"
+
+[[feeds]]
+table = "events"
+prefix = "events/"
+"#;
+
+/// The rows of every Parquet file a manifest lists, in file order.
+fn rows_of(manifest: &Manifest) -> Vec<RecordBatch> {
+    manifest
+        .outputs
+        .iter()
+        .flat_map(|o| read_parquet(&local(&o.uri)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_raw_object_of_several_feeds_gives_each_table_what_its_records_alone_give() {
+    let mut sample = Vec::new();
+    write_feed(
+        &mut sample,
+        &SampleOptions {
+            rows: 300,
+            bad_rate: 0.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let sample = String::from_utf8(sample).unwrap();
+    let order_lines: Vec<&str> = sample.lines().collect();
+    let orders = framed("s3://src/orders/2026-11-23.jsonl", &order_lines);
+    let customers = framed(
+        "s3://src/customers/all.jsonl",
+        &[
+            r#"{"id": "c1", "name": "Ada"}"#,
+            r#"{"name": "no id"}"#,
+            r#"{"id": "c3", "name": "Élodie", "vip": true}"#,
+        ],
+    );
+    let events = framed(
+        "s3://src/events/e.jsonl",
+        &(1..=50)
+            .map(|n| format!(r#"{{"kind": "k{}", "n": {n}}}"#, n % 3))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let stray = framed("s3://src/stray/x.jsonl", &[r#"{"a": 1}"#]);
+    // Interleaved as one stream interleaves files, with a record of no feed and
+    // one without lineage (not written by ingest) among them.
+    let mut raw = Vec::new();
+    let mut alone: [Vec<u8>; 3] = Default::default();
+    let (mut o, mut c, mut e) = (orders.iter(), customers.iter(), events.iter());
+    loop {
+        let mut any = false;
+        for (table, next) in [(0, o.next()), (0, o.next()), (1, c.next()), (2, e.next())] {
+            if let Some(line) = next {
+                raw.extend_from_slice(line);
+                alone[table].extend_from_slice(line);
+                any = true;
+            }
+        }
+        if !any {
+            break;
+        }
+        if raw.len() < 4096 {
+            raw.extend_from_slice(&stray[0]);
+            raw.extend_from_slice(b"{\"kind\": \"unframed\", \"n\": 7}\n");
+        }
+    }
+
+    let s = Setup::new();
+    let feeds = FeedsFile::parse("feeds.toml", FEEDS).unwrap();
+    let contracts = [
+        CONTRACT.replace("\"table\": \"feed\"", "\"table\": \"orders\""),
+        CUSTOMERS.to_owned(),
+        EVENTS.to_owned(),
+    ];
+    assert!(contracts[0].contains("\"orders\""));
+    let routed = |s: &Setup, only: Option<&str>| {
+        FeedConverter::routed(
+            &feeds,
+            contracts.iter().map(|c| s.converter(c)).collect(),
+            None,
+            only,
+        )
+        .unwrap()
+    };
+    let object = s.write_raw("mixed", &raw);
+    let manifests = routed(&s, None)
+        .convert_group(&[listed(object.clone()).await])
+        .await
+        .unwrap();
+    let tables: Vec<&str> = manifests.iter().map(|m| m.table.as_str()).collect();
+    assert_eq!(tables, ["orders", "customers", "events"]);
+    let strays = raw
+        .split(|b| *b == b'\n')
+        .filter(|l| {
+            l.starts_with(b"{\"_source_uri\":\"s3://src/stray/") || l.starts_with(b"{\"kind\"")
+        })
+        .count() as u64;
+    assert_eq!(
+        manifests.iter().map(|m| m.records_read).collect::<Vec<_>>(),
+        [300 + strays, 3, 50],
+        "each table reads its records; the first feed's run takes those of no feed"
+    );
+    assert_eq!(
+        manifests
+            .iter()
+            .map(|m| (m.rows_written, m.records_quarantined))
+            .collect::<Vec<_>>(),
+        [(300, strays), (2, 1), (50, 0)]
+    );
+    let events_sum: i64 = rows_of(&manifests[2])
+        .iter()
+        .map(|b| {
+            b.column_by_name("n")
+                .unwrap()
+                .as_primitive::<Int64Type>()
+                .iter()
+                .map(|v| v.unwrap())
+                .sum::<i64>()
+        })
+        .sum();
+    assert_eq!(events_sum, (1..=50).sum::<i64>());
+    for m in &manifests {
+        assert!(
+            m.outputs
+                .iter()
+                .all(|o| o.uri.contains(&format!("/curated/{}/dt=", m.table))),
+            "{:?}",
+            m.outputs
+        );
+    }
+
+    // The unrouted records are in the first feed's quarantine, with the reason; each
+    // table's quarantine objects are named apart.
+    let quarantined: Vec<Value> = manifests
+        .iter()
+        .flat_map(|m| m.quarantine_objects.iter())
+        .flat_map(|uri| {
+            std::fs::read_to_string(local(uri))
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let unrouted: Vec<&Value> = quarantined
+        .iter()
+        .filter(|q| q["kind"] == "unrouted")
+        .collect();
+    assert_eq!(unrouted.len() as u64, strays);
+    assert!(unrouted.iter().any(|q| {
+        q["error"]
+            .as_str()
+            .unwrap()
+            .contains("no feed for key of `s3://src/stray/x.jsonl`")
+    }));
+    assert!(unrouted.iter().any(|q| {
+        q["error"]
+            .as_str()
+            .unwrap()
+            .contains("has no `_source_uri`")
+    }));
+    assert!(
+        manifests[0].quarantine_objects[0].contains("-orders-00000"),
+        "{:?}",
+        manifests[0].quarantine_objects
+    );
+    assert!(manifests[1].quarantine_objects[0].contains("-customers-00000"));
+
+    // Each table's rows are those of its records converted alone.
+    for (table, (contract, alone)) in contracts.iter().zip(&alone).enumerate() {
+        let s1 = Setup::new();
+        let m = s1
+            .converter(contract)
+            .convert_object(&s1.write_raw("mixed", alone), None)
+            .await
+            .unwrap();
+        assert_eq!(m.rows_written, manifests[table].rows_written);
+        assert_eq!(rows_of(&m), rows_of(&manifests[table]), "table {table}");
+    }
+
+    // Again: the same bytes under the same names.
+    let bytes = |ms: &[Manifest]| -> Vec<(String, Vec<u8>)> {
+        ms.iter()
+            .flat_map(|m| {
+                m.outputs
+                    .iter()
+                    .map(|o| o.uri.clone())
+                    .chain(m.quarantine_objects.iter().cloned())
+            })
+            .map(|uri| (uri.clone(), std::fs::read(local(&uri)).unwrap()))
+            .collect()
+    };
+    let first = bytes(&manifests);
+    let again = routed(&s, None)
+        .convert_group(&[listed(object.clone()).await])
+        .await
+        .unwrap();
+    assert_eq!(bytes(&again), first);
+
+    // One table (a backfill of it): only its files and manifest; the records of no
+    // feed are the first feed's, so not quarantined by this run.
+    let s2 = Setup::new();
+    let only = routed(&s2, Some("Customers"));
+    assert_eq!(only.tables().collect::<Vec<_>>(), ["customers"]);
+    let object = s2.write_raw("mixed", &raw);
+    let manifests = only
+        .convert_group(&[listed(object.clone()).await])
+        .await
+        .unwrap();
+    assert_eq!(manifests.len(), 1);
+    assert_eq!(
+        (
+            manifests[0].records_read,
+            manifests[0].rows_written,
+            manifests[0].records_quarantined
+        ),
+        (3, 2, 1)
+    );
+    assert!(!s2.path("curated/orders").exists() && !s2.path("curated/events").exists());
+    let source = SourceObject {
+        uri: object.uri(),
+        version: listed(object).await.listed_version.unwrap(),
+    };
+    assert!(only.manifest(&source).await.is_some());
+    assert!(
+        routed(&s2, None).manifest(&source).await.is_none(),
+        "not done for every table"
+    );
+    assert!(
+        FeedConverter::routed(
+            &feeds,
+            contracts.iter().map(|c| s2.converter(c)).collect(),
+            None,
+            Some("loyalty")
+        )
+        .err()
+        .unwrap()
+        .contains("no feed has table `loyalty`")
     );
 }

@@ -1,8 +1,11 @@
 //! Which contract a local run uses: `--schema`, else the one an earlier run inferred,
 //! else the conversion core's choice for the feeds in the source folder.
 
+use std::collections::HashMap;
+
 use anyhow::Context;
 use feedpipe_convert::contract::{self, Choice, SchemaContract};
+use feedpipe_shared::feeds::FeedsFile;
 use feedpipe_shared::storage::{StorageLocation, open_object};
 
 use super::LocalArgs;
@@ -71,4 +74,83 @@ pub(super) async fn choose_contract(
     }
     contract.validate()?;
     Ok((contract, note))
+}
+
+/// The contract of every feed of `feeds`, in order: the one its entry names, else
+/// the one an earlier run inferred for it (`DIR/contracts/<table>.json`), else the
+/// core's choice for its own files (those under its prefix), written there for
+/// review. A feed with no contract and no file yet has no column but `_extra`, and
+/// nothing is written. Also returns a note per feed.
+pub(super) async fn feed_contracts(
+    feeds: &FeedsFile,
+    dirs: &Dirs,
+    files: &[StorageLocation],
+    source_root: &str,
+) -> anyhow::Result<(Vec<SchemaContract>, Vec<String>)> {
+    let folder = dirs.root.join("contracts");
+    let mut found: HashMap<String, SchemaContract> = HashMap::new();
+    let mut notes = Vec::with_capacity(feeds.feeds.len());
+    for (i, feed) in feeds.feeds.iter().enumerate() {
+        if let Some(url) = feeds.contract_location(feed) {
+            notes.push(format!("`{}`: contract {url}", feed.table));
+            continue;
+        }
+        let pinned = folder.join(format!("{}.json", feed.table));
+        if pinned.exists() {
+            let contract = contract::load(&pinned.display().to_string()).await?;
+            notes.push(format!(
+                "`{}`: contract {} (inferred by an earlier run)",
+                feed.table,
+                pinned.display()
+            ));
+            found.insert(feed.table.clone(), contract);
+            continue;
+        }
+        let mut bodies = Vec::new();
+        for file in files {
+            let uri = file.uri();
+            let key = uri.strip_prefix(source_root).unwrap_or(&uri);
+            if feeds.route_index(key) == Some(i) {
+                let (_, body) = open_object(file, None)
+                    .await
+                    .with_context(|| format!("cannot open {uri}"))?;
+                bodies.push(body);
+            }
+        }
+        if bodies.is_empty() {
+            notes.push(format!(
+                "`{}`: no contract and no file yet, so every field goes to `_extra`",
+                feed.table
+            ));
+            found.insert(
+                feed.table.clone(),
+                SchemaContract {
+                    table: feed.table.clone(),
+                    event_time: None,
+                    columns: Vec::new(),
+                },
+            );
+            continue;
+        }
+        let records = contract::sample_records(bodies, contract::SAMPLE_PER_FILE);
+        let chosen = contract::choose(&feed.table, &records)
+            .with_context(|| format!("cannot infer a contract for feed `{}`", feed.table))?;
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+        std::fs::write(&pinned, chosen.contract.to_json())
+            .with_context(|| format!("cannot write {}", pinned.display()))?;
+        notes.push(format!(
+            "`{}`: {} written to {}: review it, and name it in the feeds file to pin it",
+            feed.table,
+            match chosen.choice {
+                Choice::Sample => "the built-in sample contract fits its files,".to_owned(),
+                Choice::Inferred { used, .. } =>
+                    format!("contract inferred from {used} record(s) of its files"),
+            },
+            pinned.display()
+        ));
+        found.insert(feed.table.clone(), chosen.contract);
+    }
+    let contracts = contract::load_feeds(feeds, |feed| found.remove(&feed.table)).await?;
+    Ok((contracts, notes))
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use feedpipe_convert::{Converter, Manifest, RawInput};
+use feedpipe_convert::{FeedConverter, Manifest, RawInput};
 
 /// What the conversion side did.
 #[derive(Debug, Default)]
@@ -19,8 +19,8 @@ pub(super) struct ConvertStats {
 }
 
 impl ConvertStats {
+    /// One table's part of a conversion (an object of several feeds has several).
     fn add(&mut self, m: &Manifest) {
-        self.objects += 1;
         self.records_read += m.records_read;
         self.rows_written += m.rows_written;
         self.quarantined += m.records_quarantined;
@@ -31,7 +31,7 @@ impl ConvertStats {
 
 /// Converts one raw object (a group of one) as the raw-to-parquet Lambda would.
 pub(super) async fn convert_one(
-    converter: &Converter,
+    converter: &FeedConverter,
     inputs: &[RawInput],
     stats: &mut ConvertStats,
     verbose: bool,
@@ -42,36 +42,44 @@ pub(super) async fn convert_one(
     let t = Instant::now();
     let result = converter.convert_group(inputs).await;
     stats.busy += t.elapsed();
+    let several = converter.converters().len() > 1;
     match result {
-        Ok(m) => {
-            if verbose {
-                let outputs: Vec<String> = m
-                    .outputs
-                    .iter()
-                    .map(|o| {
-                        o.uri
-                            .rsplit('/')
-                            .take(3)
-                            .collect::<Vec<_>>()
-                            .into_iter()
-                            .rev()
-                            .collect::<Vec<_>>()
-                            .join("/")
-                    })
-                    .collect();
-                println!(
-                    "  convert  {} → {} row(s) in {}{}",
-                    object.path.filename().unwrap_or_default(),
-                    m.rows_written,
-                    outputs.join(", "),
-                    if m.records_quarantined > 0 {
-                        format!(", {} quarantined", m.records_quarantined)
-                    } else {
-                        String::new()
-                    }
-                );
+        Ok(manifests) => {
+            stats.objects += 1;
+            for m in &manifests {
+                if verbose && (!several || m.records_read > 0) {
+                    let outputs: Vec<String> = m
+                        .outputs
+                        .iter()
+                        .map(|o| {
+                            o.uri
+                                .rsplit('/')
+                                .take(3)
+                                .collect::<Vec<_>>()
+                                .into_iter()
+                                .rev()
+                                .collect::<Vec<_>>()
+                                .join("/")
+                        })
+                        .collect();
+                    println!(
+                        "  convert  {}{} → {} row(s) in {}{}",
+                        object.path.filename().unwrap_or_default(),
+                        match several {
+                            true => format!(" [{}]", m.table),
+                            false => String::new(),
+                        },
+                        m.rows_written,
+                        outputs.join(", "),
+                        if m.records_quarantined > 0 {
+                            format!(", {} quarantined", m.records_quarantined)
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+                stats.add(m);
             }
-            stats.add(&m);
         }
         Err(e) => {
             eprintln!("  convert  {}: failed: {e}", object.uri());

@@ -9,6 +9,7 @@ use anyhow::Context;
 
 use feedpipe_ingest::{DeliveredLines, IngestJob, IngestSummary, RunOptions};
 use feedpipe_shared::feed::listing::{FeedListing, SkippedFile};
+use feedpipe_shared::feeds::FeedsFile;
 use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::storage::{StorageLocation, feed_version};
 use feedpipe_standins::InProcessStream;
@@ -25,6 +26,8 @@ pub(super) enum Outcome {
     AlreadyIngested,
     /// The ingest failed (its records may be partly in the stream).
     Failed(String),
+    /// No feed of the feeds file has its key: quarantined whole, not sent.
+    Unrouted(String),
 }
 
 /// One source file's ingest, as reported.
@@ -51,6 +54,8 @@ pub(super) struct SourceIngest {
     /// Files an interrupted run started, by (URI, version): the lines already in raw
     /// objects ([`super::resume`]).
     resume: HashMap<(String, String), Arc<DeliveredLines>>,
+    /// With a feeds file, each file's feed (by its path under the source folder).
+    feeds: Option<Arc<FeedsFile>>,
 }
 
 impl SourceIngest {
@@ -60,8 +65,10 @@ impl SourceIngest {
         ledger: Ledger,
         source: &StorageLocation,
         resume: HashMap<(String, String), Arc<DeliveredLines>>,
+        feeds: Option<Arc<FeedsFile>>,
     ) -> Self {
         Self {
+            feeds,
             job,
             stream,
             ledger,
@@ -108,6 +115,32 @@ impl SourceIngest {
             .strip_prefix(&self.root)
             .unwrap_or(&source.uri)
             .to_owned();
+        // The feed's own partition key; a file of no feed is one quarantine entry.
+        let job = match &self.feeds {
+            None => self.job.clone(),
+            Some(feeds) => match feeds.route(&name) {
+                Some(feed) => self.job.with_partition_key(feed.partition_key.clone()),
+                None => {
+                    let written = self
+                        .job
+                        .quarantine_unrouted(&source, &name, &feeds.origin)
+                        .await
+                        .with_context(|| format!("cannot quarantine {}", source.uri))?;
+                    let reason = format!(
+                        "no feed for key `{name}` in {}; quarantined whole ({})",
+                        feeds.origin,
+                        written.join(", ")
+                    );
+                    eprintln!("  unrouted {name}: {reason}");
+                    self.files.push(IngestedFile {
+                        name,
+                        outcome: Outcome::Unrouted(reason),
+                        millis: 0,
+                    });
+                    return Ok(());
+                }
+            },
+        };
         if self.ledger.has(&source) {
             self.files.push(IngestedFile {
                 name,
@@ -134,7 +167,7 @@ impl SourceIngest {
             content_version: Some(source.version.clone()),
             ..Default::default()
         };
-        let run = self.job.run_with(location, options).await;
+        let run = job.run_with(location, options).await;
         let outcome = match run {
             Ok(summary) => {
                 self.ledger

@@ -37,16 +37,17 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use feedpipe_convert::backfill::{self, PlanOptions};
-use feedpipe_convert::{ConvertConfig, Converter, RawInput};
+use feedpipe_convert::{ConvertConfig, Converter, FeedConverter, RawInput};
 use feedpipe_ingest::pack::DEFAULT_PACK_BYTES;
 use feedpipe_ingest::{IngestConfig, IngestJob};
 use feedpipe_shared::feed::listing::list_feeds;
+use feedpipe_shared::feeds::FeedsFile;
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_standins::firehose::{DeliveredObject, Firehose, FirehoseConfig};
 use feedpipe_standins::{InProcessStream, ShardLimits};
 use tokio::sync::mpsc;
 
-use contract::choose_contract;
+use contract::{choose_contract, feed_contracts};
 use convert::{ConvertStats, convert_one};
 use ingest::SourceIngest;
 use ledger::Ledger;
@@ -57,7 +58,14 @@ use workdir::{Dirs, location, stage_feeds};
 #[derive(Debug, Args)]
 pub struct LocalArgs {
     /// Feed files to copy into the source folder (sample data is generated when none are given).
-    feeds: Vec<PathBuf>,
+    #[arg(value_name = "FEED")]
+    files: Vec<PathBuf>,
+    /// The feeds file (TOML) of several feeds: the files under DIR/source/<prefix> go
+    /// to that feed's table, with its contract (one inferred from its files and
+    /// written to DIR/contracts/<table>.json when it names none) and partition key;
+    /// a file of no feed is quarantined whole. No sample data is generated.
+    #[arg(long = "feeds", value_name = "FILE", conflicts_with_all = ["table", "schema"])]
+    feeds_file: Option<PathBuf>,
     /// Working folder holding the local "buckets".
     #[arg(long, default_value = "feedpipe-local")]
     workdir: PathBuf,
@@ -116,26 +124,60 @@ fn parse_settle(s: &str) -> Result<f64, String> {
 pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let dirs = Dirs::new(&args.workdir)?;
-    stage_feeds(&args.feeds, args.rows, &dirs)?;
+    let feeds = match &args.feeds_file {
+        Some(path) => Some(Arc::new(FeedsFile::read(path)?)),
+        None => None,
+    };
+    let sample_rows = feeds.is_none().then_some(args.rows);
+    stage_feeds(&args.files, sample_rows, &dirs)?;
     let source = location(&dirs.source)?;
+    let source_root = format!("{}/", source.uri().trim_end_matches('/'));
     let listing = list_feeds(&source).await?;
     let files: Vec<_> = listing.feeds.iter().map(|(l, _)| l.clone()).collect();
-    let (contract, contract_note) = choose_contract(&args, &dirs, &files).await?;
-    let table = &contract.table;
-    println!(
-        "feedpipe local: workdir {}, table `{table}`, {contract_note}",
-        dirs.root.display()
-    );
+    let contracts = match &feeds {
+        None => {
+            let (contract, note) = choose_contract(&args, &dirs, &files).await?;
+            println!(
+                "feedpipe local: workdir {}, table `{}`, {note}",
+                dirs.root.display(),
+                contract.table
+            );
+            vec![contract]
+        }
+        Some(feeds) => {
+            let (contracts, notes) = feed_contracts(feeds, &dirs, &files, &source_root).await?;
+            println!(
+                "feedpipe local: workdir {}, {} feed(s) of {}:",
+                dirs.root.display(),
+                contracts.len(),
+                feeds.origin
+            );
+            for note in notes {
+                println!("  {note}");
+            }
+            contracts
+        }
+    };
 
     let quarantine = Arc::new(ObjectStoreQuarantine::new(location(&dirs.quarantine)?));
     let raw = location(&dirs.raw)?;
     let curated = location(&dirs.curated)?;
-    let converter = Converter::new(
-        contract.clone(),
-        curated.clone(),
-        quarantine.clone(),
-        ConvertConfig::default(),
-    );
+    let mut converters: Vec<Converter> = contracts
+        .iter()
+        .map(|contract| {
+            Converter::new(
+                contract.clone(),
+                curated.clone(),
+                quarantine.clone(),
+                ConvertConfig::default(),
+            )
+        })
+        .collect();
+    let converter = match &feeds {
+        Some(feeds) => FeedConverter::routed(feeds, converters, Some(source_root.clone()), None)
+            .map_err(anyhow::Error::msg)?,
+        None => FeedConverter::single(converters.remove(0)),
+    };
 
     // Raw objects an earlier run wrote but did not convert (killed between the hops).
     let mut convert_stats = ConvertStats::default();
@@ -223,14 +265,18 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
         stream.clone(),
         quarantine.clone(),
         IngestConfig {
-            partition_key_field: Some(args.partition_key.clone()),
+            partition_key_field: match feeds {
+                None => Some(args.partition_key.clone()),
+                // Each feed's own (see `SourceIngest::ingest`).
+                Some(_) => None,
+            },
             pack_bytes: args.pack_bytes,
             ..Default::default()
         },
     );
     let ledger = Ledger::new(dirs.ledger.clone(), checkpoints);
     let ingest_stream = Arc::clone(&stream);
-    let mut ingest = SourceIngest::new(job, stream, ledger, &source, resume);
+    let mut ingest = SourceIngest::new(job, stream, ledger, &source, resume, feeds.clone());
     println!(
         "\ningest: {} file(s) in {} → in-process stream of {} shards{} → Firehose stand-in ({} MiB / {} s buffers{}) → {}",
         files.len(),
@@ -279,7 +325,8 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
 
     RunReport {
         dirs: &dirs,
-        contract: &contract,
+        contracts: &contracts,
+        feeds: feeds.as_deref(),
         curated: &curated,
         ingested: &ingest.files,
         skipped: &ingest.skipped,

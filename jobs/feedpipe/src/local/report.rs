@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use feedpipe_convert::contract::SchemaContract;
 use feedpipe_ingest::IngestSummary;
 use feedpipe_shared::feed::listing::{SkipReason, SkippedFile};
+use feedpipe_shared::feeds::FeedsFile;
 use feedpipe_shared::storage::StorageLocation;
 use feedpipe_standins::firehose::FirehoseSummary;
 use feedpipe_warehouse::{OutputFormat, Warehouse, reconcile, render};
@@ -18,7 +19,10 @@ use super::workdir::{Dirs, location};
 /// What a run did, for the closing report.
 pub(super) struct RunReport<'a> {
     pub dirs: &'a Dirs,
-    pub contract: &'a SchemaContract,
+    /// Each table's contract (one without a feeds file).
+    pub contracts: &'a [SchemaContract],
+    /// The feeds file, when the run has one.
+    pub feeds: Option<&'a FeedsFile>,
     pub curated: &'a StorageLocation,
     pub ingested: &'a [IngestedFile],
     /// What the source listing skipped (see `feedpipe_shared::feed::listing`).
@@ -35,7 +39,8 @@ impl RunReport<'_> {
     pub async fn print(&self) -> anyhow::Result<ExitCode> {
         let Self {
             dirs,
-            contract,
+            contracts,
+            feeds,
             curated,
             ingested,
             skipped,
@@ -44,7 +49,6 @@ impl RunReport<'_> {
             convert,
             started,
         } = *self;
-        let table = contract.table.as_str();
         print_files(ingested);
         let failed = ingested
             .iter()
@@ -99,7 +103,18 @@ impl RunReport<'_> {
             convert.objects,
             convert.rows_written,
             convert.busy.as_secs_f64(),
-            dirs.curated.join(table).display(),
+            match contracts {
+                [one] => dirs.curated.join(&one.table).display().to_string(),
+                _ => format!(
+                    "{} (tables {})",
+                    dirs.curated.display(),
+                    contracts
+                        .iter()
+                        .map(|c| c.table.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
             convert.parquet_files,
             convert.quarantined
         );
@@ -119,23 +134,26 @@ impl RunReport<'_> {
         );
         print!("{}", report.render());
 
-        let t = Instant::now();
-        let sql = sample_query(table, contract);
         let warehouse = Warehouse::open(curated).await?;
-        if warehouse.tables().iter().any(|t| t == table) {
-            let batches = warehouse.sql(&sql).await?;
-            println!(
-                "\nquery ({:.2} s): feedpipe query --data {} '{sql}'",
-                t.elapsed().as_secs_f64(),
-                dirs.curated.display()
-            );
-            println!("{}", render(&batches, OutputFormat::Table)?);
-        } else {
-            // Empty feeds, or only bad records: nothing was loaded, which is no error.
-            println!(
-                "\nquery: no rows loaded, so no table `{table}` under {} yet",
-                dirs.curated.display()
-            );
+        for contract in contracts {
+            let table = contract.table.as_str();
+            let t = Instant::now();
+            let sql = sample_query(table, contract);
+            if warehouse.tables().iter().any(|t| t == table) {
+                let batches = warehouse.sql(&sql).await?;
+                println!(
+                    "\nquery ({:.2} s): feedpipe query --data {} '{sql}'",
+                    t.elapsed().as_secs_f64(),
+                    dirs.curated.display()
+                );
+                println!("{}", render(&batches, OutputFormat::Table)?);
+            } else {
+                // Empty feeds, or only bad records: nothing was loaded, which is no error.
+                println!(
+                    "\nquery: no rows loaded, so no table `{table}` under {} yet",
+                    dirs.curated.display()
+                );
+            }
         }
         println!("done in {:.2} s", started.elapsed().as_secs_f64());
 
@@ -146,11 +164,28 @@ impl RunReport<'_> {
         for file in &unusable {
             eprintln!("error: {file}");
         }
-        let ok = report.ok() && failed == 0 && convert.failures.is_empty() && unusable.is_empty();
+        // Accounted for (reconcile reports them), but not loaded: the user must act.
+        let unrouted: Vec<&IngestedFile> = ingested
+            .iter()
+            .filter(|i| matches!(i.outcome, Outcome::Unrouted(_)))
+            .collect();
+        for file in &unrouted {
+            eprintln!(
+                "error: {} belongs to no feed of {}: quarantined whole, not loaded; add a feed for it or move it under a feed's prefix",
+                file.name,
+                feeds.map_or("the feeds file", |f| f.origin.as_str())
+            );
+        }
+        let ok = report.ok()
+            && failed == 0
+            && convert.failures.is_empty()
+            && unusable.is_empty()
+            && unrouted.is_empty();
         if !ok {
             eprintln!(
-                "error: {failed} file(s) failed to ingest, {} file(s) cannot be read, {} raw object(s) failed to convert, reconcile {}",
+                "error: {failed} file(s) failed to ingest, {} file(s) cannot be read, {} file(s) of no feed, {} raw object(s) failed to convert, reconcile {}",
                 unusable.len(),
+                unrouted.len(),
                 convert.failures.len(),
                 if report.ok() { "passed" } else { "FAILED" }
             );
@@ -190,6 +225,7 @@ fn print_files(ingested: &[IngestedFile]) {
                 )
             }
             Outcome::Failed(e) => println!("{:<width$} failed: {e}", i.name),
+            Outcome::Unrouted(e) => println!("{:<width$} unrouted: {e}", i.name),
         }
     }
 }

@@ -58,11 +58,16 @@ pub(super) fn location(path: &Path) -> anyhow::Result<StorageLocation> {
 const COMPARE_BLOCK: usize = 64 * 1024;
 
 /// Copies the given feeds into the source folder (an identical file already there is
-/// left alone, so its version and record ids stay the same), or writes the sample feed.
+/// left alone, so its version and record ids stay the same), or, given `sample_rows`
+/// and no feed, writes the sample feed into an empty source folder.
 /// Two different feeds of one file name, or a feed whose name another file in the
 /// source folder has, are refused, naming both: the copy would replace the other.
-pub(super) fn stage_feeds(feeds: &[PathBuf], rows: u64, dirs: &Dirs) -> anyhow::Result<()> {
-    if feeds.is_empty() {
+pub(super) fn stage_feeds(
+    feeds: &[PathBuf],
+    sample_rows: Option<u64>,
+    dirs: &Dirs,
+) -> anyhow::Result<()> {
+    if let (true, Some(rows)) = (feeds.is_empty(), sample_rows) {
         let sample = dirs.source.join("sample-orders.jsonl");
         let empty = std::fs::read_dir(&dirs.source)?.next().is_none();
         if empty {

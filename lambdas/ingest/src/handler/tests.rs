@@ -61,6 +61,7 @@ async fn setup() -> (App, Arc<InProcessStream>, Arc<dyn ObjectStore>, Tags) {
         job: IngestJob::new(stream.clone(), Arc::new(quarantine), config),
         buckets: Arc::new(buckets),
         continuations: None,
+        feeds: None,
     };
     let tags = vec![
         ("0123456789abcdef0123456789abcdef", first.e_tag.unwrap()),
@@ -311,4 +312,76 @@ async fn a_message_that_is_no_continuation_fails_for_good_and_an_unknown_event_t
         "{err}"
     );
     assert_eq!(stream.lengths().iter().sum::<usize>(), 0);
+}
+
+#[tokio::test]
+async fn with_a_feeds_file_each_key_goes_to_its_feed_and_a_key_of_none_is_quarantined_whole() {
+    let (mut app, stream, raw, tags) = setup().await;
+    // The feed names no partition key: its records are keyed by their record id, not
+    // by the job's `customer_id`.
+    let feeds = FeedsFile::parse(
+        "s3://config/feeds.toml",
+        "[[feeds]]\ntable = \"commandes\"\nprefix = \"incoming/commandes\"\n",
+    )
+    .unwrap();
+    app.feeds = Some(Arc::new(feeds));
+    let err = handle(event(include_str!("s3-event.json"), &tags), &app)
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("no feed for key `incoming/big.json.gz` in s3://config/feeds.toml"),
+        "{text}"
+    );
+    // The routed file went through, keyed by record id.
+    let records: Vec<_> = (0..2)
+        .flat_map(|shard| stream.read(shard, 0, 100))
+        .collect();
+    let lines: Vec<serde_json::Value> = records
+        .iter()
+        .flat_map(|r| {
+            r.lines()
+                .map(|l| serde_json::from_slice(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["_source_uri"].as_str().unwrap().contains("commandes"))
+    );
+    for r in &records {
+        let first: serde_json::Value = serde_json::from_slice(r.lines().next().unwrap()).unwrap();
+        assert_eq!(r.partition_key, first["_record_id"].as_str().unwrap());
+    }
+    // The unrouted one is one quarantine entry, line 0, kind `unrouted`.
+    let mut entries = Vec::new();
+    let mut listed = raw.list(Some(&Path::from("quarantine")));
+    while let Some(meta) = listed.next().await {
+        let body = raw
+            .get(&meta.unwrap().location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            entries.push(serde_json::from_slice::<serde_json::Value>(line).unwrap());
+        }
+    }
+    let unrouted: Vec<_> = entries.iter().filter(|e| e["kind"] == "unrouted").collect();
+    assert_eq!(unrouted.len(), 1, "{entries:?}");
+    assert_eq!(unrouted[0]["line"], 0);
+    assert_eq!(
+        unrouted[0]["source"],
+        "s3://feedpipe-source/incoming/big.json.gz"
+    );
+    assert!(
+        unrouted[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("no feed for key `incoming/big.json.gz`")
+    );
 }

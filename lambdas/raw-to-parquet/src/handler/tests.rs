@@ -1,5 +1,5 @@
-use feedpipe_convert::ConvertConfig;
 use feedpipe_convert::contract::{SAMPLE_CONTRACT, SchemaContract};
+use feedpipe_convert::{ConvertConfig, Converter};
 use feedpipe_sample::{SampleOptions, write_feed};
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::MemoryBuckets;
@@ -51,7 +51,7 @@ async fn setup() -> Setup {
     );
     Setup {
         app: App {
-            converter,
+            converter: converter.into(),
             buckets: Arc::new(buckets),
         },
         raw: raw.store,
