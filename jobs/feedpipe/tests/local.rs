@@ -855,3 +855,158 @@ fn the_deploy_guides_first_file_ends_as_the_guide_says() {
         ("1".into(), vec!["contract".to_owned()])
     );
 }
+
+/// Three feeds of different shapes in one run, each under its own prefix of
+/// `DIR/source`, and a file under no prefix (issue 17): every table's rows and sum,
+/// computed here from the input files, are what `query` returns; the stray file is in
+/// the quarantine with its reason, counts as unrouted in `reconcile`, which passes,
+/// and fails the run loudly; a second run changes nothing.
+#[test]
+fn three_feeds_in_one_run_each_reach_their_own_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("w");
+    let source = work.join("source");
+    for sub in ["orders/2026", "customers", "loyalty/points", "misc"] {
+        std::fs::create_dir_all(source.join(sub)).unwrap();
+    }
+    // Orders: the sample feed with drift, in a sub-folder of its prefix.
+    let orders = feed(&source.join("orders/2026"), "o1.jsonl", 1500, 11);
+    // Customers: nested objects, a malformed line, partitioned by a nested field.
+    let mut customers = String::new();
+    let mut age_sum = 0i64;
+    for i in 0..400i64 {
+        age_sum += 18 + i % 60;
+        customers.push_str(&format!(
+            "{{\"id\":\"c{i}\",\"age\":{},\"profile\":{{\"region\":\"{}\",\"tags\":[\"a\",\"b\"]}}}}\n",
+            18 + i % 60,
+            ["eu", "us", "apac"][i as usize % 3]
+        ));
+    }
+    customers.push_str("{\"id\": \"broken\n");
+    std::fs::write(source.join("customers/all.jsonl"), customers).unwrap();
+    // Loyalty points: a gzip JSON array whose event time picks the day.
+    let points: Vec<serde_json::Value> = (0..300)
+        .map(|i| {
+            serde_json::json!({
+                "customer": format!("c{}", i % 400),
+                "points": i * 3,
+                "earned_at": format!("2026-11-{:02}T08:00:00Z", 1 + i % 10),
+            })
+        })
+        .collect();
+    let points_sum: i64 = (0..300).map(|i| i * 3).sum();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(serde_json::to_string(&points).unwrap().as_bytes())
+        .unwrap();
+    std::fs::write(
+        source.join("loyalty/points/p.json.gz"),
+        gz.finish().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(source.join("misc/stray.jsonl"), "{\"a\": 1}\n").unwrap();
+    let feeds = dir.path().join("feeds.toml");
+    std::fs::write(
+        &feeds,
+        r#"
+[[feeds]]
+table = "orders"
+prefix = "orders/"
+partition_key = "customer_id"
+
+[[feeds]]
+table = "customers"
+prefix = "customers/"
+partition_key = "profile.region"
+
+[[feeds]]
+table = "points"
+prefix = "loyalty/points/"
+event_time = "earned_at"
+"#,
+    )
+    .unwrap();
+
+    let args = ["local", "--workdir", s(&work), "--feeds", s(&feeds)];
+    let out = run(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a file of no feed fails the run"
+    );
+    assert!(
+        stderr.contains("error: misc/stray.jsonl belongs to no feed of"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("reconcile: OK, every source record is loaded once or quarantined"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("unrouted, quarantined whole: no feed for key `misc/stray.jsonl`"));
+    for table in ["orders", "customers", "points"] {
+        assert!(work.join(format!("contracts/{table}.json")).exists());
+    }
+
+    let curated = work.join("curated");
+    let days = expected(&[&orders]);
+    let orders_count: u64 = days.values().map(|d| d.0).sum();
+    let orders_cents: i64 = days.values().map(|d| d.1).sum();
+    assert_eq!(
+        scalar(
+            &curated,
+            "SELECT count(*), CAST(sum(total) * 100 AS BIGINT) FROM orders"
+        ),
+        format!("{orders_count},{orders_cents}")
+    );
+    assert_eq!(
+        scalar(&curated, "SELECT count(*), sum(age) FROM customers"),
+        format!("400,{age_sum}")
+    );
+    assert_eq!(
+        scalar(
+            &curated,
+            "SELECT count(*), sum(points), count(DISTINCT dt) FROM points"
+        ),
+        format!("300,{points_sum},10")
+    );
+    // The stray file: one quarantine entry, with the reason.
+    let entries: Vec<serde_json::Value> = walk(&work.join("quarantine"))
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let unrouted: Vec<_> = entries.iter().filter(|e| e["kind"] == "unrouted").collect();
+    assert_eq!(unrouted.len(), 1, "{entries:?}");
+    assert!(
+        unrouted[0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("misc/stray.jsonl")
+    );
+    assert!(
+        unrouted[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no feed for key `misc/stray.jsonl`")
+    );
+
+    // A second run: nothing changes.
+    let snapshot = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        ["curated", "quarantine"]
+            .iter()
+            .flat_map(|d| walk(&dir.join(d)))
+            .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+            .collect()
+    };
+    let before = snapshot(&work);
+    let again = run(&args);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("reconcile: OK"));
+    assert_eq!(snapshot(&work), before);
+}
