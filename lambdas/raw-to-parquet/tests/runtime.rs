@@ -125,3 +125,155 @@ fn missing_configuration_fails_the_cold_start_naming_the_variable() {
         "{printed}"
     );
 }
+
+/// A raw record as ingest frames it: the lineage first, then the customer's fields.
+fn framed(source: &str, line: u64, fields: &str) -> String {
+    format!(
+        r#"{{"_source_uri":"{source}","_source_version":"v1","_source_line":{line},"_record_id":"{source}#{line}","_ingested_at":"2026-11-23T10:00:00.000000Z",{fields}}}"#
+    )
+}
+
+/// With `FEEDPIPE_FEEDS_URL`, the binary reads the feeds file and its contracts (one
+/// relative to the file, one by URL) from S3 at cold start, and the records of one
+/// raw object go to their feeds' tables, each with its manifest.
+#[tokio::test]
+async fn with_a_feeds_file_each_record_of_a_raw_object_goes_to_its_feeds_table() {
+    let s3 = s3().await;
+    let (raw, curated, config) = (
+        runtime_api::unique("raw"),
+        runtime_api::unique("curated"),
+        runtime_api::unique("config"),
+    );
+    for bucket in [&raw, &curated, &config] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    let put = |bucket: String, key: &'static str, body: String| {
+        let s3 = s3.clone();
+        async move {
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(ByteStream::from(body.into_bytes()))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    put(
+        config.clone(),
+        "feedpipe/feeds.toml",
+        format!(
+            "[[feeds]]\ntable = \"orders\"\nprefix = \"orders/\"\ncontract = \"contracts/orders.json\"\n\n[[feeds]]\ntable = \"customers\"\nprefix = \"customers/\"\ncontract = \"s3://{config}/elsewhere/customers.json\"\n"
+        ),
+    )
+    .await;
+    put(
+        config.clone(),
+        "feedpipe/contracts/orders.json",
+        r#"{"table": "orders", "event_time": "order_ts", "columns": [
+            {"name": "order_id", "type": "string", "nullable": false},
+            {"name": "order_ts", "type": "timestamp"}]}"#
+            .into(),
+    )
+    .await;
+    put(
+        config.clone(),
+        "elsewhere/customers.json",
+        r#"{"table": "customers", "columns": [{"name": "id", "type": "string", "nullable": false}]}"#.into(),
+    )
+    .await;
+    let body = [
+        framed(
+            "s3://src/orders/a.jsonl",
+            1,
+            r#""order_id":"O1","order_ts":"2026-11-01T10:00:00Z""#,
+        ),
+        framed("s3://src/customers/c.jsonl", 1, r#""id":"C1""#),
+        framed(
+            "s3://src/orders/a.jsonl",
+            2,
+            r#""order_id":"O2","order_ts":"2026-11-02T10:00:00Z""#,
+        ),
+        framed("s3://src/customers/c.jsonl", 2, r#""id":"C2""#),
+    ]
+    .join("\n");
+    let key = "raw/2026/11/23/10/feedpipe-test-1-2026-11-23-10-00-00-feeds";
+    let put = put(raw.clone(), key, body.clone()).await;
+    let event = runtime_api::s3_put_notification(&raw, key, body.len(), put.e_tag().unwrap());
+    let (kind, answer) = runtime_api::invoke(
+        env!("CARGO_BIN_EXE_raw-to-parquet-lambda"),
+        &event,
+        &[
+            ("FEEDPIPE_CURATED_URL", format!("s3://{curated}")),
+            ("FEEDPIPE_QUARANTINE_URL", format!("s3://{raw}/quarantine")),
+            (
+                "FEEDPIPE_FEEDS_URL",
+                format!("s3://{config}/feedpipe/feeds.toml"),
+            ),
+        ],
+    );
+    assert_eq!(kind, "response", "{answer}");
+    let listed = s3.list_objects_v2().bucket(&curated).send().await.unwrap();
+    let mut keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    keys.sort_unstable();
+    let folders: Vec<String> = keys
+        .iter()
+        .map(|k| k.rsplit_once('/').unwrap().0.to_owned())
+        .collect();
+    assert_eq!(
+        folders,
+        [
+            "_manifests/customers",
+            "_manifests/orders",
+            "customers/dt=2026-11-23",
+            "orders/dt=2026-11-01",
+            "orders/dt=2026-11-02"
+        ],
+        "{keys:?}"
+    );
+}
+
+/// A feeds file beside the single-feed variables, or one whose contract does not
+/// parse, stops the cold start with a message naming what is wrong.
+#[test]
+fn a_feeds_file_with_single_feed_variables_or_a_bad_contract_fails_the_cold_start() {
+    let (started, printed) = runtime_api::cold_start(
+        env!("CARGO_BIN_EXE_raw-to-parquet-lambda"),
+        &[
+            ("FEEDPIPE_CURATED_URL", "s3://c"),
+            ("FEEDPIPE_QUARANTINE_URL", "s3://raw/quarantine"),
+            ("FEEDPIPE_FEEDS_URL", "s3://config/feeds.toml"),
+            ("FEEDPIPE_SCHEMA_URL", "s3://config/feed.json"),
+        ],
+    );
+    assert!(!started, "{printed}");
+    assert!(
+        printed.contains("FEEDPIPE_SCHEMA_URL set too: with a feeds file each feed names its own"),
+        "{printed}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("feeds.toml"),
+        "[[feeds]]\ntable = \"orders\"\nprefix = \"orders/\"\ncontract = \"orders.json\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("orders.json"),
+        r#"{"table": "orders", "columns": [{"name": "x", "type": "uuid"}]}"#,
+    )
+    .unwrap();
+    let feeds = dir.path().join("feeds.toml").display().to_string();
+    let (started, printed) = runtime_api::cold_start(
+        env!("CARGO_BIN_EXE_raw-to-parquet-lambda"),
+        &[
+            ("FEEDPIPE_CURATED_URL", "s3://c"),
+            ("FEEDPIPE_QUARANTINE_URL", "s3://raw/quarantine"),
+            ("FEEDPIPE_FEEDS_URL", &feeds),
+        ],
+    );
+    assert!(!started, "{printed}");
+    assert!(
+        printed.contains(&format!("feeds file {feeds}: entry 1 (table `orders`)")),
+        "{printed}"
+    );
+}
