@@ -341,3 +341,48 @@ async fn a_feed_past_the_deadline_continues_through_the_queue_into_the_next_invo
     );
     eprintln!("{invocations} invocations");
 }
+
+/// A feeds file beside `FEEDPIPE_PARTITION_KEY_FIELD`, or one that is not valid,
+/// stops the cold start with a message naming the file and the entry.
+#[test]
+fn a_feeds_file_with_a_single_feed_variable_or_a_bad_entry_fails_the_cold_start() {
+    let (started, printed) = runtime_api::cold_start(
+        env!("CARGO_BIN_EXE_ingest-lambda"),
+        &[
+            ("FEEDPIPE_STREAM_NAME", "feed"),
+            ("FEEDPIPE_QUARANTINE_URL", "s3://raw/quarantine"),
+            ("FEEDPIPE_FEEDS_URL", "s3://config/feeds.toml"),
+            ("FEEDPIPE_PARTITION_KEY_FIELD", "customer_id"),
+        ],
+    );
+    assert!(!started, "{printed}");
+    assert!(
+        printed.contains("FEEDPIPE_PARTITION_KEY_FIELD set too"),
+        "{printed}"
+    );
+    let dir = std::env::temp_dir().join(runtime_api::unique("feeds"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let feeds = dir.join("feeds.toml");
+    std::fs::write(
+        &feeds,
+        "[[feeds]]\ntable = \"orders\"\nprefix = \"orders/\"\n\n[[feeds]]\ntable = \"ORDERS\"\nprefix = \"eu/\"\n",
+    )
+    .unwrap();
+    let feeds = feeds.display().to_string();
+    let (started, printed) = runtime_api::cold_start(
+        env!("CARGO_BIN_EXE_ingest-lambda"),
+        &[
+            ("FEEDPIPE_STREAM_NAME", "feed"),
+            ("FEEDPIPE_QUARANTINE_URL", "s3://raw/quarantine"),
+            ("FEEDPIPE_FEEDS_URL", &feeds),
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!started, "{printed}");
+    assert!(
+        printed.contains(&format!(
+            "feeds file {feeds}: entry 2 (table `ORDERS`): table `orders` is entry 1 already"
+        )),
+        "{printed}"
+    );
+}
