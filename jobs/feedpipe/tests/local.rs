@@ -1009,4 +1009,92 @@ event_time = "earned_at"
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stdout).contains("reconcile: OK"));
     assert_eq!(snapshot(&work), before);
+
+    // The backfill of the same raw objects, one object per file as the Lambda
+    // writes them: every table's files byte for byte; with --table, that table's only.
+    let contracts = work.join("contracts");
+    let pinned = dir.path().join("pinned.toml");
+    std::fs::write(
+        &pinned,
+        std::fs::read_to_string(&feeds)
+            .unwrap()
+            .replace(
+                "prefix = \"orders/\"",
+                &format!(
+                    "prefix = \"orders/\"\ncontract = \"{}/orders.json\"",
+                    s(&contracts)
+                ),
+            )
+            .replace(
+                "prefix = \"customers/\"",
+                &format!(
+                    "prefix = \"customers/\"\ncontract = \"{}/customers.json\"",
+                    s(&contracts)
+                ),
+            )
+            .replace(
+                "prefix = \"loyalty/points/\"",
+                &format!(
+                    "prefix = \"loyalty/points/\"\ncontract = \"{}/points.json\"",
+                    s(&contracts)
+                ),
+            ),
+    )
+    .unwrap();
+    let backfill = |out: &str, table: Option<&str>| {
+        let (curated, quarantine) = (dir.path().join(out), dir.path().join(format!("{out}-q")));
+        let raw = work.join("raw");
+        let mut args = vec![
+            "convert",
+            "--feeds",
+            s(&pinned),
+            "--input",
+            s(&raw),
+            "--output",
+            s(&curated),
+            "--quarantine",
+            s(&quarantine),
+            "--source-root",
+            s(&source),
+            "--target-file-size",
+            "0",
+        ];
+        if let Some(table) = table {
+            args.extend(["--table", table]);
+        }
+        assert!(run(&args).status.success());
+        walk(&curated)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .map(|p| {
+                let rel = p.strip_prefix(&curated).unwrap().to_owned();
+                (rel, std::fs::read(&p).unwrap())
+            })
+            .collect::<Vec<_>>()
+    };
+    let local_files: Vec<_> = walk(&curated)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .map(|p| {
+            (
+                p.strip_prefix(&curated).unwrap().to_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(backfill("all", None), local_files);
+    let customers_only = backfill("one", Some("customers"));
+    assert!(!customers_only.is_empty());
+    assert!(
+        customers_only
+            .iter()
+            .all(|(p, _)| p.starts_with("customers"))
+    );
+    assert_eq!(
+        customers_only,
+        local_files
+            .into_iter()
+            .filter(|(p, _)| p.starts_with("customers"))
+            .collect::<Vec<_>>()
+    );
 }
