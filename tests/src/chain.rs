@@ -17,9 +17,12 @@ use aws_sdk_s3::types::{
     QueueConfiguration, S3KeyFilter,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
+use feedpipe_convert::FeedConverter;
+use feedpipe_convert::contract::SchemaContract;
 use feedpipe_ingest::kinesis::KinesisSink;
 use feedpipe_ingest::{IngestConfig, IngestJob};
 use feedpipe_sample::{SampleOptions, write_feed};
+use feedpipe_shared::feeds::FeedsFile;
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
 use feedpipe_shared::storage::{S3Buckets, StorageLocation};
 use feedpipe_standins::{Firehose, FirehoseConfig, KinesisSource};
@@ -59,6 +62,9 @@ pub struct Chain {
     pub components_endpoint: String,
     /// The recording proxy, when there is one.
     pub recorder: Option<Recorder>,
+    /// Many feeds (issue 17): both handlers as deployed with `FEEDPIPE_FEEDS_URL`,
+    /// with each feed's contract; `None`, one feed of the sample contract.
+    pub feeds: Option<(Arc<FeedsFile>, Vec<SchemaContract>)>,
 }
 
 impl Chain {
@@ -186,6 +192,7 @@ impl Chain {
             raw_queue: (String::new(), String::new()),
             components_endpoint,
             recorder,
+            feeds: None,
         };
         // Versioned, as infra/modules/buckets makes every bucket: events and reads
         // then carry version ids, which listings do not.
@@ -412,25 +419,38 @@ impl Chain {
                 queue_url: self.continuation_queue.clone(),
                 margin: std::time::Duration::from_secs(60),
             }),
-            feeds: None,
+            feeds: self.feeds.as_ref().map(|(feeds, _)| Arc::clone(feeds)),
         }
     }
 
     pub fn raw_to_parquet_app(&self) -> raw_to_parquet_lambda::handler::App {
         let quarantine =
             self.location_as("raw_to_parquet", &format!("s3://{}/quarantine", self.raw));
-        let contract = feedpipe_convert::contract::SchemaContract::from_json(
-            feedpipe_convert::contract::SAMPLE_CONTRACT,
-        )
-        .unwrap();
-        raw_to_parquet_lambda::handler::App {
-            converter: feedpipe_convert::Converter::new(
+        let quarantine: Arc<dyn feedpipe_shared::quarantine::Quarantine> =
+            Arc::new(ObjectStoreQuarantine::new(quarantine));
+        let converter = |contract| {
+            feedpipe_convert::Converter::new(
                 contract,
                 self.location_as("raw_to_parquet", &format!("s3://{}", self.curated)),
-                Arc::new(ObjectStoreQuarantine::new(quarantine)),
+                Arc::clone(&quarantine),
                 feedpipe_convert::ConvertConfig::default(),
             )
+        };
+        let converter = match &self.feeds {
+            None => converter(
+                SchemaContract::from_json(feedpipe_convert::contract::SAMPLE_CONTRACT).unwrap(),
+            )
             .into(),
+            Some((feeds, contracts)) => FeedConverter::routed(
+                feeds,
+                contracts.iter().cloned().map(converter).collect(),
+                None,
+                None,
+            )
+            .unwrap(),
+        };
+        raw_to_parquet_lambda::handler::App {
+            converter,
             buckets: Arc::new(self.buckets_as("raw_to_parquet")),
         }
     }
@@ -510,6 +530,24 @@ impl Chain {
             .as_ref()
             .map_or_else(endpoint, |r| r.endpoint.clone());
         snowflake_as(&vars, queries, &at, Some(&reader))
+    }
+
+    /// The scripts of `sql` (as `feedpipe sql render` writes them for many feeds)
+    /// against the Snowflake stand-in over this chain's curated bucket.
+    pub fn snowflake_in(&self, sql: &std::path::Path, queries: &[&str]) -> Vec<Vec<Value>> {
+        let vars = json!({
+            "database": "FEEDPIPE",
+            "schema": "RAW",
+            "storage_integration": "FEEDPIPE_CURATED_S3",
+            "curated_bucket": self.curated,
+            "snowflake_role_arn": "arn:aws:iam::123456789012:role/feedpipe-snowflake",
+        });
+        let reader = self.principal("snowflake");
+        let at = self
+            .recorder
+            .as_ref()
+            .map_or_else(endpoint, |r| r.endpoint.clone());
+        crate::snowflake_in(sql, &vars, queries, &at, Some(&reader))
     }
 
     pub async fn reconcile(&self, dedup: bool) -> feedpipe_warehouse::Report {

@@ -60,19 +60,32 @@ pub fn snowflake_as(
     s3_endpoint: &str,
     reader: Option<&principals::Principal>,
 ) -> Vec<Vec<serde_json::Value>> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/snowflake_load.py");
     let sql = concat!(env!("CARGO_MANIFEST_DIR"), "/../sql");
+    snowflake_in(
+        std::path::Path::new(sql),
+        vars,
+        queries,
+        s3_endpoint,
+        reader,
+    )
+}
+
+/// As [`snowflake_as`], with the scripts of `sql` (a folder `feedpipe sql render`
+/// wrote, say) in place of the project's `sql/`.
+pub fn snowflake_in(
+    sql: &std::path::Path,
+    vars: &serde_json::Value,
+    queries: &[&str],
+    s3_endpoint: &str,
+    reader: Option<&principals::Principal>,
+) -> Vec<Vec<serde_json::Value>> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/snowflake_load.py");
     let mut command = std::process::Command::new(snowflake_python());
     command
         .arg(script)
-        .args([
-            "--sql-dir",
-            sql,
-            "--s3-endpoint",
-            s3_endpoint,
-            "--passes",
-            "2",
-        ])
+        .arg("--sql-dir")
+        .arg(sql)
+        .args(["--s3-endpoint", s3_endpoint, "--passes", "2"])
         .arg("--vars")
         .arg(vars.to_string());
     for q in queries {

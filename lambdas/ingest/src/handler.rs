@@ -19,10 +19,11 @@ use serde_json::Value;
 use feedpipe_ingest::{Continuation, IngestError, IngestJob, IngestSummary, Part, RunOptions};
 use feedpipe_shared::feeds::FeedsFile;
 use feedpipe_shared::lineage::SourceObject;
-use feedpipe_shared::storage::BucketResolver;
+use feedpipe_shared::storage::{BucketResolver, object_version};
 use lambda_shared::Retryable;
 use lambda_shared::failure::{Failures, diagnostic, gather};
 use lambda_shared::s3_event::{EventError, LocationError, ObjectRef, objects_in};
+use object_store::ObjectStoreExt;
 
 use crate::handoff::Continuations;
 
@@ -227,7 +228,15 @@ async fn feed_job(app: &App, object: &ObjectRef) -> Result<IngestJob, HandlerErr
     if let Some(feed) = feeds.route(&object.key) {
         return Ok(app.job.with_partition_key(feed.partition_key.clone()));
     }
-    let source = source_of(object);
+    // Named as a run would name it, so that reconcile finds the file: the version id
+    // the event gives, else the object's own (an event may carry only the ETag).
+    let mut source = source_of(object);
+    if object.version.is_none()
+        && let Ok(location) = object.locate(app.buckets.as_ref())
+        && let Ok(meta) = location.store.head(&location.path).await
+    {
+        source.version = object_version(&meta, None);
+    }
     let written = app
         .job
         .quarantine_unrouted(&source, &object.key, &feeds.origin)
