@@ -467,10 +467,15 @@ impl<'de> Deserialize<'de> for ColumnType {
 }
 
 mod choose;
+mod evolve;
 mod load;
 
 pub use crate::infer::{InferError, Inferred, infer};
 pub use choose::{Choice, ChooseError, Chosen, SAMPLE_PER_FILE, choose, sample_records};
+pub use evolve::{
+    Change, Evolution, ExtraTally, Proposal, Refusal, Refused, SeenField, SuggestError, Suggestion,
+    diff, read_extra,
+};
 pub use load::{LoadError, load, load_feeds, load_or_sample};
 
 #[cfg(test)]

@@ -9,7 +9,10 @@
 //! - `feedpipe query --data URL SQL`: SQL over the curated Parquet.
 //! - `feedpipe reconcile --source URL --curated URL --quarantine URL`: proves every
 //!   source record is loaded once or quarantined.
-//! - `feedpipe schema infer SAMPLE` / `feedpipe schema sql CONTRACT`: schema contracts.
+//! - `feedpipe schema infer SAMPLE` / `feedpipe schema sql CONTRACT`: schema contracts;
+//!   `feedpipe schema diff OLD NEW` / `feedpipe schema suggest --curated URL --table T`:
+//!   their evolution.
+//! - `feedpipe sql render --feeds FILE --out DIR`: the Snowflake scripts of many feeds.
 //! - `feedpipe gen --rows N --out FILE`: the sample feed of the README and benchmarks.
 //! - `feedpipe cost --gb-per-day N …` or `--workdir DIR`: the monthly bill per hop.
 
@@ -22,6 +25,7 @@ mod local;
 mod query_cmd;
 mod reconcile_cmd;
 mod schema_cmd;
+mod sql_cmd;
 
 use std::process::ExitCode;
 
@@ -47,8 +51,10 @@ enum Command {
     Query(query_cmd::QueryArgs),
     /// Prove that every source record is in the curated Parquet once or in the quarantine.
     Reconcile(reconcile_cmd::ReconcileArgs),
-    /// Schema contracts: infer one from sample data, print its Snowflake table.
+    /// Schema contracts: infer one from sample data, print its Snowflake table, follow or refuse its change, propose columns from _extra.
     Schema(schema_cmd::SchemaArgs),
+    /// Snowflake scripts: render the schemachange folder of a deployment with many feeds.
+    Sql(sql_cmd::SqlArgs),
     /// Write a realistic, deterministic sample feed.
     Gen(gen_cmd::GenArgs),
     /// The pipeline's monthly bill for a feed profile, hop by hop, packed and not.
@@ -91,7 +97,8 @@ fn main() -> ExitCode {
             Command::Local(args) => local::run(args).await,
             Command::Query(args) => query_cmd::run(args).await,
             Command::Reconcile(args) => reconcile_cmd::run(args).await,
-            Command::Schema(args) => schema_cmd::run(args),
+            Command::Schema(args) => schema_cmd::run(args).await,
+            Command::Sql(args) => sql_cmd::run(args).await,
             Command::Cost(args) => cost::run(args),
         }
     });
