@@ -65,6 +65,15 @@ What it does, in one process (nothing is kept after it exits):
    timezone-aware timestamps converted to UTC first, e.g.
    "2026-11-01 02:31:31.858000+00:00"); VARIANT, OBJECT and ARRAY values are
    parsed from the JSON text the connector returns; binary values are hex.
+   Three --query values are steps, not SQL (each prints an empty result): for
+   a test that changes the bucket while the warehouse lives on.
+     * `@wait PATH` waits (600 s at most) until PATH exists;
+     * `@pipe` runs the Snowpipe stand-in again, once: files loaded before are
+       skipped by the load history, new ones load;
+     * `@reload PREFIX` loads again, with FORCE = TRUE and INCLUDE_METADATA
+       emulated as in the pipe, every file whose path relative to a pipe's
+       stage starts with PREFIX (sql/backfill/refresh.sql's reload of rewritten
+       files, step 5).
 
 Exit status: 0 when everything ran; 1 on a failed statement, a failed query,
 a file that did not load or a second pass that loaded rows; 2 on bad usage.
@@ -94,6 +103,10 @@ UNSUPPORTED = [
     (
         re.compile(r"^CREATE\s+(OR\s+REPLACE\s+)?STORAGE\s+INTEGRATION\b", re.I),
         "fakesnow: parse error; its stages do not check their integration",
+    ),
+    (
+        re.compile(r"^ALTER\s+STORAGE\s+INTEGRATION\b", re.I),
+        "fakesnow: parse error; its stages do not check their integration (feedpipe sql render's R__1)",
     ),
     (
         re.compile(r"^DESC(RIBE)?\s+INTEGRATION\b", re.I),
@@ -386,8 +399,12 @@ def staged_files(fs, url: str) -> list[str]:
     return sorted(p for p in found if not p.endswith("/"))
 
 
-def run_pipe(cur, fs, pipe: Pipe, passes: int) -> tuple[int, list[str]]:
-    """Loads every staged file through the pipe's COPY; returns (rows loaded by the first pass, failed files)."""
+def run_pipe(cur, fs, pipe: Pipe, passes: int, force: bool = False, only: str | None = None) -> tuple[int, list[str]]:
+    """Loads every staged file through the pipe's COPY; returns (rows loaded by the first pass, failed files).
+
+    With force, the COPY gets FORCE = TRUE (a reload, as sql/backfill/refresh.sql does it by hand, but
+    with INCLUDE_METADATA emulated as the pipe's); with only, just the files whose path relative to the
+    stage starts with it."""
     url = stage_url(cur, pipe.stage)
     if pipe.stage_path:
         url = url.rstrip("/") + "/" + pipe.stage_path + "/"
@@ -404,10 +421,12 @@ def run_pipe(cur, fs, pipe: Pipe, passes: int) -> tuple[int, list[str]]:
         loaded_rows = 0
         for path in files:
             relative = path[len(bucket_prefix) :]
+            if only is not None and not relative.startswith(only):
+                continue
             key = path.split("/", 1)[1]
             scan_start = datetime.datetime.now(datetime.timezone.utc)
             try:
-                execute(cur, pipe.for_file(relative))
+                execute(cur, pipe.for_file(relative) + (" FORCE = TRUE" if force else ""))
                 result = cur.fetchall()
             except Exception as e:  # the file is not loaded, as SKIP_FILE would leave it
                 log(f"snowpipe: {relative}: LOAD_FAILED ({describe(e)})")
@@ -520,6 +539,28 @@ def main(argv=None) -> int:
         log(f"snowpipe: pipe {pipe.name}: {rows} row(s) loaded, {len(pipe_failed)} file(s) failed")
 
     for q in args.query:
+        # Steps between queries, for a test that changes the bucket meanwhile; each prints
+        # an empty result, so that results still line up with --query arguments.
+        if q.startswith("@wait "):
+            flag = Path(q[len("@wait ") :].strip())
+            deadline = time.monotonic() + 600
+            while not flag.exists():
+                if time.monotonic() > deadline:
+                    raise Failure(f"@wait: {flag} did not appear within 600 s")
+                time.sleep(0.05)
+            log(f"@wait: {flag} is there")
+            print()
+            sys.stdout.flush()
+            continue
+        if q == "@pipe" or q.startswith("@reload "):
+            force, only = q != "@pipe", (q[len("@reload ") :].strip() if q != "@pipe" else None)
+            for pipe in pipes:
+                rows, pipe_failed = run_pipe(cur, fs, pipe, 1, force=force, only=only)
+                failed += pipe_failed
+                log(f"{q}: pipe {pipe.name}: {rows} row(s) loaded, {len(pipe_failed)} file(s) failed")
+            print()
+            sys.stdout.flush()
+            continue
         try:
             execute(cur, q)
             lines = list(json_rows(cur))

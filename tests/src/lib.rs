@@ -115,6 +115,97 @@ pub fn snowflake_in(
     results
 }
 
+/// The Snowflake stand-in kept running between its queries: a test reads each
+/// query's rows as they come, changes the buckets, and lets the stand-in go on at a
+/// `@wait PATH` step by creating PATH ([`SnowflakeSession::go_on`]). Steps and
+/// queries as `tests/py/snowflake_load.py` documents them.
+pub struct SnowflakeSession {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl SnowflakeSession {
+    /// Starts the stand-in on the scripts of `sql`, as [`snowflake_in`] does.
+    pub fn start(
+        sql: &std::path::Path,
+        vars: &serde_json::Value,
+        queries: &[String],
+        s3_endpoint: &str,
+        reader: Option<&principals::Principal>,
+    ) -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/snowflake_load.py");
+        let mut command = std::process::Command::new(snowflake_python());
+        command
+            .arg(script)
+            .arg("--sql-dir")
+            .arg(sql)
+            .args(["--s3-endpoint", s3_endpoint, "--vars"])
+            .arg(vars.to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for q in queries {
+            command.arg("--query").arg(q);
+        }
+        if let Some(reader) = reader {
+            command
+                .env("AWS_ACCESS_KEY_ID", &reader.access_key_id)
+                .env("AWS_SECRET_ACCESS_KEY", &reader.secret_access_key);
+        }
+        let mut child = command.spawn().expect("run python");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut err = child.stderr.take().expect("stderr");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut err, &mut text);
+            text
+        });
+        Self {
+            child,
+            stdout,
+            stderr: Some(stderr),
+        }
+    }
+
+    /// The rows of the next query (or step: none), as they come.
+    pub fn next_rows(&mut self) -> Vec<serde_json::Value> {
+        let mut rows = Vec::new();
+        loop {
+            let mut line = String::new();
+            let read = std::io::BufRead::read_line(&mut self.stdout, &mut line).expect("read");
+            if read == 0 {
+                let _ = self.child.wait();
+                let stderr = self.stderr.take().and_then(|t| t.join().ok());
+                panic!(
+                    "the Snowflake stand-in stopped early:\n{}",
+                    stderr.unwrap_or_default()
+                );
+            }
+            let line = line.trim_end_matches('\n');
+            if line.is_empty() {
+                return rows;
+            }
+            rows.push(serde_json::from_str(line).expect("a JSON line"));
+        }
+    }
+
+    /// Lets the stand-in go on past `@wait PATH`.
+    pub fn go_on(&self, flag: &std::path::Path) {
+        std::fs::write(flag, b"go").expect("write the flag");
+    }
+
+    /// Waits for the end; every step and query must have run.
+    pub fn finish(mut self) {
+        let status = self.child.wait().expect("wait for python");
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
+        assert!(status.success(), "the Snowflake stand-in failed:\n{stderr}");
+    }
+}
+
 /// Runs `sql` in DuckDB (through `tests/py/duckdb_query.py`) and returns one JSON
 /// object per row.
 pub fn duckdb(sql: &str) -> Vec<serde_json::Value> {

@@ -28,10 +28,12 @@ use futures::StreamExt;
 use object_store::ObjectStoreExt;
 
 use feedpipe_convert::backfill::{self, PlanOptions};
+use feedpipe_convert::contract::SchemaContract;
 use feedpipe_e2e::chain::{
     COUNTS, Chain, PER_DAY, as_u64, cents, expected, feed, per_day, quarantined_lines,
 };
 use feedpipe_e2e::principals::COMPONENTS;
+use feedpipe_shared::feeds::FeedsFile;
 use feedpipe_shared::storage::StorageLocation;
 use serde_json::{Value, json};
 
@@ -388,4 +390,399 @@ fn permanent(err: impl Into<lambda_runtime::Diagnostic>) -> lambda_runtime::Diag
         diagnostic.error_message
     );
     diagnostic
+}
+
+/// Many feeds in one deployment (issue 17): three feeds of different shapes under
+/// their own prefixes of one source bucket, and a file under none, through both
+/// handlers as deployed with a feeds file (one stream, one Firehose, one raw bucket)
+/// into one Snowflake table per feed, made by the SQL `feedpipe sql render` writes.
+/// Every table holds exactly its feed's records (counted and summed here from the
+/// input), each dedup view one row per record; the stray file fails its invocation
+/// for good, is one unrouted quarantine entry, and reconcile passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_feeds_reach_their_own_snowflake_tables_through_both_handlers() {
+    let mut chain = Chain::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("contracts")).unwrap();
+    std::fs::write(
+        dir.path().join("contracts/orders.json"),
+        feedpipe_convert::contract::SAMPLE_CONTRACT
+            .replace("\"table\": \"feed\"", "\"table\": \"orders\""),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("contracts/customers.json"),
+        r#"{"table": "customers", "columns": [
+            {"name": "id", "type": "string", "nullable": false},
+            {"name": "age", "type": "int64"},
+            {"name": "profile", "type": {"struct": [{"name": "region", "type": "string"}]}}
+        ]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("contracts/points.json"),
+        r#"{"table": "points", "event_time": "earned_at", "columns": [
+            {"name": "customer", "type": "string", "nullable": false},
+            {"name": "points", "type": "int64"},
+            {"name": "earned_at", "type": "timestamp"}
+        ]}"#,
+    )
+    .unwrap();
+    let feeds_path = dir.path().join("feeds.toml");
+    std::fs::write(
+        &feeds_path,
+        r#"
+[[feeds]]
+table = "orders"
+prefix = "orders/"
+contract = "contracts/orders.json"
+partition_key = "customer_id"
+
+[[feeds]]
+table = "customers"
+prefix = "customers/"
+contract = "contracts/customers.json"
+partition_key = "profile.region"
+
+[[feeds]]
+table = "points"
+prefix = "loyalty/points/"
+contract = "contracts/points.json"
+"#,
+    )
+    .unwrap();
+    let feeds = FeedsFile::read(&feeds_path).unwrap();
+    let contracts = feedpipe_convert::contract::load_feeds(&feeds, |_| None)
+        .await
+        .unwrap();
+    chain.feeds = Some((std::sync::Arc::new(feeds), contracts));
+
+    let orders = feed(1200, 31);
+    let want = expected(&orders);
+    let mut customers = String::new();
+    let mut age_sum = 0u64;
+    for i in 0..300u64 {
+        age_sum += 20 + i % 50;
+        customers.push_str(&format!(
+            "{{\"id\":\"c{i}\",\"age\":{},\"profile\":{{\"region\":\"{}\"}}}}\n",
+            20 + i % 50,
+            ["eu", "us"][i as usize % 2]
+        ));
+    }
+    let points: Vec<Value> = (0..200u64)
+        .map(|i| json!({"customer": format!("c{i}"), "points": i, "earned_at": format!("2026-11-{:02}T12:00:00Z", 1 + i % 5)}))
+        .collect();
+    let uploads: [(&str, Vec<u8>); 4] = [
+        ("orders/2026-11/o.jsonl", orders.clone()),
+        ("customers/all.jsonl", customers.into_bytes()),
+        (
+            "loyalty/points/p.json",
+            serde_json::to_vec(&points).unwrap(),
+        ),
+        ("stray/x.jsonl", b"{\"a\": 1}\n".to_vec()),
+    ];
+    for (key, body) in &uploads {
+        chain
+            .s3
+            .put_object()
+            .bucket(&chain.source)
+            .key(*key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body.clone()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let app = chain.ingest_app();
+    let mut unrouted = Vec::new();
+    for event in chain.source_events().await {
+        // moto encodes `/` in the event's key as `%2F`; the handler decodes it.
+        let key = event.records[0]
+            .s3
+            .object
+            .key
+            .clone()
+            .unwrap()
+            .replace("%2F", "/");
+        match ingest_lambda::handler::handle(
+            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+            &app,
+        )
+        .await
+        {
+            Ok(summary) => assert!(summary.records_sent > 0, "{key}"),
+            Err(e) => unrouted.push((key, permanent(e).error_message)),
+        }
+    }
+    assert_eq!(unrouted.len(), 1, "{unrouted:?}");
+    assert_eq!(unrouted[0].0, "stray/x.jsonl");
+    assert!(
+        unrouted[0].1.contains("no feed for key `stray/x.jsonl`"),
+        "{}",
+        unrouted[0].1
+    );
+    let raw_objects = chain.firehose().await;
+    assert_eq!(chain.raw_to_parquet(1).await, raw_objects);
+
+    let report = chain.reconcile(false).await;
+    assert!(report.ok(), "{}", report.render());
+    assert_eq!(
+        report.tables,
+        ["customers", "orders", "points"],
+        "{}",
+        report.render()
+    );
+    assert!(
+        report.render().contains("unrouted, quarantined whole"),
+        "{}",
+        report.render()
+    );
+
+    let sql = dir.path().join("sql");
+    render_feeds_sql(&feeds_path, &sql);
+    let results = chain.snowflake_in(
+        &sql,
+        &[
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT _record_id) AS ids, SUM(total::NUMBER(18,2)) AS total FROM FEEDPIPE.RAW.orders",
+            "SELECT COUNT(*) AS n FROM FEEDPIPE.RAW.orders_dedup",
+            "SELECT COUNT(*) AS n, SUM(age)::INTEGER AS age, COUNT(DISTINCT profile:region) AS regions FROM FEEDPIPE.RAW.customers",
+            "SELECT COUNT(*) AS n FROM FEEDPIPE.RAW.customers_dedup",
+            "SELECT COUNT(*) AS n, SUM(points)::INTEGER AS points FROM FEEDPIPE.RAW.points",
+            "SELECT COUNT(*) AS n FROM FEEDPIPE.RAW.points_dedup",
+        ],
+    );
+    let orders_row = &results[0][0];
+    assert_eq!(as_u64(&orders_row["n"]), want.rows);
+    assert_eq!(as_u64(&orders_row["ids"]), want.rows);
+    let want_cents: i64 = want.days.values().map(|(_, c)| *c).sum();
+    let total = match &orders_row["total"] {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    assert_eq!(cents(&total), want_cents, "{orders_row}");
+    assert_eq!(as_u64(&results[1][0]["n"]), want.rows);
+    assert_eq!(as_u64(&results[2][0]["n"]), 300);
+    assert_eq!(as_u64(&results[2][0]["age"]), age_sum);
+    assert_eq!(as_u64(&results[2][0]["regions"]), 2);
+    assert_eq!(as_u64(&results[3][0]["n"]), 300);
+    assert_eq!(as_u64(&results[4][0]["n"]), 200);
+    assert_eq!(as_u64(&results[4][0]["points"]), (0..200).sum::<u64>());
+    assert_eq!(as_u64(&results[5][0]["n"]), 200);
+}
+
+/// The feeds file at `path` with its contracts, as both Lambdas load it.
+async fn load_feeds(
+    path: &std::path::Path,
+) -> Option<(std::sync::Arc<FeedsFile>, Vec<SchemaContract>)> {
+    let feeds = FeedsFile::read(path).unwrap();
+    let contracts = feedpipe_convert::contract::load_feeds(&feeds, |_| None)
+        .await
+        .unwrap();
+    Some((std::sync::Arc::new(feeds), contracts))
+}
+
+/// Uploads a feed under `key`, ingests it, and converts what Firehose writes.
+async fn ingest_and_convert(chain: &Chain, key: &str, body: Vec<u8>) {
+    let (_, summary) = chain.upload_and_ingest(key, body, 1).await;
+    assert!(summary.records_sent > 0);
+    let raw = chain.firehose().await;
+    assert_eq!(chain.raw_to_parquet(1).await, raw);
+}
+
+/// What `feedpipe sql render --feeds FEEDS --out DIR` writes.
+fn render_feeds_sql(feeds: &std::path::Path, out: &std::path::Path) {
+    let file = FeedsFile::read(feeds).unwrap();
+    let contracts =
+        futures::executor::block_on(feedpipe_convert::contract::load_feeds(&file, |_| None))
+            .unwrap();
+    std::fs::create_dir_all(out).unwrap();
+    for (name, text) in feedpipe_convert::sql_render::render_feeds(&file, &contracts).unwrap() {
+        std::fs::write(out.join(name), text).unwrap();
+    }
+}
+
+/// Contract evolution that loses nothing (issue 17), on one warehouse that lives
+/// through the change: a feed's records carry a field the contract does not know,
+/// which lands in `_extra`; `schema diff`'s `ALTER TABLE` adds the column, and the
+/// records converted under the new contract fill it; the older days, converted
+/// again under the new contract (same file names) and reloaded as
+/// `sql/backfill/refresh.sql` reloads rewritten files, fill it too, and the dedup
+/// view shows one row per record, each with the column filled where the input had it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_kept_in_extra_becomes_a_column_for_new_and_reconverted_records() {
+    let mut chain = Chain::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("contracts")).unwrap();
+    let v1 = r#"{"table": "members", "event_time": "joined_at", "columns": [
+        {"name": "id", "type": "string", "nullable": false},
+        {"name": "joined_at", "type": "timestamp"},
+        {"name": "name", "type": "string"}
+    ]}"#;
+    let v2 = v1.replace(
+        r#"{"name": "name", "type": "string"}"#,
+        r#"{"name": "name", "type": "string"}, {"name": "tier", "type": "string", "description": "Loyalty tier"}"#,
+    );
+    let (v1, v2) = (
+        SchemaContract::from_json(v1).unwrap(),
+        SchemaContract::from_json(&v2).unwrap(),
+    );
+    let contract_path = dir.path().join("contracts/members.json");
+    std::fs::write(&contract_path, v1.to_json()).unwrap();
+    let feeds_path = dir.path().join("feeds.toml");
+    std::fs::write(
+        &feeds_path,
+        "[[feeds]]\ntable = \"members\"\nprefix = \"members/\"\ncontract = \"contracts/members.json\"\n",
+    )
+    .unwrap();
+    // Day one: every third member has a tier the contract does not know yet.
+    let day = |date: &str, rows: u64, every: u64| -> (Vec<u8>, u64) {
+        let mut text = String::new();
+        let mut tiers = 0;
+        for i in 0..rows {
+            let tier = match i % every == 0 {
+                true => {
+                    tiers += 1;
+                    format!(",\"tier\":\"{}\"", ["gold", "silver"][i as usize % 2])
+                }
+                false => String::new(),
+            };
+            text.push_str(&format!(
+                "{{\"id\":\"{date}-{i}\",\"joined_at\":\"{date}T09:00:00Z\",\"name\":\"m{i}\"{tier}}}\n"
+            ));
+        }
+        (text.into_bytes(), tiers)
+    };
+    chain.feeds = load_feeds(&feeds_path).await;
+    let (first, first_tiers) = day("2026-11-01", 120, 3);
+    ingest_and_convert(&chain, "members/2026-11-01.jsonl", first).await;
+
+    let sql = dir.path().join("sql");
+    render_feeds_sql(&feeds_path, &sql);
+    let evolution = feedpipe_convert::contract::diff(&v1, &v2).unwrap();
+    let alter: Vec<String> = evolution
+        .snowflake_sql("FEEDPIPE", "RAW")
+        .split(';')
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .trim()
+                .to_owned()
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    // The column, then the dedup view again (a `SELECT *` view does not follow a
+    // column added to its table).
+    assert_eq!(alter.len(), 2, "{alter:?}");
+    assert!(
+        alter[0].starts_with("ALTER TABLE FEEDPIPE.RAW.members ADD COLUMN tier VARCHAR"),
+        "{alter:?}"
+    );
+    assert!(
+        alter[1].starts_with("CREATE OR REPLACE VIEW FEEDPIPE.RAW.members_dedup"),
+        "{alter:?}"
+    );
+    let (flag1, flag2) = (dir.path().join("altered"), dir.path().join("reconverted"));
+    let table = "FEEDPIPE.RAW.members";
+    let mut queries = vec![
+        format!("SELECT COUNT(*) AS n, COUNT_IF(_extra:tier IS NOT NULL) AS in_extra FROM {table}"),
+        format!("@wait {}", flag1.display()),
+    ];
+    queries.extend(alter.iter().cloned());
+    queries.extend([
+        "@pipe".to_owned(),
+        format!("SELECT COUNT(*) AS n, COUNT(tier) AS filled FROM {table} WHERE joined_at >= '2026-11-02'"),
+        format!("SELECT COUNT(tier) AS filled FROM {table} WHERE joined_at < '2026-11-02'"),
+        format!("@wait {}", flag2.display()),
+        "@reload dt=2026-11-01/".to_owned(),
+        format!("SELECT COUNT(*) AS n, COUNT(DISTINCT _record_id) AS ids, COUNT(tier) AS filled, COUNT_IF(_extra:tier IS NOT NULL) AS in_extra FROM {table}_dedup"),
+        format!("SELECT COUNT(*) AS n FROM {table}"),
+    ]);
+    let vars = json!({
+        "database": "FEEDPIPE",
+        "schema": "RAW",
+        "storage_integration": "FEEDPIPE_CURATED_S3",
+        "curated_bucket": chain.curated,
+        "snowflake_role_arn": "arn:aws:iam::123456789012:role/feedpipe-snowflake",
+    });
+    let mut warehouse = feedpipe_e2e::SnowflakeSession::start(
+        &sql,
+        &vars,
+        &queries,
+        &feedpipe_e2e::endpoint(),
+        None,
+    );
+    let before = warehouse.next_rows();
+    assert_eq!(as_u64(&before[0]["n"]), 120);
+    assert_eq!(
+        as_u64(&before[0]["in_extra"]),
+        first_tiers,
+        "the new field waits in _extra"
+    );
+
+    // The contract gains the column: deployed, and day two converted under it.
+    std::fs::write(&contract_path, v2.to_json()).unwrap();
+    chain.feeds = load_feeds(&feeds_path).await;
+    // A new stream: a new Firehose stand-in reads its stream from the start, and
+    // day one's records must not be delivered again.
+    chain.stream = feedpipe_e2e::unique("feed");
+    feedpipe_e2e::create_stream(&chain.kinesis, &chain.stream, 2).await;
+    let (second, second_tiers) = day("2026-11-02", 60, 1);
+    ingest_and_convert(&chain, "members/2026-11-02.jsonl", second).await;
+    warehouse.go_on(&flag1);
+    assert!(warehouse.next_rows().is_empty(), "@wait");
+    for _ in &alter {
+        warehouse.next_rows();
+    }
+    assert!(warehouse.next_rows().is_empty(), "@pipe");
+    let new = warehouse.next_rows();
+    assert_eq!(
+        (as_u64(&new[0]["n"]), as_u64(&new[0]["filled"])),
+        (60, second_tiers),
+        "records converted under the new contract fill the column"
+    );
+    assert_eq!(
+        as_u64(&warehouse.next_rows()[0]["filled"]),
+        0,
+        "older rows not yet"
+    );
+
+    // The older day converted again under the new contract (the documented
+    // backfill: `feedpipe convert --force`), then its files reloaded.
+    let app = chain.raw_to_parquet_app();
+    let raw = StorageLocation::parse(&format!("s3://{}/raw/", chain.raw)).unwrap();
+    let force = PlanOptions {
+        force: true,
+        ..Default::default()
+    };
+    let plan = backfill::prepare(&app.converter, &raw, &force)
+        .await
+        .unwrap();
+    assert!(plan.objects() >= 2);
+    for group in &plan.groups {
+        app.converter
+            .convert_group(&backfill::inputs(&raw, group))
+            .await
+            .unwrap();
+    }
+    warehouse.go_on(&flag2);
+    assert!(warehouse.next_rows().is_empty(), "@wait");
+    assert!(warehouse.next_rows().is_empty(), "@reload");
+    let view = &warehouse.next_rows()[0];
+    assert_eq!(as_u64(&view["n"]), 180, "{view}");
+    assert_eq!(as_u64(&view["ids"]), 180, "{view}");
+    assert_eq!(
+        as_u64(&view["filled"]),
+        first_tiers + second_tiers,
+        "{view}"
+    );
+    assert_eq!(as_u64(&view["in_extra"]), 0, "{view}");
+    assert_eq!(
+        as_u64(&warehouse.next_rows()[0]["n"]),
+        120 * 2 + 60,
+        "the table keeps the older load beside the reload; the view picks the newer"
+    );
+    warehouse.finish();
+    let report = chain.reconcile(true).await;
+    assert!(report.ok(), "{}", report.render());
 }

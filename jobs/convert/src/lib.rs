@@ -32,6 +32,7 @@ mod decode;
 mod infer;
 mod job;
 mod raw_json;
+pub mod sql_render;
 
 pub use job::manifest::{InputObject, Manifest, OutputFile};
 pub use job::{
