@@ -63,6 +63,25 @@ data "aws_iam_policy_document" "ingest" {
     resources = ["${local.quarantine_bucket_arn}/${var.quarantine_prefix}/*"]
   }
 
+  # With feeds_dir (feeds.tf): FEEDPIPE_FEEDS_URL and the contracts beside it,
+  # read once at cold start. The whole config prefix, not this apply's
+  # _feedpipe/feeds/<digest>/: the grant then does not change (and need not
+  # propagate through IAM) when the feeds file does. No s3:ListBucket on the
+  # curated bucket for this: the objects are this stack's, made before the
+  # function points at them, and a missing one fails every cold start alike,
+  # as a 403 here (the raw-to-parquet function, which may list the curated
+  # bucket, gets a 404). The project key that encrypts them is granted by the
+  # lambda module.
+  dynamic "statement" {
+    for_each = local.feeds_enabled ? [local.feeds_objects_arn] : []
+    content {
+      sid       = "ReadFeedsFile"
+      effect    = "Allow"
+      actions   = ["s3:GetObject"]
+      resources = [statement.value]
+    }
+  }
+
   # Sending continuations (sqs:SendMessage on module.ingest's continuation
   # queue) and consuming them (its event source mapping) are granted by the
   # lambda module, which creates the queue (continuation_queue in main.tf).
@@ -95,12 +114,13 @@ data "aws_iam_policy_document" "raw_to_parquet" {
     resources = local.raw_to_parquet_read_buckets
   }
 
+  # Every table: var.curated_table, or feeds_tables with feeds_dir.
   statement {
     sid    = "WriteCuratedTable"
     effect = "Allow"
     # GetObject lets the converter see whether a deterministic name exists.
     actions   = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
-    resources = ["${module.buckets.curated_bucket_arn}/${var.curated_table}/*"]
+    resources = [for t in local.curated_tables : "${module.buckets.curated_bucket_arn}/${t}/*"]
   }
 
   # jobs/convert/src/job/manifest.rs: one manifest per raw object at
@@ -110,7 +130,7 @@ data "aws_iam_policy_document" "raw_to_parquet" {
     sid       = "WriteConversionManifests"
     effect    = "Allow"
     actions   = ["s3:GetObject", "s3:PutObject"]
-    resources = ["${module.buckets.curated_bucket_arn}/_manifests/${var.curated_table}/*"]
+    resources = [for t in local.curated_tables : "${module.buckets.curated_bucket_arn}/_manifests/${t}/*"]
   }
 
   statement {
@@ -118,6 +138,18 @@ data "aws_iam_policy_document" "raw_to_parquet" {
     effect    = "Allow"
     actions   = ["s3:AbortMultipartUpload", "s3:PutObject"]
     resources = ["${local.quarantine_bucket_arn}/${var.quarantine_prefix}/*"]
+  }
+
+  # As the ingest's (above): the feeds file and its contracts (feeds.tf).
+  # s3:ListBucket on the curated bucket is granted above already.
+  dynamic "statement" {
+    for_each = local.feeds_enabled ? [local.feeds_objects_arn] : []
+    content {
+      sid       = "ReadFeedsFile"
+      effect    = "Allow"
+      actions   = ["s3:GetObject"]
+      resources = [statement.value]
+    }
   }
 
   dynamic "statement" {
@@ -158,6 +190,30 @@ data "aws_iam_policy_document" "raw_to_parquet" {
     precondition {
       condition     = var.schema_kms_key_arn == "" || var.schema_url != ""
       error_message = "schema_kms_key_arn is set but schema_url is not: the key is only for the schema contract's bucket."
+    }
+
+    # Many feeds (feeds.tf). Here because feeds_tables are this policy's
+    # grants; these conditions hold trivially for a single-feed deployment
+    # (feeds_dir = "", feeds_tables = []).
+    precondition {
+      condition     = local.feeds_enabled == (length(var.feeds_tables) > 0)
+      error_message = "feeds_dir and feeds_tables go together: with feeds_dir, list the table of every [[feeds]] entry of its feeds.toml in feeds_tables; without it, leave feeds_tables empty (the table is curated_table)."
+    }
+    precondition {
+      condition     = !local.feeds_enabled || (var.schema_url == "" && var.event_time_column == "" && var.curated_table == "feed" && contains(["customer_id", ""], var.ingest_partition_key_field))
+      error_message = "With feeds_dir, each feed's table, contract, event_time and partition_key are in feeds.toml: leave curated_table, schema_url, event_time_column and ingest_partition_key_field at their defaults (the Lambdas refuse FEEDPIPE_TABLE, FEEDPIPE_SCHEMA_URL, FEEDPIPE_EVENT_TIME_COLUMN or FEEDPIPE_PARTITION_KEY_FIELD beside FEEDPIPE_FEEDS_URL, so Terraform leaves them out)."
+    }
+    precondition {
+      condition     = sort(distinct(local.feeds_toml_tables)) == sort(distinct(var.feeds_tables)) && length(local.feeds_toml_tables) == length(distinct(local.feeds_toml_tables))
+      error_message = "feeds_tables ${jsonencode(var.feeds_tables)} is not the list of tables of feeds.toml in feeds_dir, ${jsonencode(local.feeds_toml_tables)} (its `table = \"...\"` lines, each once): the IAM grants and the Snowpipe notification follow feeds_tables, so a table missing there could not be written or loaded."
+    }
+    precondition {
+      condition     = length(local.feeds_unheard_prefixes) == 0
+      error_message = "feeds.toml names prefixes outside source_prefix (\"${var.source_prefix}\"): ${jsonencode(local.feeds_unheard_prefixes)}. Only files under source_prefix invoke the ingest: those feeds would never be read."
+    }
+    precondition {
+      condition     = length(local.feeds_foreign_contracts) == 0
+      error_message = "feeds.toml names contracts that are not files of feeds_dir: ${jsonencode(local.feeds_foreign_contracts)}. Put each contract in feeds_dir and name it by its path there (e.g. \"contracts/orders.json\", no ./ or ../): only feeds_dir is uploaded, and the Lambdas may read only that copy."
     }
   }
 }

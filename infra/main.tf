@@ -7,6 +7,9 @@
 #   raw-to-parquet Lambda -> curated bucket <table>/dt=YYYY-MM-DD/*.parquet
 #   -(ObjectCreated)-> Snowpipe's SQS queue -> Snowflake table
 #
+# One feed (table) by default; many with feeds_dir (feeds.tf): the feeds file
+# routes each source key to its feed's table, one pipe per table.
+#
 # Terraform never builds the Lambdas: pass the zips from
 # `cargo lambda build --release --arm64 --output-format zip`.
 
@@ -94,15 +97,18 @@ module "ingest" {
   # Exactly the variables the Rust handler reads (lambdas/ingest config),
   # with FEEDPIPE_CONTINUATION_QUEUE_URL below (continuation_queue): the
   # module sets it to its continuation queue's URL.
-  # An optional one set to "" is left out of the function's environment.
+  # An optional one set to "" is left out of the function's environment:
+  # FEEDPIPE_FEEDS_URL without feeds_dir, FEEDPIPE_PARTITION_KEY_FIELD with
+  # it (each feed's partition_key is in the feeds file; feeds.tf).
   environment = {
     FEEDPIPE_STREAM_NAME             = module.stream.stream_name
-    FEEDPIPE_PARTITION_KEY_FIELD     = var.ingest_partition_key_field
+    FEEDPIPE_PARTITION_KEY_FIELD     = local.feeds_enabled ? "" : var.ingest_partition_key_field
     FEEDPIPE_QUARANTINE_URL          = local.quarantine_url
     FEEDPIPE_MAX_ATTEMPTS            = tostring(var.ingest_max_attempts)
     FEEDPIPE_MAX_IN_FLIGHT           = tostring(var.ingest_max_in_flight)
     FEEDPIPE_PACK_BYTES              = tostring(var.ingest_pack_bytes)
     FEEDPIPE_DEADLINE_MARGIN_SECONDS = tostring(var.ingest_deadline_margin_seconds)
+    FEEDPIPE_FEEDS_URL               = local.feeds_url
   }
 
   s3_trigger = {
@@ -160,14 +166,19 @@ module "raw_to_parquet" {
   tracing_enabled       = var.tracing_enabled
 
   # Exactly the variables the Rust handler reads (lambdas/raw-to-parquet config).
-  # An optional one set to "" is left out of the function's environment.
+  # An optional one set to "" is left out of the function's environment:
+  # FEEDPIPE_FEEDS_URL without feeds_dir; FEEDPIPE_TABLE, FEEDPIPE_SCHEMA_URL
+  # and FEEDPIPE_EVENT_TIME_COLUMN with it (the handler refuses them beside a
+  # feeds file, which names each feed's table, contract and event_time;
+  # feeds.tf).
   environment = {
     FEEDPIPE_CURATED_URL       = local.curated_url
-    FEEDPIPE_TABLE             = var.curated_table
-    FEEDPIPE_SCHEMA_URL        = var.schema_url
+    FEEDPIPE_TABLE             = local.feeds_enabled ? "" : var.curated_table
+    FEEDPIPE_SCHEMA_URL        = local.feeds_enabled ? "" : var.schema_url
     FEEDPIPE_QUARANTINE_URL    = local.quarantine_url
-    FEEDPIPE_EVENT_TIME_COLUMN = var.event_time_column
+    FEEDPIPE_EVENT_TIME_COLUMN = local.feeds_enabled ? "" : var.event_time_column
     FEEDPIPE_COMPRESSION       = var.parquet_compression
+    FEEDPIPE_FEEDS_URL         = local.feeds_url
   }
 
   sqs_source = {
@@ -198,16 +209,26 @@ resource "aws_s3_bucket_notification" "raw" {
 # ---------------------------------------------------------------------------
 # Snowflake: storage-integration role and curated -> Snowpipe notification
 # ---------------------------------------------------------------------------
+# With many feeds there is one table, stage and pipe per feed, but a single
+# snowpipe_sqs_arn: Snowflake gives every pipe of the account in one AWS region
+# the same SQS queue ("Snowflake designates no more than one SQS queue per AWS
+# S3 region ... The SQS queue coordinates notifications for all pipes",
+# "Automating Snowpipe for Amazon S3", Option 1, step 4,
+# https://docs.snowflake.com/en/user-guide/data-load-snowpipe-auto-s3). The
+# module sends that queue one notification configuration per table prefix
+# (<table>/, suffix .parquet): S3 refuses overlapping configurations, and no
+# two of these overlap, since each ends in "/" and a table name has none.
 
 module "snowflake_access" {
   source = "./modules/snowflake_access"
 
-  name_prefix            = var.name_prefix
-  tags                   = local.tags
-  curated_bucket_name    = module.buckets.curated_bucket_name
-  curated_bucket_arn     = module.buckets.curated_bucket_arn
-  curated_prefixes       = ["${var.curated_table}/"]
-  manifest_prefixes      = ["_manifests/${var.curated_table}/"]
+  name_prefix         = var.name_prefix
+  tags                = local.tags
+  curated_bucket_name = module.buckets.curated_bucket_name
+  curated_bucket_arn  = module.buckets.curated_bucket_arn
+  # One prefix per table: var.curated_table, or feeds_tables with feeds_dir.
+  curated_prefixes       = [for t in local.curated_tables : "${t}/"]
+  manifest_prefixes      = [for t in local.curated_tables : "_manifests/${t}/"]
   kms_key_arn            = module.buckets.kms_key_arn
   snowflake_iam_user_arn = var.snowflake_iam_user_arn
   snowflake_external_id  = var.snowflake_external_id

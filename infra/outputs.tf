@@ -42,8 +42,18 @@ output "curated_bucket_url" {
 }
 
 output "curated_table_url" {
-  description = "s3:// URL of the table's curated prefix: the Snowflake stage URL and STORAGE_ALLOWED_LOCATIONS."
-  value       = "${local.curated_url}/${var.curated_table}/"
+  description = "s3:// URL of the table's curated prefix: the Snowflake stage URL and STORAGE_ALLOWED_LOCATIONS. null with feeds_dir (many tables): see curated_table_urls."
+  value       = local.feeds_enabled ? null : "${local.curated_url}/${var.curated_table}/"
+}
+
+output "curated_table_urls" {
+  description = "s3:// URL of every table's curated prefix, by table (curated_table, or feeds_tables with feeds_dir): each table's Snowflake stage URL."
+  value       = { for t in local.curated_tables : t => "${local.curated_url}/${t}/" }
+}
+
+output "feeds_url" {
+  description = "FEEDPIPE_FEEDS_URL of both Lambdas: s3://<curated bucket>/_feedpipe/feeds/<digest>/feeds.toml, the uploaded copy of feeds_dir's feeds.toml; \"\" for a single-feed deployment (no feeds_dir)."
+  value       = local.feeds_url
 }
 
 output "quarantine_url" {
@@ -143,12 +153,22 @@ output "snowpipe_notification_enabled" {
 
 output "sql_vars" {
   description = "Placeholder values for sql/ (schemachange --vars)."
+  # table: the one table of a single-feed deployment, for sql/'s
+  # {{ table }}; "" with feeds_dir, whose per-feed SQL `feedpipe sql render`
+  # writes from the feeds file. tables and storage_allowed_locations hold
+  # every table (one with no feeds_dir): the storage integration's
+  # STORAGE_ALLOWED_LOCATIONS are each table's Parquet and manifests, as the
+  # Snowflake role's read grants are (modules/snowflake_access).
   value = {
     database            = var.snowflake_database
     schema              = var.snowflake_schema
-    table               = var.curated_table
+    table               = local.feeds_enabled ? "" : var.curated_table
+    tables              = local.curated_tables
     storage_integration = var.snowflake_storage_integration
     curated_bucket      = module.buckets.curated_bucket_name
     snowflake_role_arn  = module.snowflake_access.role_arn
+    storage_allowed_locations = flatten([
+      for t in local.curated_tables : ["${local.curated_url}/${t}/", "${local.curated_url}/_manifests/${t}/"]
+    ])
   }
 }

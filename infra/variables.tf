@@ -333,7 +333,7 @@ variable "ingest_async_max_event_age_seconds" {
 }
 
 variable "ingest_partition_key_field" {
-  description = "FEEDPIPE_PARTITION_KEY_FIELD: record field whose value is the Kinesis partition key; \"\" leaves the variable unset (the handler then chooses)."
+  description = "FEEDPIPE_PARTITION_KEY_FIELD: record field whose value is the Kinesis partition key; \"\" leaves the variable unset (the handler then chooses). Single-feed only: with feeds_dir each feed's partition_key in feeds.toml applies, and this must stay at its default (or \"\")."
   type        = string
   default     = "customer_id"
 
@@ -483,7 +483,7 @@ variable "raw_to_parquet_maximum_concurrency" {
 }
 
 variable "curated_table" {
-  description = "FEEDPIPE_TABLE: table name, also the curated key prefix (<table>/dt=YYYY-MM-DD/...parquet) and the Snowflake stage path."
+  description = "FEEDPIPE_TABLE: table name, also the curated key prefix (<table>/dt=YYYY-MM-DD/...parquet) and the Snowflake stage path. Single-feed only: with feeds_dir the tables are feeds_tables, and this must stay at its default."
   type        = string
   default     = "feed"
 
@@ -494,7 +494,7 @@ variable "curated_table" {
 }
 
 variable "schema_url" {
-  description = "FEEDPIPE_SCHEMA_URL: s3:// URL of the schema contract JSON; \"\" leaves it unset. The function is granted s3:GetObject on it."
+  description = "FEEDPIPE_SCHEMA_URL: s3:// URL of the schema contract JSON; \"\" leaves it unset. The function is granted s3:GetObject on it. Single-feed only: with feeds_dir each feed's contract is named in feeds.toml, and this must be \"\"."
   type        = string
   default     = ""
 
@@ -516,7 +516,7 @@ variable "schema_kms_key_arn" {
 }
 
 variable "event_time_column" {
-  description = "FEEDPIPE_EVENT_TIME_COLUMN: column whose value picks the dt= partition; \"\" leaves it unset (the handler then uses its default)."
+  description = "FEEDPIPE_EVENT_TIME_COLUMN: column whose value picks the dt= partition; \"\" leaves it unset (the handler then uses its default). Single-feed only: with feeds_dir each feed's event_time in feeds.toml applies, and this must be \"\"."
   type        = string
   default     = ""
 
@@ -537,6 +537,43 @@ variable "parquet_compression" {
   validation {
     condition     = contains(["zstd", "snappy"], var.parquet_compression)
     error_message = "parquet_compression must be zstd or snappy (the codecs the raw-to-parquet handler accepts)."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Many feeds in one deployment (issue 17; feeds.tf, infra/README.md)
+# ---------------------------------------------------------------------------
+
+variable "feeds_dir" {
+  description = "Directory (relative to the repository root, or absolute) holding feeds.toml and the contracts it names by relative path, e.g. \"infra/feeds\"; \"\" (the default) is the single-feed deployment. Every file of it (but hidden ones) is uploaded to s3://<curated bucket>/_feedpipe/feeds/<digest>/, both Lambdas get FEEDPIPE_FEEDS_URL = that copy of feeds.toml instead of FEEDPIPE_TABLE, FEEDPIPE_SCHEMA_URL, FEEDPIPE_EVENT_TIME_COLUMN and FEEDPIPE_PARTITION_KEY_FIELD, and may s3:GetObject under _feedpipe/feeds/. A change to any file changes <digest>, so the functions' configuration, so their next invocations cold-start with it."
+  type        = string
+  default     = ""
+
+  # Relative paths: Terraform runs in infra/ (terraform -chdir=infra), one
+  # level below the repository root.
+  validation {
+    condition     = var.feeds_dir == "" || fileexists("${startswith(var.feeds_dir, "/") ? "" : "../"}${trimsuffix(var.feeds_dir, "/")}/feeds.toml")
+    error_message = "feeds_dir must be \"\" or a directory holding feeds.toml (relative to the repository root, e.g. \"infra/feeds\", or absolute)."
+  }
+}
+
+variable "feeds_tables" {
+  description = "With feeds_dir: the table of every [[feeds]] entry of feeds.toml (Terraform cannot read TOML; a plan fails when the two differ). Each is a curated folder <table>/ and _manifests/<table>/ that raw-to-parquet may write and Snowflake's role may read, and gets one Snowpipe notification configuration (<table>/, *.parquet). [] without feeds_dir."
+  type        = list(string)
+  default     = []
+
+  # Names as the feeds file takes them (letters, digits and _, not starting
+  # with a digit), less a leading "_": the curated bucket's folders that start
+  # with "_" are the stack's own (_manifests/, _feedpipe/), and feedpipe query
+  # and reconcile skip them. At most 100: one S3 notification queue
+  # configuration per table, and S3 allows 100 per bucket ("Automating
+  # Snowpipe for Amazon S3", Option 1, step 4,
+  # https://docs.snowflake.com/en/user-guide/data-load-snowpipe-auto-s3).
+  validation {
+    condition = length(var.feeds_tables) <= 100 && alltrue([
+      for t in var.feeds_tables : can(regex("^[A-Za-z][A-Za-z0-9_]{0,254}$", t))
+    ]) && length(distinct([for t in var.feeds_tables : lower(t)])) == length(var.feeds_tables)
+    error_message = "feeds_tables must hold at most 100 distinct table names (Snowflake names are not case-sensitive), each letters, digits and _ starting with a letter."
   }
 }
 

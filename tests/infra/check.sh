@@ -9,7 +9,9 @@
 #      Lambda environment variable names, the ingest's continuation queue:
 #      its URL in the environment, event source mapping, redrive, IAM, alarms;
 #      the manifests statement and ListBucket on every bucket a Lambda reads,
-#      IAM wildcards), then proves each check can fail by mutating the source.
+#      IAM wildcards; many feeds, rendered with and without feeds_dir: the
+#      upload, FEEDPIPE_FEEDS_URL, its grant, every table, the preconditions),
+#      then proves each check can fail by mutating the source.
 #   4. tests/infra/test_handler_values.py: every Terraform variable that reaches
 #      a handler allows exactly the values the handler's config.rs accepts.
 #   5. tests/infra/test_deploy_docs.py: the deploy commands of README.md,
@@ -34,7 +36,10 @@
 #      unused statement gives UNUSED, a trust policy that keeps a role from
 #      its assumer (or lets another principal into Snowflake's) gives TRUST,
 #      and the ingest's continuation SendMessage is allowed on its
-#      continuation queue only (DENIED on any other queue).
+#      continuation queue only (DENIED on any other queue); and, over
+#      tests/infra/iam_fixture_feeds/ (a deployment with many feeds), the
+#      feeds file's reads and both tables' writes and reads are allowed and
+#      need each grant feeds.tf adds.
 #      The simulator (exact versions in iam_check.py's NPM_PACKAGES) is
 #      installed with npm into ${FEEDPIPE_TOOLS:-<repo>/.tools}/node on first
 #      use only.

@@ -19,8 +19,11 @@ infra/ that never reach a policy (``filebase64sha256(...)``) cost nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
+import pathlib
 import re
 
 
@@ -493,7 +496,90 @@ def _jsonencode(value) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+# Relative paths of the file functions are relative to Terraform's working
+# directory: infra/, since the project runs it as `terraform -chdir=infra`.
+CWD = pathlib.Path(__file__).resolve().parents[2] / "infra"
+
+
+def _path(p: str) -> pathlib.Path:
+    return pathlib.Path(os.path.normpath(CWD / p))
+
+
+def _file(p: str) -> str:
+    try:
+        return _path(p).read_text(encoding="utf-8")
+    except OSError as e:
+        raise HclError(f"file({p!r}): {e}") from e
+
+
+def _fileset(base: str, pattern: str) -> list:
+    """fileset(path, pattern): the files (not directories) under path matching
+    pattern, relative to path with "/" separators; `**` spans folders, `*` and
+    `?` do not (only the patterns infra/ uses need to be right)."""
+    root = _path(base)
+    regex = re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+    if not root.is_dir():
+        return []
+    out = [f.relative_to(root).as_posix() for f in root.rglob("*") if f.is_file()]
+    return sorted(f for f in out if re.fullmatch(regex, f))
+
+
+def _regexall(pattern: str, text: str) -> list:
+    """regexall(): Go RE2 syntax is Python's for what infra/ uses; with capture
+    groups each match is the list of its groups (unnamed) as Terraform gives it."""
+    compiled = re.compile(pattern)
+    if compiled.groupindex:
+        raise HclError("regexall with named groups is not supported here")
+    if compiled.groups == 0:
+        return [m.group(0) for m in compiled.finditer(text)]
+    return [[g if g is not None else "" for g in m.groups()] for m in compiled.finditer(text)]
+
+
+def _regex(pattern: str, text: str):
+    """regex(): the first match (its groups when it has some); no match is an error."""
+    found = _regexall(pattern, text)
+    if not found:
+        raise HclError(f"regex({pattern!r}): no match in {text!r}")
+    return found[0]
+
+
+def _sort(values) -> list:
+    if any(not isinstance(v, str) for v in values):
+        raise HclError(f"sort() takes strings: {values!r}")
+    return sorted(values)
+
+
+def _digest(algorithm: str):
+    return lambda text: hashlib.new(algorithm, text.encode("utf-8")).hexdigest()
+
+
+def _file_digest(algorithm: str):
+    def digest(p: str) -> str:
+        try:
+            return hashlib.new(algorithm, _path(p).read_bytes()).hexdigest()
+        except OSError as e:
+            raise HclError(f"file{algorithm}({p!r}): {e}") from e
+    return digest
+
+
 FUNCTIONS = {
+    "abspath": lambda p: os.path.normpath(str(CWD / p)),
+    "file": _file,
+    "fileexists": lambda p: _path(p).is_file(),
+    "fileset": _fileset,
+    "filemd5": _file_digest("md5"),
+    "filesha256": _file_digest("sha256"),
+    "md5": _digest("md5"),
+    "sha256": _digest("sha256"),
+    "substr": lambda s, offset, length: s[int(offset):] if int(length) == -1 else s[int(offset):int(offset) + int(length)],
+    "sort": _sort,
+    "regexall": _regexall,
+    "regex": _regex,
+    "strcontains": lambda s, sub: sub in s,
+    "alltrue": lambda values: all(v is True for v in values),
+    "anytrue": lambda values: any(v is True for v in values),
+    "keys": lambda d: sorted(d) if isinstance(d, dict) else _elements(d),
+    "values": lambda d: [d[k] for k in sorted(d)] if isinstance(d, dict) else _elements(d),
     "flatten": _flatten,
     "concat": lambda *lists: [x for lst in lists for x in lst],
     "distinct": _distinct,
@@ -577,6 +663,19 @@ def eval_node(node, scope: Scope):
         }[op]()
     if kind == "call":
         name, args, expand = node[1], node[2], node[3]
+        if name == "can" and len(args) == 1 and not expand:  # lazy: the argument's error is the answer
+            try:
+                eval_node(args[0], scope)
+                return True
+            except HclError:
+                return False
+        if name == "try" and args and not expand:
+            for arg in args:
+                try:
+                    return eval_node(arg, scope)
+                except HclError:
+                    continue
+            raise HclError("try: no argument could be evaluated")
         if name not in FUNCTIONS:
             raise HclError(f"function {name}() is not supported here")
         values = [eval_node(a, scope) for a in args]

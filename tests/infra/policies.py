@@ -33,7 +33,9 @@ Names JSON (every key optional; unknown keys are an error):
                                        e.g. raw_prefix, raw_error_prefix, quarantine_prefix,
                                        quarantine_bucket_name, curated_table, schema_url,
                                        schema_kms_key_arn, tracing_enabled, name_prefix,
-                                       snowflake_iam_user_arn, snowflake_external_id
+                                       snowflake_iam_user_arn, snowflake_external_id,
+                                       feeds_dir and feeds_tables (many feeds: infra/feeds.tf
+                                       reads feeds_dir's files, relative to the repository root)
   source_bucket, raw_bucket, curated_bucket
                                        bucket names (module.buckets aws_s3_bucket.this[...].bucket)
   stream_name                          the Kinesis stream's name

@@ -40,10 +40,26 @@ Set-up (buckets, versioning, stream, queues, notification, the feed file, the st
 machine) uses an admin key, which is not in principals.json, so iam_check ignores
 (and counts) its requests.
 
+With --feeds it records instead what differs in a deployment with many feeds
+(issue 17: feeds_dir = infra/feeds.example, feeds_tables = orders, orders_eu;
+infra/feeds.tf), into tests/infra/iam_fixture_feeds by default:
+
+  ingest          its cold start (lambdas/ingest main.rs, FeedsFile::load): GetObject of
+                  FEEDPIPE_FEEDS_URL (the uploaded feeds.toml, whose key the names render
+                  through tests/infra/policies.py); then a feed file of each feed
+                  (orders/, orders/eu/) read with its versionId and put on the stream,
+                  and a file of no feed quarantined as unrouted
+  raw_to_parquet  its cold start: the same GetObject, then one of each entry's contract
+                  beside it (jobs/convert contract/load.rs, load_feeds: relative to the
+                  feeds file, no version); then one raw object read and, per table, the
+                  manifest's GetObject (404), the Parquet and the manifest PutObject
+  snowflake       each table's stage: ListObjectsV2 under <table>/ and
+                  _manifests/<table>/, GetObject of what it lists
+
 Run with the servers venv (moto, boto3):
-  .tools/servers-venv/bin/python tests/infra/record_iam_fixture.py [OUT_DIR]
-It rewrites OUT_DIR (default tests/infra/iam_fixture): requests.jsonl, names.json,
-principals.json.
+  .tools/servers-venv/bin/python tests/infra/record_iam_fixture.py [--feeds] [OUT_DIR]
+It rewrites OUT_DIR (default tests/infra/iam_fixture, or tests/infra/iam_fixture_feeds
+with --feeds): requests.jsonl, names.json, principals.json.
 """
 
 from __future__ import annotations
@@ -55,6 +71,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 
 import boto3
@@ -81,6 +98,12 @@ NAMES = {
     "curated_table": "feed",
     "raw_prefix": "raw",
     "quarantine_prefix": "quarantine",
+}
+# The feeds deployment: the same names, with feeds_dir (relative to the repository root).
+FEEDS_NAMES = {
+    **{k: v for k, v in NAMES.items() if k != "curated_table"},
+    "feeds_dir": "infra/feeds.example",
+    "feeds_tables": ["orders", "orders_eu"],
 }
 KEYS = {
     "ingest": "AKIAFEEDPIPEINGEST",
@@ -278,8 +301,87 @@ def run(endpoint: str) -> None:
     s3.get_object(Bucket=n["curated_bucket"], Key=manifest)["Body"].read()
 
 
+def feeds_url(names: dict) -> str:
+    """FEEDPIPE_FEEDS_URL as infra/ renders it for `names` (tests/infra/policies.py)."""
+    sys.path.insert(0, str(HERE))
+    import policies  # noqa: PLC0415 (python-hcl2 from .tools/venv/hcl2-lib)
+
+    return policies.Tree(names).local((), "feeds_url")
+
+
+def run_feeds(endpoint: str) -> None:
+    n = FEEDS_NAMES
+    url = feeds_url(n)
+    config_bucket, feeds_key = url.removeprefix("s3://").split("/", 1)
+    config_dir = feeds_key.rsplit("/", 1)[0]
+    feeds_dir = REPO / n["feeds_dir"]
+    admin = {s: client(s, ADMIN, endpoint) for s in ("s3", "kinesis", "sqs")}
+    for b in (n["source_bucket"], n["raw_bucket"], n["curated_bucket"]):
+        admin["s3"].create_bucket(Bucket=b)
+        admin["s3"].put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    # What Terraform uploads (aws_s3_object.feeds): every file of feeds_dir.
+    for path in sorted(p for p in feeds_dir.rglob("*") if p.is_file()):
+        rel = path.relative_to(feeds_dir).as_posix()
+        admin["s3"].put_object(Bucket=config_bucket, Key=f"{config_dir}/{rel}", Body=path.read_bytes())
+    entries = tomllib.loads((feeds_dir / "feeds.toml").read_text())["feeds"]
+    contracts = [f"{config_dir}/{e['contract']}" for e in entries if "contract" in e]
+    admin["kinesis"].create_stream(StreamName=n["stream_name"], ShardCount=2)
+    queue_url = admin["sqs"].create_queue(QueueName=n["raw_to_parquet_queue"])["QueueUrl"]
+    feed = b'{"order_id":"o-1","customer_id":"c1","order_ts":"2026-12-01T10:00:00Z"}\n'
+    versions = {key: admin["s3"].put_object(Bucket=n["source_bucket"], Key=key, Body=feed)["VersionId"]
+                for key in ("orders/2026-12-01.jsonl", "orders/eu/2026-12-01.jsonl", "loyalty/points.jsonl")}
+
+    def cold_start(s3, with_contracts):
+        # FeedsFile::load of FEEDPIPE_FEEDS_URL; raw-to-parquet then loads each entry's contract.
+        s3.get_object(Bucket=config_bucket, Key=feeds_key)["Body"].read()
+        for key in contracts if with_contracts else []:
+            s3.get_object(Bucket=config_bucket, Key=key)["Body"].read()
+
+    # ---- ingest ---------------------------------------------------------------
+    s3 = client("s3", KEYS["ingest"], endpoint)
+    kinesis = client("kinesis", KEYS["ingest"], endpoint)
+    cold_start(s3, with_contracts=False)
+    for key in ("orders/2026-12-01.jsonl", "orders/eu/2026-12-01.jsonl"):
+        body = s3.get_object(Bucket=n["source_bucket"], Key=key, VersionId=versions[key])["Body"].read()
+        kinesis.put_records(StreamName=n["stream_name"], Records=[{"Data": body, "PartitionKey": "c1"}])
+    # A file of no feed: one unrouted quarantine entry (IngestJob::quarantine_unrouted).
+    s3.put_object(Bucket=n["raw_bucket"], Key="quarantine/ingest/dt=2026-12-01/points-unrouted/part-00001.jsonl",
+                  Body=b'{"kind":"unrouted"}\n')
+
+    # ---- raw-to-parquet ---------------------------------------------------------
+    raw_key = "raw/2026/12/01/10/fixture-raw-delivery-1-2026-12-01-10-00-00-0f1e2d3c.jsonl"
+    raw_version = admin["s3"].put_object(Bucket=n["raw_bucket"], Key=raw_key, Body=feed * 2)["VersionId"]
+    admin["sqs"].send_message(QueueUrl=queue_url, MessageBody=json.dumps({"Records": [{"s3": {
+        "bucket": {"name": n["raw_bucket"]}, "object": {"key": raw_key, "versionId": raw_version}}}]}))
+    sqs = client("sqs", KEYS["raw_to_parquet"], endpoint)
+    s3 = client("s3", KEYS["raw_to_parquet"], endpoint)
+    cold_start(s3, with_contracts=True)
+    for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []):
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+    s3.get_object(Bucket=n["raw_bucket"], Key=raw_key, VersionId=raw_version)["Body"].read()
+    stem = "fixture-raw-delivery-1-2026-12-01-10-00-00-0f1e2d3c"
+    for table in n["feeds_tables"]:
+        manifest = f"_manifests/{table}/{stem}-1a2b3c4d.json"
+        try:
+            s3.get_object(Bucket=n["curated_bucket"], Key=manifest)
+        except s3.exceptions.NoSuchKey:
+            pass
+        s3.put_object(Bucket=n["curated_bucket"], Key=f"{table}/dt=2026-12-01/{stem}-part-00001.parquet", Body=b"PAR1fixturePAR1")
+        s3.put_object(Bucket=n["curated_bucket"], Key=manifest, Body=json.dumps({"table": table, "rows_written": 1}).encode())
+
+    # ---- snowflake (one stage per table) ------------------------------------------
+    s3 = client("s3", KEYS["snowflake"], endpoint)
+    for table in n["feeds_tables"]:
+        for prefix in (f"{table}/", f"_manifests/{table}/"):
+            for obj in s3.list_objects_v2(Bucket=n["curated_bucket"], Prefix=prefix).get("Contents", []):
+                s3.get_object(Bucket=n["curated_bucket"], Key=obj["Key"])["Body"].read()
+
+
 def main() -> int:
-    out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "iam_fixture"
+    args = sys.argv[1:]
+    feeds = "--feeds" in args
+    args = [a for a in args if a != "--feeds"]
+    out = pathlib.Path(args[0]) if args else HERE / ("iam_fixture_feeds" if feeds else "iam_fixture")
     out.mkdir(parents=True, exist_ok=True)
     log = out / "requests.jsonl"
     log.unlink(missing_ok=True)
@@ -300,14 +402,15 @@ def main() -> int:
             raise SystemExit(f"the proxy did not start: {line!r}")
         endpoint = "http://" + line.strip().removeprefix("listening on ")
         os.environ.pop("AWS_PROFILE", None)
-        run(endpoint)
+        (run_feeds if feeds else run)(endpoint)
     finally:
         for p in (proxy, moto):
             if p is not None:
                 p.terminate()
                 p.wait(timeout=10)
-    (out / "names.json").write_text(json.dumps(NAMES, indent=2) + "\n")
-    (out / "principals.json").write_text(json.dumps({v: k for k, v in KEYS.items()}, indent=2) + "\n")
+    (out / "names.json").write_text(json.dumps(FEEDS_NAMES if feeds else NAMES, indent=2) + "\n")
+    used = ("ingest", "raw_to_parquet", "snowflake") if feeds else tuple(KEYS)
+    (out / "principals.json").write_text(json.dumps({KEYS[c]: c for c in used}, indent=2) + "\n")
     print(f"wrote {log} ({sum(1 for _ in log.open())} requests), names.json, principals.json")
     return 0
 

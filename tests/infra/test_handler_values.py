@@ -5,7 +5,9 @@ values the handler accepts (issue 15, defect 2).
 Two sources, read independently:
 
   * Terraform: for each FEEDPIPE_* variable in a Lambda module call's
-    `environment` (infra/main.tf) whose value is `var.X` or `tostring(var.X)`,
+    `environment` (infra/main.tf) whose value is `var.X` or `tostring(var.X)`
+    (or `local.feeds_enabled ? "" : var.X`: left out with feeds_dir, which only
+    an optional variable may be),
     the root variable X: its default and what its validation blocks allow
     (`contains([...], var.X)` lists; `var.X >= a`, `var.X <= b` and
     `floor(var.X) == var.X` bounds).
@@ -69,7 +71,9 @@ def terraform_root(texts: dict[str, str]) -> tuple[dict, dict]:
     return variables, calls
 
 
-VAR_DIRECT = re.compile(r"^\$\{(?:tostring\()?var\.([a-z0-9_]+)\)?\}$")
+# `var.X`, `tostring(var.X)`, and the single-feed form `local.feeds_enabled ? "" : var.X`
+# (infra/feeds.tf: left out beside FEEDPIPE_FEEDS_URL, else var.X).
+VAR_DIRECT = re.compile(r'^\$\{(?P<single>local\.feeds_enabled \? "" : )?(?:tostring\()?var\.([a-z0-9_]+)\)?\}$')
 
 
 def terraform_allows(name: str, body: dict) -> dict:
@@ -209,7 +213,10 @@ def compare(texts: dict[str, str], sources: dict[str, str], verbose: bool = Fals
                 if verbose:
                     print(f"  built by Terraform, not compared: {name} = {env[name]}")
                 continue
-            var = m.group(1)
+            var = m.group(2)
+            if m.group("single") and h.get("required"):
+                fails.append(f"{where}: Terraform leaves it out with feeds_dir, but the handler requires it")
+                continue
             if var not in variables:
                 fails.append(f"{where}: var.{var} is not declared")
                 continue
@@ -286,6 +293,8 @@ MUTATIONS = [
      r"var\.ingest_deadline_margin_seconds <= 600", "var.ingest_deadline_margin_seconds <= 900"),
     ("Terraform allows a fractional deadline margin", "tf", "variables.tf",
      r" && floor\(var\.ingest_deadline_margin_seconds\) == var\.ingest_deadline_margin_seconds", ""),
+    ("the handler requires a variable Terraform leaves out with feeds_dir", "rust", "lambdas/raw-to-parquet/src/config.rs",
+     r'env\.optional\("FEEDPIPE_TABLE"\)', 'env.required("FEEDPIPE_TABLE")?'),
     ("a reader this test does not know", "rust", "lambdas/raw-to-parquet/src/config.rs",
      r'env\.optional\("FEEDPIPE_TABLE"\)', 'env.flag("FEEDPIPE_TABLE")'),
 ]

@@ -28,6 +28,12 @@ fault_proxy.py --record, one access key per component, against moto):
     aws_iam_policy.operator): every Step Functions call distributed.rs makes is
     in the fixture under AKIAFEEDPIPEOPERATOR, mapped from a field the recorder
     keeps, denied on another state machine, and has no trust check (no role);
+  * many feeds (issue 17), over tests/infra/iam_fixture_feeds/ (record_iam_fixture.py
+    --feeds, names with feeds_dir = infra/feeds.example): both Lambdas' cold-start
+    reads of the feeds file (and raw-to-parquet's of the contracts beside it), the
+    writes and Snowflake's reads of both tables are allowed and use the statements
+    feeds.tf adds or widens; dropping the ingest's ReadFeedsFile, scoping the grant
+    to one digest, or a table left out of feeds_tables gives DENIED;
   * the request -> IAM mapping on hand-made requests (GetObject with a versionId
     needs s3:GetObjectVersion only, a 404 needs s3:ListBucket, ListObjectsV2 carries
     s3:prefix, the KMS calls S3 makes for the caller, ...), and the recorder's
@@ -177,7 +183,7 @@ INFRA_MUTATIONS = [
      r'\n  continuation_queue = \{\n(?:.*\n)*?  \}\n', "\n",
      "ingest", "sqs:SendMessage", "arn:aws:sqs:*:fixture-ingest-continuations"),
     ("Snowflake may not read the manifests", "main.tf",
-     r'manifest_prefixes      = \["_manifests/\$\{var\.curated_table\}/"\]', "manifest_prefixes      = []",
+     r'manifest_prefixes      = \[for t in local\.curated_tables : "_manifests/\$\{t\}/"\]', "manifest_prefixes      = []",
      "snowflake", "s3:GetObject", "arn:aws:s3:::fixture-curated/_manifests/*"),
 ]
 
@@ -459,6 +465,71 @@ def test_operator(ctx) -> list[str]:
         fails.append(f"the operator's calls on another state machine: denied {sorted(denied)}")
     return fails
 
+FEEDS_FIXTURE = HERE / "iam_fixture_feeds"
+# The statements a deployment with many feeds adds or widens (infra/feeds.tf): the run
+# of iam_fixture_feeds/ must use each. The fixture records only what differs from the
+# single-feed run, so the other statements may stay unused there.
+FEEDS_STATEMENTS = {
+    ("ingest", "ReadFeedsFile"), ("raw_to_parquet", "ReadFeedsFile"),
+    ("raw_to_parquet", "WriteCuratedTable"), ("raw_to_parquet", "WriteConversionManifests"),
+    ("snowflake", "ListCuratedTablePrefixes"), ("snowflake", "ReadCuratedTableObjects"),
+    ("snowflake", "ReadConversionManifests"),
+}
+FEEDS_INFRA_MUTATIONS = [
+    # (what, file, pattern, replacement, names override, component, action, resource pattern)
+    ("the ingest loses its feeds grant", "iam.tf",
+     r'\n  dynamic "statement" \{\n    for_each = local\.feeds_enabled \? \[local\.feeds_objects_arn\] : \[\]\n    content \{\n      sid       = "ReadFeedsFile"(?:.*\n)*?  \}\n',
+     "\n", {}, "ingest", "s3:GetObject", "arn:aws:s3:::fixture-curated/_feedpipe/feeds/*/feeds.toml"),
+    ("the feeds grant names another apply's digest", "feeds.tf",
+     r'feeds_objects_arn = "\$\{module\.buckets\.curated_bucket_arn\}/\$\{local\.feeds_prefix\}/\*"',
+     'feeds_objects_arn = "${module.buckets.curated_bucket_arn}/${local.feeds_prefix}/0000000000000000/*"', {},
+     "raw_to_parquet", "s3:GetObject", "arn:aws:s3:::fixture-curated/_feedpipe/feeds/*/contracts/orders.json"),
+    ("feeds_tables without orders_eu", None, None, None, {"feeds_tables": ["orders"]},
+     "raw_to_parquet", "s3:PutObject", "arn:aws:s3:::fixture-curated/orders_eu/*"),
+    ("feeds_tables without orders_eu (Snowflake's reads)", None, None, None, {"feeds_tables": ["orders"]},
+     "snowflake", "s3:GetObject", "arn:aws:s3:::fixture-curated/_manifests/orders_eu/*"),
+]
+
+
+def test_feeds_fixture(ctx) -> list[str]:
+    """iam_fixture_feeds/ (record_iam_fixture.py --feeds): the calls a deployment with
+    many feeds makes that a single-feed one does not (the feeds file and contracts read
+    at cold start, two tables written and read) are all allowed by the policies rendered
+    for its names (feeds_dir = infra/feeds.example), and use every statement of
+    FEEDS_STATEMENTS; removing the grant, scoping it to a digest, or leaving a table out
+    of feeds_tables gives DENIED."""
+    fails = []
+    names = json.loads((FEEDS_FIXTURE / "names.json").read_text())
+    principals = json.loads((FEEDS_FIXTURE / "principals.json").read_text())
+    requests = iam_check.read_log(FEEDS_FIXTURE / "requests.jsonl")
+    texts = read_texts()
+    result = iam_check.check(requests, policies.render(names, texts), principals)
+    f = result["findings"]
+    for line in iam_check.report_lines({**result, "findings": {**f, "unused": []}})[:-1]:
+        fails.append(f"feeds fixture: {line}")
+    unused = {(u["component"], u["statement"]) for u in f["unused"]}
+    for component, sid in sorted(FEEDS_STATEMENTS & unused):
+        fails.append(f"feeds fixture: {component} {sid} is not used by the run: the fixture no longer exercises it")
+    feeds_reads = [r for r in requests if "/_feedpipe/feeds/" in (r.get("path") or "") and principals.get(r.get("akid"))]
+    if {principals[r["akid"]] for r in feeds_reads} != {"ingest", "raw_to_parquet"}:
+        fails.append(f"feeds fixture: the feeds file is read by {sorted({principals[r['akid']] for r in feeds_reads})}, "
+                     "not by both Lambdas")
+    for what, rel, pattern, replacement, override, component, action, resource in FEEDS_INFRA_MUTATIONS:
+        mutated = dict(texts)
+        if rel is not None:
+            mutated[rel], n = re.subn(pattern, replacement, texts[rel], count=1)
+            if n != 1:
+                fails.append(f"feeds mutation {what!r}: pattern no longer matches {rel}; update it")
+                continue
+        got = iam_check.check(requests, policies.render({**names, **override}, mutated), principals)
+        hits = [d for d in got["findings"]["denied"]
+                if d["component"] == component and d["action"] == action and fnmatch.fnmatchcase(d["resource"], resource)]
+        if not hits:
+            fails.append(f"feeds mutation {what!r}: no DENIED {component} {action} {resource}: {iam_check.report_lines(got)}")
+        else:
+            print(f"  feeds mutation {what}: DENIED {component} {hits[0]['action']} {hits[0]['resource']}")
+    return fails
+
 
 TESTS = [
     ("every request of the fixture is allowed, nothing unmapped or unused", test_fixture_passes),
@@ -470,6 +541,7 @@ TESTS = [
     ("the ingest's continuations: SendMessage allowed on its continuation queue, denied elsewhere", test_continuations),
     ("the operator: every call of convert --distributed recorded, mapped, scoped; no trust check", test_operator),
     ("the recorder's credential scope and body fields", test_recorder_parsing),
+    ("many feeds (iam_fixture_feeds/): the feeds file read by both Lambdas, every table, each grant needed", test_feeds_fixture),
 ]
 
 

@@ -41,6 +41,22 @@ outputs to the resources they end at:
     (and with only one of its two variables set), is one unconditional Deny of
     sts:AssumeRole to every principal; after it, one Allow to exactly
     Snowflake's IAM user with its external id.
+  * Many feeds (issue 17, infra/feeds.tf), rendered with tests/infra/policies.py
+    for the IAM fixture's names: without feeds_dir nothing of it exists and the
+    single-feed variables reach raw-to-parquet and the ingest as before; with
+    feeds_dir = infra/feeds.example every file of it (but hidden ones) is an
+    object at _feedpipe/feeds/<digest>/ of the curated bucket (the digest
+    computed here from the files), both Lambdas get FEEDPIPE_FEEDS_URL = its
+    feeds.toml, taken from the object (so they wait for the upload), and none of
+    FEEDPIPE_TABLE, FEEDPIPE_SCHEMA_URL, FEEDPIPE_EVENT_TIME_COLUMN,
+    FEEDPIPE_PARTITION_KEY_FIELD; both may s3:GetObject on exactly
+    _feedpipe/feeds/*, nobody may write there or read it otherwise; raw-to-parquet
+    writes, Snowflake reads and Snowpipe hears (one non-overlapping <table>/
+    *.parquet configuration each, no manifest, no upload) every table; sql_vars
+    lists them; and the preconditions and validations refuse feeds_tables that
+    differ from feeds.toml, single-feed variables beside feeds_dir, contracts
+    outside feeds_dir, table names starting with "_", a feeds_dir without
+    feeds.toml.
   * Every variable has a description and a type, every output a description,
     and every module call gets name_prefix and tags.
 
@@ -53,10 +69,15 @@ Run: python tests/infra/test_wiring.py   (prints "N passed, N failed")
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
+import json
 import pathlib
 import posixpath
 import re
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field
 
 import hcl2
@@ -162,11 +183,16 @@ class Module:
             self.locals.update(entry)
 
 
+_PARSED: dict[tuple[str, str], dict] = {}  # (file, text) -> parsed: python-hcl2 is slow, texts repeat
+
+
 def parse_tree(texts: dict[str, str]) -> dict[str, Module]:
     modules: dict[str, Module] = {}
     for rel, text in texts.items():
         directory = posixpath.dirname(rel) or "."
-        modules.setdefault(directory, Module(directory)).add(norm(hcl2.loads(text)))
+        if (rel, text) not in _PARSED:
+            _PARSED[(rel, text)] = norm(hcl2.loads(text))
+        modules.setdefault(directory, Module(directory)).add(_PARSED[(rel, text)])
     return modules
 
 
@@ -214,8 +240,9 @@ class Target:
 
 
 class Resolver:
-    def __init__(self, modules: dict[str, Module]):
+    def __init__(self, modules: dict[str, Module], texts: dict[str, str] | None = None):
         self.modules = modules
+        self.texts = texts  # the .tf texts parsed, for the checks that render values (check_feeds)
         self.root = Instance(".")
 
     def module(self, inst: Instance) -> Module:
@@ -702,11 +729,21 @@ def check_iam(r: Resolver) -> list[str]:
     return fails
 
 
+# GetObject statements that need no s3:ListBucket on their bucket, with the reason.
+LIST_BUCKET_EXEMPT = {
+    ("ingest", "ReadFeedsFile"):
+        "the feeds file and its contracts (feeds.tf) are read once at cold start from objects this stack made "
+        "before the function points at them; a missing one fails every cold start, 403 or 404 alike, and "
+        "ListBucket would show the ingest every key of the curated bucket",
+}
+
+
 def check_lambda_s3_access(r: Resolver) -> list[str]:
     """The Lambdas may do the S3 calls their cores make (issue 15, defects 1 and 3):
     raw-to-parquet writes and reads `_manifests/<table>/*` in the curated bucket
-    (jobs/convert/src/job/manifest.rs), and every bucket a Lambda reads objects
-    from also gets s3:ListBucket, so that a missing key is a 404, not a 403."""
+    (jobs/convert/src/job/manifest.rs) for every table, and every bucket a Lambda
+    reads objects from also gets s3:ListBucket, so that a missing key is a 404, not
+    a 403 (bar LIST_BUCKET_EXEMPT)."""
     fails = []
     root = r.module(r.root)
 
@@ -722,27 +759,35 @@ def check_lambda_s3_access(r: Resolver) -> list[str]:
         if doc is None:
             fails.append(f"root: data.aws_iam_policy_document.{doc_name} is missing")
             continue
-        sts = statements(doc)
-        listed = " ".join(expand(st.get("resources")) for st in sts if "s3:ListBucket" in as_list(st.get("actions")))
-        for st in sts:
+        # (statement, the text of what its resources are: a dynamic one's for_each)
+        sts = [(st, expand(st.get("resources"))) for st in doc.get("statement", [])]
+        for entry in doc.get("dynamic", []):
+            dyn = entry.get("statement") if isinstance(entry, dict) else None
+            for st in (dyn or {}).get("content", []):
+                res = expand(st.get("resources"))
+                sts.append((st, expand(dyn.get("for_each")) if "statement.value" in res else res))
+        listed = " ".join(res for st, res in sts if "s3:ListBucket" in as_list(st.get("actions")))
+        for st, res in sts:
             if "s3:GetObject" not in as_list(st.get("actions")):
                 continue
-            for res in as_list(st.get("resources")):
-                m = re.match(r"^\$\{(module\.buckets\.[a-z_]+_bucket_arn)\}/", str(res))
-                if m and m.group(1) not in listed:
+            if (doc_name, st.get("sid")) in LIST_BUCKET_EXEMPT:
+                continue
+            for bucket in sorted(set(re.findall(r"(module\.buckets\.[a-z_]+_bucket_arn)\}/", res))):
+                if bucket not in listed:
                     fails.append(
-                        f"{doc_name}: statement {st.get('sid')!r} reads {m.group(1)} objects but no statement "
+                        f"{doc_name}: statement {st.get('sid')!r} reads {bucket} objects but no statement "
                         f"grants s3:ListBucket on that bucket (a missing key would answer 403, retried)"
                     )
         if doc_name == "raw_to_parquet":
             manifests = [
-                st for st in sts
+                st for st, _ in sts
                 if "s3:PutObject" in as_list(st.get("actions"))
-                and any("module.buckets.curated_bucket_arn}/_manifests/${var.curated_table}/" in str(x)
+                and any(re.search(r"for t in local\.curated_tables : \"\$\{module\.buckets\.curated_bucket_arn\}/_manifests/\$\{t\}/\*\"", str(x))
                         for x in as_list(st.get("resources")))
             ]
             if not manifests:
-                fails.append("raw_to_parquet: no statement allows s3:PutObject on <curated>/_manifests/<table>/* (the converter's manifests)")
+                fails.append("raw_to_parquet: no statement allows s3:PutObject on <curated>/_manifests/<table>/* "
+                             "for every table of local.curated_tables (the converter's manifests)")
     return fails
 
 
@@ -930,6 +975,285 @@ def check_snowflake_trust(r: Resolver) -> list[str]:
     return fails
 
 
+# ---------------------------------------------------------------------------
+# Many feeds (issue 17): infra/feeds.tf, rendered for both configurations
+# ---------------------------------------------------------------------------
+
+FEEDS_EXAMPLE = "infra/feeds.example"  # relative to the repository root, as feeds_dir is
+FEEDS_TABLES = ["orders", "orders_eu"]  # the tables of its feeds.toml
+FEEDS_PREFIX = "_feedpipe/feeds"
+# The variables the Lambdas refuse beside FEEDPIPE_FEEDS_URL (their config.rs).
+SINGLE_FEED_ENV = {
+    "ingest": {"FEEDPIPE_PARTITION_KEY_FIELD"},
+    "raw_to_parquet": {"FEEDPIPE_TABLE", "FEEDPIPE_SCHEMA_URL", "FEEDPIPE_EVENT_TIME_COLUMN"},
+}
+SNOWPIPE_QUEUE = "arn:aws:sqs:us-east-1:999988887777:sf-snowpipe-AIDAEXAMPLE-abc"
+
+
+def feeds_digest(folder: pathlib.Path) -> tuple[list[str], str]:
+    """The files feeds.tf uploads (all but hidden ones) and its <digest>, computed
+    here as infra/feeds.tf documents it: the first 16 hex digits of SHA-256 over
+    "<path> <SHA-256 of the file>" lines, sorted by path."""
+    files = sorted(
+        p.relative_to(folder).as_posix() for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    lines = "\n".join(f"{f} {hashlib.sha256((folder / f).read_bytes()).hexdigest()}" for f in files)
+    return files, hashlib.sha256(lines.encode()).hexdigest()[:16]
+
+
+def _allows(statement: dict, action: str, resource: str) -> bool:
+    if statement.get("Effect") != "Allow":
+        return False
+    acts, res = as_list(statement.get("Action", [])), as_list(statement.get("Resource", []))
+    return any(fnmatch.fnmatchcase(action, a) for a in acts) and any(fnmatch.fnmatchcase(resource, x) for x in res)
+
+
+def check_feeds(r: Resolver) -> list[str]:
+    """feeds_dir (infra/feeds.tf), rendered by tests/infra/policies.py for the IAM
+    fixture's names: without it, nothing of it exists and the single-feed
+    variables are as before; with infra/feeds.example, every file is an object at
+    _feedpipe/feeds/<digest>/ of the curated bucket (digest computed here), both
+    functions get FEEDPIPE_FEEDS_URL = its feeds.toml (from the object, so they
+    depend on the uploads) and none of the variables they refuse beside it, may
+    s3:GetObject on exactly _feedpipe/feeds/*, and nothing else may read or write
+    there; raw-to-parquet writes, Snowflake reads and Snowpipe hears every table;
+    sql_vars lists them; the preconditions and validations refuse what the
+    Lambdas or the upload could not work with."""
+    import policies  # noqa: PLC0415 (imports this module: only once it is loaded)
+
+    fails = []
+    texts = r.texts if r.texts is not None else read_texts()
+    base = json.loads((REPO / "tests/infra/iam_fixture/names.json").read_text())
+    curated = base["curated_bucket"]
+    root = r.module(r.root)
+
+    def tree(**extra):
+        return policies.Tree({**base, **extra}, texts)
+
+    def env(t, call):
+        return t.local((call,), "environment")
+
+    def preconditions(t) -> list[tuple[str, bool]]:
+        out = []
+        for (rtype, name), body in list(root.data.items()) + list(root.resources.items()):
+            for lc in as_list(body.get("lifecycle")):
+                for pc in as_list(lc.get("precondition")):
+                    out.append((f"{rtype}.{name}: {str(pc.get('error_message'))[:70]}...", evaluate(pc["condition"], t.scope(()))))
+        return out
+
+    def validations(t, var) -> list[bool]:
+        return [evaluate(v["condition"], t.scope(())) for v in as_list(root.variables.get(var, {}).get("validation"))]
+
+    def objects(t) -> list:
+        return t.block_ns((), "resource", "aws_s3_object", "feeds").items()
+
+    # ---- without feeds_dir: the single-feed deployment, unchanged ----------------
+    try:
+        t = tree()
+        for call in ("ingest", "raw_to_parquet"):
+            if "FEEDPIPE_FEEDS_URL" in env(t, call):
+                fails.append(f"single feed: module.{call} gets FEEDPIPE_FEEDS_URL")
+        if env(t, "raw_to_parquet").get("FEEDPIPE_TABLE") != base["curated_table"]:
+            fails.append(f"single feed: FEEDPIPE_TABLE is {env(t, 'raw_to_parquet').get('FEEDPIPE_TABLE')!r}, not curated_table")
+        if env(t, "ingest").get("FEEDPIPE_PARTITION_KEY_FIELD") != "customer_id":
+            fails.append("single feed: FEEDPIPE_PARTITION_KEY_FIELD is not ingest_partition_key_field's default")
+        t2 = tree(schema_url="s3://config-bucket/feed.json", event_time_column="order_ts")
+        got = {k: env(t2, "raw_to_parquet").get(k) for k in ("FEEDPIPE_SCHEMA_URL", "FEEDPIPE_EVENT_TIME_COLUMN")}
+        if got != {"FEEDPIPE_SCHEMA_URL": "s3://config-bucket/feed.json", "FEEDPIPE_EVENT_TIME_COLUMN": "order_ts"}:
+            fails.append(f"single feed: schema_url and event_time_column no longer reach raw-to-parquet: {got}")
+        if objects(t):
+            fails.append(f"single feed: {len(objects(t))} aws_s3_object.feeds instances")
+        rendered = policies.render(base, texts)
+        for component, doc in rendered["identity"].items():
+            if any(st.get("Sid") == "ReadFeedsFile" for st in doc["Statement"]):
+                fails.append(f"single feed: {component} has a ReadFeedsFile statement")
+        if not _allows(next((st for st in rendered["identity"]["raw_to_parquet"]["Statement"] if st.get("Sid") == "WriteCuratedTable"), {}),
+                       "s3:PutObject", f"arn:aws:s3:::{curated}/{base['curated_table']}/dt=2026-12-01/x.parquet"):
+            fails.append("single feed: raw-to-parquet may not write curated_table")
+        for what, ok in preconditions(t):
+            if not ok:
+                fails.append(f"single feed: precondition fails: {what}")
+    except HclError as exc:
+        fails.append(f"single feed: cannot render: {exc}")
+
+    # ---- with infra/feeds.example --------------------------------------------------
+    feeds = {"feeds_dir": FEEDS_EXAMPLE, "feeds_tables": FEEDS_TABLES}
+    files, digest = feeds_digest(REPO / FEEDS_EXAMPLE)
+    url = f"s3://{curated}/{FEEDS_PREFIX}/{digest}/feeds.toml"
+    object_arns = [f"arn:aws:s3:::{curated}/{FEEDS_PREFIX}/{digest}/{f}" for f in files]
+    try:
+        t = tree(**feeds)
+        for call in ("ingest", "raw_to_parquet"):
+            e = env(t, call)
+            if e.get("FEEDPIPE_FEEDS_URL") != url:
+                fails.append(f"feeds: module.{call}: FEEDPIPE_FEEDS_URL is {e.get('FEEDPIPE_FEEDS_URL')!r}, not {url!r}")
+            both = sorted(SINGLE_FEED_ENV[call] & set(e))
+            if both:
+                fails.append(f"feeds: module.{call} also gets {both}, which its handler refuses beside FEEDPIPE_FEEDS_URL")
+            # The functions must wait for the uploads: the value comes from the objects.
+            targets = r.resolve(r.root, root.calls.get(call, {}).get("environment", {}).get("FEEDPIPE_FEEDS_URL"))
+            if not any((x.rtype, x.rname) == ("aws_s3_object", "feeds") and r.exists(x) for x in targets):
+                fails.append(f"feeds: module.{call}'s FEEDPIPE_FEEDS_URL does not refer to aws_s3_object.feeds "
+                             f"({sorted(map(str, targets))}): the function would not wait for the upload")
+        if t.local((), "feeds_url") != url or evaluate(root.outputs.get("feeds_url", {}).get("value", "null"), t.scope(())) != url:
+            fails.append("feeds: local.feeds_url or output feeds_url is not the uploaded feeds.toml")
+        kms = t.module_ns(("buckets",)).attr("kms_key_arn")
+        got = {}
+        for o in objects(t):
+            got[o.attr("key")] = (o.attr("bucket"), o.attr("source"), o.attr("source_hash"), o.attr("kms_key_id"), o.attr("server_side_encryption"))
+        want = {
+            f"{FEEDS_PREFIX}/{digest}/{f}": (curated, str(REPO / FEEDS_EXAMPLE / f), hashlib.md5((REPO / FEEDS_EXAMPLE / f).read_bytes()).hexdigest(), kms, "aws:kms")
+            for f in files
+        }
+        if got != want:
+            fails.append(f"feeds: the uploaded objects are {got}, expected {want}")
+        lifecycle = as_list(root.resources.get(("aws_s3_object", "feeds"), {}).get("lifecycle"))
+        if not any(lc.get("create_before_destroy") is True for lc in lifecycle):
+            fails.append("feeds: aws_s3_object.feeds lacks create_before_destroy: a changed feeds file would delete the "
+                         "objects the functions still point at before they move on")
+        rendered = policies.render({**base, **feeds}, texts)
+        for component, doc in rendered["identity"].items():
+            readers = [st.get("Sid") for st in doc["Statement"] if any(_allows(st, "s3:GetObject", a) for a in object_arns)]
+            writers = [st.get("Sid") for st in doc["Statement"]
+                       if any(_allows(st, act, a) for a in object_arns for act in ("s3:PutObject", "s3:DeleteObject"))]
+            if writers:
+                fails.append(f"feeds: {component} may write or delete the feeds objects: {writers}")
+            if component not in ("ingest", "raw_to_parquet"):
+                if readers:
+                    fails.append(f"feeds: {component} may read the feeds objects: {readers}")
+                continue
+            if readers != ["ReadFeedsFile"]:
+                fails.append(f"feeds: {component}: the statements that let it read the feeds objects are {readers}, not ReadFeedsFile")
+            st = next((x for x in doc["Statement"] if x.get("Sid") == "ReadFeedsFile"), {})
+            if (st.get("Action"), st.get("Resource")) != ("s3:GetObject", f"arn:aws:s3:::{curated}/{FEEDS_PREFIX}/*"):
+                fails.append(f"feeds: {component}'s ReadFeedsFile allows {st.get('Action')} on {st.get('Resource')}, "
+                             f"not s3:GetObject on exactly arn:aws:s3:::{curated}/{FEEDS_PREFIX}/*")
+        r2p, snow = rendered["identity"]["raw_to_parquet"]["Statement"], rendered["identity"]["snowflake"]["Statement"]
+        for table in FEEDS_TABLES:
+            parquet = f"arn:aws:s3:::{curated}/{table}/dt=2026-12-01/raw-1-part-00001.parquet"
+            manifest = f"arn:aws:s3:::{curated}/_manifests/{table}/raw-1.json"
+            for who, sts, action, arn in (("raw-to-parquet", r2p, "s3:PutObject", parquet), ("raw-to-parquet", r2p, "s3:PutObject", manifest),
+                                          ("snowflake", snow, "s3:GetObject", parquet), ("snowflake", snow, "s3:GetObject", manifest)):
+                if not any(_allows(st, action, arn) for st in sts):
+                    fails.append(f"feeds: {who} may not {action} {arn}")
+            prefixes = [v for st in snow for c in st.get("Condition", {}).values() for v in as_list(c.get("s3:prefix", []))]
+            if f"{table}/" not in prefixes or f"_manifests/{table}/" not in prefixes:
+                fails.append(f"feeds: snowflake may not list {table}/ and _manifests/{table}/ ({prefixes})")
+        # The Snowpipe notification, once the queue is known: one configuration per table.
+        t3 = tree(**feeds, snowpipe_sqs_arn=SNOWPIPE_QUEUE)
+        mod = r.modules["modules/snowflake_access"]
+        body = mod.resources.get(("aws_s3_bucket_notification", "snowpipe"), {})
+        scope = t3.scope(("snowflake_access",))
+        configs = []
+        if int(evaluate(body.get("count", 1), scope)) == 1:
+            for entry in as_list(body.get("dynamic")):
+                dyn = entry.get("queue") if isinstance(entry, dict) else None
+                if not dyn:
+                    continue
+                for i, v in enumerate(evaluate(dyn.get("for_each"), scope)):
+                    inner = scope.child({"queue": {"key": i, "value": v}})
+                    for c in as_list(dyn.get("content")):
+                        configs.append({k: evaluate(c.get(k, ""), inner) for k in ("queue_arn", "events", "filter_prefix", "filter_suffix")})
+            configs += [{k: evaluate(q.get(k, ""), scope) for k in ("queue_arn", "events", "filter_prefix", "filter_suffix")} for q in as_list(body.get("queue"))]
+        if sorted(c["filter_prefix"] for c in configs) != sorted(f"{x}/" for x in FEEDS_TABLES):
+            fails.append(f"feeds: the Snowpipe notification filters {[c['filter_prefix'] for c in configs]}, not one <table>/ per table")
+        for c in configs:
+            if c["queue_arn"] != SNOWPIPE_QUEUE or c["events"] != ["s3:ObjectCreated:*"] or c["filter_suffix"] != ".parquet":
+                fails.append(f"feeds: a Snowpipe configuration sends {c['events']} of {c['filter_prefix']}*{c['filter_suffix']} "
+                             f"to {c['queue_arn']}, not s3:ObjectCreated:* of <table>/*.parquet to the pipes' queue")
+        for a in configs:
+            for b in configs:
+                if a is not b and (a["filter_prefix"].startswith(b["filter_prefix"]) and a["filter_suffix"].endswith(b["filter_suffix"])):
+                    fails.append(f"feeds: Snowpipe configurations overlap (S3 refuses it): {a['filter_prefix']} and {b['filter_prefix']}")
+
+        def notified(key):
+            return [c for c in configs if key.startswith(c["filter_prefix"]) and key.endswith(c["filter_suffix"])]
+
+        for table in FEEDS_TABLES:
+            if len(notified(f"{table}/dt=2026-12-01/raw-1-part-00001.parquet")) != 1:
+                fails.append(f"feeds: a Parquet file of {table} is not notified exactly once")
+            if notified(f"_manifests/{table}/raw-1.json"):
+                fails.append(f"feeds: a manifest of {table} is notified to Snowpipe")
+        for key in (f"{FEEDS_PREFIX}/{digest}/{f}" for f in files):
+            if notified(key):
+                fails.append(f"feeds: the upload {key} is notified to Snowpipe")
+        sql_vars = evaluate(root.outputs["sql_vars"]["value"], t.scope(()))
+        want_locations = [x for tb in FEEDS_TABLES for x in (f"s3://{curated}/{tb}/", f"s3://{curated}/_manifests/{tb}/")]
+        if (sql_vars.get("tables"), sql_vars.get("table"), sql_vars.get("storage_allowed_locations")) != (FEEDS_TABLES, "", want_locations):
+            fails.append(f"feeds: sql_vars has tables {sql_vars.get('tables')}, table {sql_vars.get('table')!r}, "
+                         f"storage_allowed_locations {sql_vars.get('storage_allowed_locations')}; expected {FEEDS_TABLES}, '', {want_locations}")
+        for what, ok in preconditions(t):
+            if not ok:
+                fails.append(f"feeds: precondition fails: {what}")
+    except HclError as exc:
+        fails.append(f"feeds: cannot render: {exc}")
+
+    # ---- what the preconditions and validations must refuse -----------------------
+    with tempfile.TemporaryDirectory() as tmp:
+        def variant(name: str, old: str | None = None, new: str | None = None) -> str:
+            folder = pathlib.Path(tmp) / name
+            shutil.copytree(REPO / FEEDS_EXAMPLE, folder)
+            if old is not None:
+                toml = (folder / "feeds.toml").read_text()
+                assert old in toml, (old, name)
+                (folder / "feeds.toml").write_text(toml.replace(old, new, 1))
+            return str(folder)
+
+        hidden = variant("hidden")
+        (pathlib.Path(hidden) / ".DS_Store").write_bytes(b"\0")
+        (pathlib.Path(hidden) / "contracts" / ".orders.json.swp").write_bytes(b"\0")
+        try:
+            # _feedpipe/feeds/<digest>/<path>
+            keys = sorted(o.attr("key").split("/", 3)[-1] for o in objects(tree(feeds_dir=hidden, feeds_tables=FEEDS_TABLES)))
+            if keys != files:
+                fails.append(f"feeds: with hidden files in feeds_dir the upload is {keys}, not {files}")
+        except HclError as exc:
+            fails.append(f"feeds: hidden files: cannot render: {exc}")
+        refused = [
+            ("a table of feeds.toml missing from feeds_tables", {**feeds, "feeds_tables": ["orders"]}),
+            ("a table in feeds_tables that feeds.toml does not name", {**feeds, "feeds_tables": FEEDS_TABLES + ["returns"]}),
+            ("feeds_dir without feeds_tables", {**feeds, "feeds_tables": []}),
+            ("feeds_tables without feeds_dir", {"feeds_tables": FEEDS_TABLES}),
+            ("schema_url beside feeds_dir", {**feeds, "schema_url": "s3://config-bucket/feed.json"}),
+            ("event_time_column beside feeds_dir", {**feeds, "event_time_column": "order_ts"}),
+            ("curated_table beside feeds_dir", {**feeds, "curated_table": "orders"}),
+            ("ingest_partition_key_field beside feeds_dir", {**feeds, "ingest_partition_key_field": "customer.id"}),
+            ("an s3:// contract", {**feeds, "feeds_dir": variant("s3", 'contract = "contracts/orders.json"', 'contract = "s3://config/orders.json"')}),
+            ("a contract that is not in feeds_dir", {**feeds, "feeds_dir": variant("missing", '"contracts/orders.json"', '"contracts/returns.json"')}),
+            ("a contract named ./contracts/orders.json", {**feeds, "feeds_dir": variant("dot", '"contracts/orders.json"', '"./contracts/orders.json"')}),
+            ("a feed outside source_prefix", {**feeds, "source_prefix": "incoming/"}),
+            ("a table named twice", {"feeds_dir": variant("twice", 'table = "orders_eu"', 'table = "orders"'), "feeds_tables": ["orders"]}),
+        ]
+        for what, names in refused:
+            try:
+                failing = [w for w, ok in preconditions(tree(**names)) if not ok]
+            except HclError as exc:
+                failing = [f"cannot render: {exc}"]
+            if not failing:
+                fails.append(f"feeds: no precondition refuses {what}")
+        try:
+            t = tree()
+            for var, value, want in (
+                ("feeds_dir", "", True), ("feeds_dir", FEEDS_EXAMPLE, True), ("feeds_dir", FEEDS_EXAMPLE + "/", True),
+                ("feeds_dir", str(REPO / FEEDS_EXAMPLE), True), ("feeds_dir", "infra/no-such-feeds", False),
+                ("feeds_dir", "infra", False),
+                ("feeds_tables", [], True), ("feeds_tables", FEEDS_TABLES, True), ("feeds_tables", ["Orders", "x9_y"], True),
+                ("feeds_tables", ["_feedpipe"], False), ("feeds_tables", ["9lives"], False), ("feeds_tables", ["orders-eu"], False),
+                ("feeds_tables", ["Orders", "orders"], False), ("feeds_tables", [f"t{i}" for i in range(101)], False),
+            ):
+                t.root_vars[var] = value
+                t._memo.clear()
+                got = all(validations(t, var))
+                if got != want:
+                    shown = repr(value) if len(repr(value)) < 80 else repr(value)[:77] + "..."
+                    fails.append(f"feeds: var.{var} = {shown} is {'accepted' if got else 'refused'}, "
+                                 f"expected {'accepted' if want else 'refused'}")
+        except HclError as exc:
+            fails.append(f"feeds: validations: cannot evaluate: {exc}")
+    return fails
+
+
 def check_declarations(r: Resolver) -> list[str]:
     """Every variable has a description and a type; every output a description."""
     fails = []
@@ -960,6 +1284,7 @@ CHECKS = {
     "S3 may use the key for notifications as AWS documents it; the queue policy guards": check_kms_for_s3_notifications,
     "backfill Task timeout and retries follow the Lambda timeout": check_backfill_timeouts,
     "the Snowflake role trusts nobody before the handshake, exactly Snowflake after": check_snowflake_trust,
+    "feeds_dir: the feeds file uploaded, FEEDPIPE_FEEDS_URL and its grant, every table (issue 17)": check_feeds,
     "variables and outputs are declared fully; name_prefix and tags threaded": check_declarations,
 }
 
@@ -1037,7 +1362,10 @@ MUTATIONS = [
      r'\n  # jobs/convert/src/job/manifest\.rs:(?:.*\n)*?  statement \{\n    sid       = "WriteConversionManifests"(?:.*\n)*?  \}\n', "\n",
      check_lambda_s3_access),
     ("manifests written to the table prefix only", "iam.tf",
-     r"curated_bucket_arn\}/_manifests/\$\{var\.curated_table\}/\*", "curated_bucket_arn}/${var.curated_table}/*",
+     r"curated_bucket_arn\}/_manifests/\$\{t\}/\*", "curated_bucket_arn}/${t}/*",
+     check_lambda_s3_access),
+    ("raw-to-parquet cannot list the curated bucket", "iam.tf",
+     r"(raw_to_parquet_read_buckets = distinct\(compact\(\[\n(?:.*\n)*?)\s*module\.buckets\.curated_bucket_arn,\n", r"\1",
      check_lambda_s3_access),
     ("ingest cannot list the source bucket", "iam.tf",
      r'  statement \{\n    sid       = "KnowMissingFeedFiles"(?:.*\n)*?  \}\n', "",
@@ -1141,6 +1469,70 @@ MUTATIONS = [
     ("the deadline margin may reach the timeout", "iam.tf",
      r"var\.ingest_deadline_margin_seconds < var\.ingest_timeout_seconds", "var.ingest_deadline_margin_seconds <= 900",
      check_continuation_queue),
+    # Many feeds (issue 17): feeds.tf and what it feeds.
+    ("FEEDPIPE_TABLE set beside the feeds file", "main.tf",
+     r'FEEDPIPE_TABLE(\s+)= local\.feeds_enabled \? "" : var\.curated_table', r"FEEDPIPE_TABLE\1= var.curated_table",
+     check_feeds),
+    ("FEEDPIPE_PARTITION_KEY_FIELD set beside the feeds file", "main.tf",
+     r'(FEEDPIPE_PARTITION_KEY_FIELD\s+= )local\.feeds_enabled \? "" : ', r"\1",
+     check_feeds),
+    ("raw-to-parquet is not told the feeds file", "main.tf",
+     r"(\n    FEEDPIPE_FEEDS_URL         = )local\.feeds_url", r'\1""',
+     check_feeds),
+    ("the feeds URL built from names, not from the uploaded object", "feeds.tf",
+     r'feeds_url = local\.feeds_enabled \? "s3://\$\{aws_s3_object\.feeds\["feeds\.toml"\]\.bucket\}/\$\{aws_s3_object\.feeds\["feeds\.toml"\]\.key\}"',
+     'feeds_url = local.feeds_enabled ? "s3://${module.buckets.curated_bucket_name}/${local.feeds_prefix}/${local.feeds_digest}/feeds.toml"',
+     check_feeds),
+    ("the feeds grant widened to the whole curated bucket", "feeds.tf",
+     r'feeds_objects_arn = "\$\{module\.buckets\.curated_bucket_arn\}/\$\{local\.feeds_prefix\}/\*"',
+     'feeds_objects_arn = "${module.buckets.curated_bucket_arn}/*"',
+     check_feeds),
+    ("the ingest loses its feeds grant", "iam.tf",
+     r'\n  dynamic "statement" \{\n    for_each = local\.feeds_enabled \? \[local\.feeds_objects_arn\] : \[\]\n    content \{\n      sid       = "ReadFeedsFile"(?:.*\n)*?  \}\n',
+     "\n", check_feeds),
+    ("the digest left out of the keys", "feeds.tf",
+     r'key         = "\$\{local\.feeds_prefix\}/\$\{local\.feeds_digest\}/\$\{each\.key\}"', 'key         = "${local.feeds_prefix}/${each.key}"',
+     check_feeds),
+    ("the digest no longer covers the files' content", "feeds.tf",
+     r'"\$\{f\} \$\{filesha256\("\$\{local\.feeds_path\}/\$\{f\}"\)\}"', '"${f}"',
+     check_feeds),
+    ("old feeds objects deleted before the functions move on", "feeds.tf",
+     r"create_before_destroy = true", "create_before_destroy = false",
+     check_feeds),
+    ("hidden files uploaded", "feeds.tf",
+     r' if !startswith\(f, "\."\) && !strcontains\(f, "/\."\)', "",
+     check_feeds),
+    ("Snowflake reads and Snowpipe hears only curated_table", "main.tf",
+     r'curated_prefixes       = \[for t in local\.curated_tables : "\$\{t\}/"\]', 'curated_prefixes       = ["${var.curated_table}/"]',
+     check_feeds),
+    ("raw-to-parquet may write curated_table only", "iam.tf",
+     r'resources = \[for t in local\.curated_tables : "\$\{module\.buckets\.curated_bucket_arn\}/\$\{t\}/\*"\]',
+     'resources = ["${module.buckets.curated_bucket_arn}/${var.curated_table}/*"]',
+     check_feeds),
+    ("feeds_tables no longer compared with feeds.toml", "iam.tf",
+     r"condition     = sort\(distinct\(local\.feeds_toml_tables\)\) == sort\(distinct\(var\.feeds_tables\)\) && ",
+     "condition     = true || ", check_feeds),
+    ("feeds outside source_prefix accepted", "iam.tf",
+     r"condition     = length\(local\.feeds_unheard_prefixes\) == 0", "condition     = true",
+     check_feeds),
+    ("contracts outside feeds_dir accepted", "iam.tf",
+     r"condition     = length\(local\.feeds_foreign_contracts\) == 0", "condition     = true",
+     check_feeds),
+    ("schema_url accepted beside feeds_dir", "iam.tf",
+     r'\(var\.schema_url == "" && ', "(",
+     check_feeds),
+    ("the Snowpipe notification loses its .parquet suffix", "modules/snowflake_access/main.tf",
+     r'filter_suffix = "\.parquet"', 'filter_suffix = ""',
+     check_feeds),
+    ("a leading _ allowed in feeds_tables", "variables.tf",
+     r"\^\[A-Za-z\]\[A-Za-z0-9_\]\{0,254\}\$", "^[A-Za-z_][A-Za-z0-9_]{0,254}$",
+     check_feeds),
+    ("a feeds_dir without feeds.toml accepted", "variables.tf",
+     r'var\.feeds_dir == "" \|\| fileexists\(', 'var.feeds_dir == "" || true || fileexists(',
+     check_feeds),
+    ("sql_vars without every table", "outputs.tf",
+     r"tables              = local\.curated_tables", "tables              = [var.curated_table]",
+     check_feeds),
     ("service-wide action in an Allow", "modules/stream/main.tf",
      r"actions(\s*)= \[\"logs:PutLogEvents\"\]", r'actions\1= ["logs:*"]',
      check_iam),
@@ -1158,7 +1550,8 @@ def run_mutations(texts: dict[str, str]) -> list[str]:
             fails.append(f"mutation {description!r}: pattern no longer matches {rel}; update the mutation")
             continue
         try:
-            result = check(Resolver(parse_tree({**texts, rel: mutated_text})))
+            mutated = {**texts, rel: mutated_text}
+            result = check(Resolver(parse_tree(mutated), mutated))
         except Exception as exc:  # a crash is a detection too, but say so
             result = [f"{type(exc).__name__}: {exc}"]
         if not result:
@@ -1173,7 +1566,7 @@ def main() -> int:
     if not texts:
         print(f"no .tf files under {INFRA}")
         return 1
-    resolver = Resolver(parse_tree(texts))
+    resolver = Resolver(parse_tree(texts), texts)
     passed = failed = 0
     for title, check in CHECKS.items():
         try:

@@ -129,6 +129,16 @@ resource "aws_iam_role_policy" "read_curated" {
 
 # S3 keeps one notification configuration per bucket: this resource owns the
 # curated bucket's. It exists only once the pipe's queue ARN is known.
+#
+# One queue configuration per table prefix, all to the same queue: every pipe
+# of the Snowflake account in this region has that one queue (see main.tf),
+# and a pipe loads only the files under its stage's path. Not one
+# configuration for every "*.parquet" of the bucket, which would need no list
+# of tables: the tables are needed anyway for the read grants above (and the
+# Lambda's write grants), and per-table filters send Snowpipe nothing it would
+# only discard. The filters never overlap (each prefix ends in "/", a table
+# name has none), which S3 requires; nothing under _manifests/ or _feedpipe/
+# matches them; S3 allows 100 configurations per bucket (curated_prefixes).
 resource "aws_s3_bucket_notification" "snowpipe" {
   count = var.snowpipe_sqs_arn == "" ? 0 : 1
 

@@ -39,8 +39,8 @@ variable "curated_prefixes" {
   type        = list(string)
 
   validation {
-    condition     = length(var.curated_prefixes) > 0 && alltrue([for p in var.curated_prefixes : can(regex("^[a-z0-9][a-z0-9_-]*/$", p))])
-    error_message = "curated_prefixes must hold at least one prefix of the form \"<table>/\"."
+    condition     = length(var.curated_prefixes) > 0 && length(var.curated_prefixes) <= 100 && alltrue([for p in var.curated_prefixes : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]*/$", p))])
+    error_message = "curated_prefixes must hold 1 to 100 prefixes (one S3 notification configuration each) of the form \"<table>/\"."
   }
 }
 
@@ -50,7 +50,7 @@ variable "manifest_prefixes" {
   default     = []
 
   validation {
-    condition     = alltrue([for p in var.manifest_prefixes : can(regex("^_manifests/[a-z0-9][a-z0-9_-]*/$", p))])
+    condition     = alltrue([for p in var.manifest_prefixes : can(regex("^_manifests/[A-Za-z0-9][A-Za-z0-9_-]*/$", p))])
     error_message = "manifest_prefixes must be of the form \"_manifests/<table>/\"."
   }
 }
