@@ -23,6 +23,9 @@ IAM policy engine, @cloud-copilot/iam-simulate (node, tests/infra/iam_simulate.m
                 `feedpipe convert --distributed`)
   --components  the components whose unused statements are checked (default: every
                 component named in --principals)
+  --no-unused   check no component's unused statements: only that every call is
+                allowed (a test that exercises part of the chain, under another
+                configuration, whose unused statements a full run checks)
   --policies    use these rendered policies (policies.render()'s shape) instead of
                 rendering infra/ (the self-test mutates them)
   --report      also write the findings as JSON
@@ -755,6 +758,7 @@ def main(argv=None) -> int:
     parser.add_argument("--names", type=pathlib.Path, default=None, help="required unless --policies is given")
     parser.add_argument("--principals", required=True, type=pathlib.Path)
     parser.add_argument("--components", default=None, help="comma-separated; default: those in --principals")
+    parser.add_argument("--no-unused", action="store_true", help="check no component's unused statements")
     parser.add_argument("--policies", type=pathlib.Path, default=None)
     parser.add_argument("--report", type=pathlib.Path, default=None)
     args = parser.parse_args(argv)
@@ -771,7 +775,7 @@ def main(argv=None) -> int:
         import policies  # noqa: PLC0415 - needs python-hcl2 only when rendering
 
         rendered = policies.render(json.loads(args.names.read_text()))
-    components = args.components.split(",") if args.components else None
+    components = [] if args.no_unused else (args.components.split(",") if args.components else None)
     result = check(read_log(args.log), rendered, principals, components)
     for line in report_lines(result):
         print(line)

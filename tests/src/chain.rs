@@ -85,8 +85,36 @@ impl Chain {
             .recorder
             .as_ref()
             .expect("a chain made with Chain::recorded()");
+        recorder.check(&self.iam_names(), components)
+    }
+
+    /// As [`Chain::check_iam`] for a deployment of many feeds: the policies `infra/`
+    /// renders with `feeds_dir` (a folder holding feeds.toml and its contracts) and
+    /// `feeds_tables`. Only that every call is allowed: the single-feed run of
+    /// `e2e_snowflake.rs` checks that every statement is used.
+    pub fn check_iam_feeds(
+        &self,
+        feeds_dir: &std::path::Path,
+        tables: &[&str],
+        components: &[&'static str],
+    ) -> String {
+        let recorder = self
+            .recorder
+            .as_ref()
+            .expect("a chain made with Chain::recorded()");
+        let mut names = self.iam_names();
+        names["feeds_dir"] = json!(feeds_dir.display().to_string());
+        names["feeds_tables"] = json!(tables);
+        if let Some(names) = names.as_object_mut() {
+            names.remove("curated_table");
+        }
+        recorder.check_calls(&names, components, false)
+    }
+
+    /// This chain's names, as tests/infra/policies.py takes them.
+    fn iam_names(&self) -> Value {
         let queue = self.raw_queue.0.rsplit('/').next().unwrap_or_default();
-        let names = json!({
+        json!({
             "source_bucket": self.source,
             "raw_bucket": self.raw,
             "curated_bucket": self.curated,
@@ -97,8 +125,7 @@ impl Chain {
             "curated_table": "feed",
             "raw_prefix": "raw",
             "quarantine_prefix": "quarantine",
-        });
-        recorder.check(&names, components)
+        })
     }
 
     /// An S3 client signing as `component` (path-style, as local servers want).

@@ -122,6 +122,17 @@ impl Recorder {
     /// used; a trust policy that does not let the component assume its role). Returns
     /// its report.
     pub fn check(&self, names: &serde_json::Value, components: &[&'static str]) -> String {
+        self.check_calls(names, components, true)
+    }
+
+    /// As [`Recorder::check`]; with `unused` false, only that every call is allowed
+    /// (no statement is reported unused).
+    pub fn check_calls(
+        &self,
+        names: &serde_json::Value,
+        components: &[&'static str],
+        unused: bool,
+    ) -> String {
         let dir = self.log.parent().expect("the log's folder");
         let names_file = dir.join("names.json");
         std::fs::write(&names_file, names.to_string()).expect("write the names");
@@ -147,6 +158,7 @@ impl Recorder {
             .arg(&names_file)
             .arg("--principals")
             .arg(&principals_file)
+            .args(if unused { None } else { Some("--no-unused") })
             .output()
             .expect("run tests/infra/iam_check.py");
         let report = format!(

@@ -401,7 +401,7 @@ fn permanent(err: impl Into<lambda_runtime::Diagnostic>) -> lambda_runtime::Diag
 /// for good, is one unrouted quarantine entry, and reconcile passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_feeds_reach_their_own_snowflake_tables_through_both_handlers() {
-    let mut chain = Chain::new().await;
+    let mut chain = Chain::recorded().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("contracts")).unwrap();
     std::fs::write(
@@ -567,6 +567,15 @@ contract = "contracts/points.json"
     assert_eq!(as_u64(&results[4][0]["n"]), 200);
     assert_eq!(as_u64(&results[4][0]["points"]), (0..200).sum::<u64>());
     assert_eq!(as_u64(&results[5][0]["n"]), 200);
+    // Every call each component made is one its policy allows as infra/ renders it
+    // for these feeds (feeds_dir holds feeds.toml and the contracts; the SQL render
+    // wrote its folder beside them, which infra/ would upload too: it is moved out).
+    std::fs::rename(&sql, dir.path().with_extension("sql")).unwrap();
+    println!(
+        "{}",
+        chain.check_iam_feeds(dir.path(), &["orders", "customers", "points"], &COMPONENTS)
+    );
+    let _ = std::fs::remove_dir_all(dir.path().with_extension("sql"));
 }
 
 /// The feeds file at `path` with its contracts, as both Lambdas load it.

@@ -94,6 +94,11 @@ impl FeedsFile {
                     "{entry}: the table name must be letters, digits and `_`, not starting with a digit"
                 )));
             }
+            if feed.table.starts_with('_') {
+                return Err(fail(format!(
+                    "{entry}: a table name may not start with `_`: the curated bucket's `_` folders are feedpipe's own (`_manifests/`, `_feedpipe/`), and `query` and `reconcile` skip them"
+                )));
+            }
             if feed.prefix.starts_with('/') {
                 return Err(fail(format!(
                     "{entry}: prefix `{}` starts with `/`; keys do not",
@@ -277,6 +282,10 @@ contract = "s3://config/contracts/customers.json"
             (
                 "[[feeds]]\ntable = \"a\"\nprefix = \"x/\"\ncontracts = \"c.json\"",
                 "unknown field `contracts`",
+            ),
+            (
+                "[[feeds]]\ntable = \"_manifests\"\nprefix = \"x/\"",
+                "entry 1 (table `_manifests`): a table name may not start with `_`",
             ),
             (
                 "[[feeds]]\ntable = \"a\"\nprefix = \"/x/\"",
