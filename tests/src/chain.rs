@@ -541,40 +541,39 @@ impl Chain {
 
     /// `sql/` against the Snowflake stand-in over this chain's curated bucket.
     pub fn snowflake(&self, queries: &[&str]) -> Vec<Vec<Value>> {
-        let vars = json!({
-            "database": "FEEDPIPE",
-            "schema": "RAW",
-            "table": "feed",
-            "storage_integration": "FEEDPIPE_CURATED_S3",
-            "curated_bucket": self.curated,
-            "snowflake_role_arn": "arn:aws:iam::123456789012:role/feedpipe-snowflake",
-        });
-        let reader = self.principal("snowflake");
-        // The local server itself, or the recorder: never the fault proxy (the faults
-        // are the pipeline's, not the warehouse's reads).
-        let at = self
-            .recorder
-            .as_ref()
-            .map_or_else(endpoint, |r| r.endpoint.clone());
+        let mut vars = self.sql_vars();
+        vars["table"] = json!("feed");
+        let (at, reader) = self.warehouse_reader();
         snowflake_as(&vars, queries, &at, Some(&reader))
     }
 
     /// The scripts of `sql` (as `feedpipe sql render` writes them for many feeds)
     /// against the Snowflake stand-in over this chain's curated bucket.
     pub fn snowflake_in(&self, sql: &std::path::Path, queries: &[&str]) -> Vec<Vec<Value>> {
-        let vars = json!({
+        let (at, reader) = self.warehouse_reader();
+        crate::snowflake_in(sql, &self.sql_vars(), queries, &at, Some(&reader))
+    }
+
+    /// What Terraform's `sql_vars` gives the scripts for this chain, but `table`.
+    pub fn sql_vars(&self) -> Value {
+        json!({
             "database": "FEEDPIPE",
             "schema": "RAW",
             "storage_integration": "FEEDPIPE_CURATED_S3",
             "curated_bucket": self.curated,
             "snowflake_role_arn": "arn:aws:iam::123456789012:role/feedpipe-snowflake",
-        });
-        let reader = self.principal("snowflake");
+        })
+    }
+
+    /// Where the warehouse reads the curated bucket, and as whom: the local server
+    /// itself, or the recorder, never the fault proxy (the faults are the pipeline's,
+    /// not the warehouse's reads); with Snowflake's keys.
+    fn warehouse_reader(&self) -> (String, Principal) {
         let at = self
             .recorder
             .as_ref()
             .map_or_else(endpoint, |r| r.endpoint.clone());
-        crate::snowflake_in(sql, &vars, queries, &at, Some(&reader))
+        (at, self.principal("snowflake"))
     }
 
     pub async fn reconcile(&self, dedup: bool) -> feedpipe_warehouse::Report {

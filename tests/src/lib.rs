@@ -79,39 +79,11 @@ pub fn snowflake_in(
     s3_endpoint: &str,
     reader: Option<&principals::Principal>,
 ) -> Vec<Vec<serde_json::Value>> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/snowflake_load.py");
-    let mut command = std::process::Command::new(snowflake_python());
-    command
-        .arg(script)
-        .arg("--sql-dir")
-        .arg(sql)
-        .args(["--s3-endpoint", s3_endpoint, "--passes", "2"])
-        .arg("--vars")
-        .arg(vars.to_string());
-    for q in queries {
-        command.arg("--query").arg(q);
-    }
-    if let Some(reader) = reader {
-        command
-            .env("AWS_ACCESS_KEY_ID", &reader.access_key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &reader.secret_access_key);
-    }
-    let out = command.output().expect("run python");
-    assert!(
-        out.status.success(),
-        "the Snowflake stand-in failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut results = vec![Vec::new()];
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        if line.is_empty() {
-            results.push(Vec::new());
-        } else if let Some(rows) = results.last_mut() {
-            rows.push(serde_json::from_str(line).expect("a JSON line"));
-        }
-    }
-    results.pop(); // after the last query's empty line
-    assert_eq!(results.len(), queries.len(), "one result per query");
+    let queries: Vec<String> = queries.iter().map(|q| (*q).to_owned()).collect();
+    // Two passes of the pipe: the second must load nothing, by the load history.
+    let mut session = SnowflakeSession::start_with(sql, vars, &queries, s3_endpoint, reader, 2);
+    let results = queries.iter().map(|_| session.next_rows()).collect();
+    session.finish();
     results
 }
 
@@ -126,7 +98,8 @@ pub struct SnowflakeSession {
 }
 
 impl SnowflakeSession {
-    /// Starts the stand-in on the scripts of `sql`, as [`snowflake_in`] does.
+    /// Starts the stand-in on the scripts of `sql`, as [`snowflake_in`] does (one
+    /// pass of the pipe before the queries).
     pub fn start(
         sql: &std::path::Path,
         vars: &serde_json::Value,
@@ -134,13 +107,30 @@ impl SnowflakeSession {
         s3_endpoint: &str,
         reader: Option<&principals::Principal>,
     ) -> Self {
+        Self::start_with(sql, vars, queries, s3_endpoint, reader, 1)
+    }
+
+    fn start_with(
+        sql: &std::path::Path,
+        vars: &serde_json::Value,
+        queries: &[String],
+        s3_endpoint: &str,
+        reader: Option<&principals::Principal>,
+        passes: u32,
+    ) -> Self {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/snowflake_load.py");
         let mut command = std::process::Command::new(snowflake_python());
         command
             .arg(script)
             .arg("--sql-dir")
             .arg(sql)
-            .args(["--s3-endpoint", s3_endpoint, "--vars"])
+            .args([
+                "--s3-endpoint",
+                s3_endpoint,
+                "--passes",
+                &passes.to_string(),
+            ])
+            .arg("--vars")
             .arg(vars.to_string())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());

@@ -707,13 +707,7 @@ async fn a_field_kept_in_extra_becomes_a_column_for_new_and_reconverted_records(
         format!("SELECT COUNT(*) AS n, COUNT(DISTINCT _record_id) AS ids, COUNT(tier) AS filled, COUNT_IF(_extra:tier IS NOT NULL) AS in_extra FROM {table}_dedup"),
         format!("SELECT COUNT(*) AS n FROM {table}"),
     ]);
-    let vars = json!({
-        "database": "FEEDPIPE",
-        "schema": "RAW",
-        "storage_integration": "FEEDPIPE_CURATED_S3",
-        "curated_bucket": chain.curated,
-        "snowflake_role_arn": "arn:aws:iam::123456789012:role/feedpipe-snowflake",
-    });
+    let vars = chain.sql_vars();
     let mut warehouse = feedpipe_e2e::SnowflakeSession::start(
         &sql,
         &vars,

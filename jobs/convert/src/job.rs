@@ -171,6 +171,18 @@ pub struct RawInput {
     pub e_tag: Option<String>,
 }
 
+impl RawInput {
+    /// The object at `raw` that `expected` names, as an event names it.
+    pub fn expected(raw: &StorageLocation, expected: Expected<'_>) -> Self {
+        Self {
+            location: raw.clone(),
+            version_id: expected.version.map(str::to_owned),
+            listed_version: None,
+            e_tag: expected.e_tag.map(str::to_owned),
+        }
+    }
+}
+
 /// Converts raw objects under one contract; see the module docs.
 #[derive(Clone)]
 pub struct Converter {
@@ -253,13 +265,8 @@ impl Converter {
         raw: &StorageLocation,
         expected: Expected<'_>,
     ) -> Result<Manifest, ConvertError> {
-        self.convert_group(&[RawInput {
-            location: raw.clone(),
-            version_id: expected.version.map(str::to_owned),
-            listed_version: None,
-            e_tag: expected.e_tag.map(str::to_owned),
-        }])
-        .await
+        self.convert_group(&[RawInput::expected(raw, expected)])
+            .await
     }
 
     /// Converts several raw objects into one set of Parquet files (one per `dt`):

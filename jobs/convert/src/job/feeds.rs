@@ -153,13 +153,8 @@ impl FeedConverter {
         raw: &StorageLocation,
         expected: Expected<'_>,
     ) -> Result<Vec<Manifest>, ConvertError> {
-        self.convert_group(&[RawInput {
-            location: raw.clone(),
-            version_id: expected.version.map(str::to_owned),
-            listed_version: None,
-            e_tag: expected.e_tag.map(str::to_owned),
-        }])
-        .await
+        self.convert_group(&[RawInput::expected(raw, expected)])
+            .await
     }
 
     /// The manifest of a finished conversion of `source` when every table written
