@@ -8,19 +8,37 @@ use anyhow::Context;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use clap::Args;
+use feedpipe_convert::source_key;
 use feedpipe_ingest::kinesis::KinesisSink;
 use feedpipe_ingest::pack::{DEFAULT_PACK_BYTES, MAX_PACK_BYTES};
 use feedpipe_ingest::sink::{RecordSink, RetryPolicy};
 use feedpipe_ingest::{IngestConfig, IngestJob, IngestSummary};
+use feedpipe_shared::feeds::FeedsFile;
+use feedpipe_shared::lineage::SourceObject;
 use feedpipe_shared::quarantine::ObjectStoreQuarantine;
-use feedpipe_shared::storage::StorageLocation;
+use feedpipe_shared::storage::{StorageLocation, feed_version};
 use feedpipe_standins::InProcessStream;
+use object_store::ObjectStoreExt;
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Feed files: local paths or s3://bucket/key URLs.
-    #[arg(required = true)]
-    feeds: Vec<String>,
+    #[arg(required = true, value_name = "FEED")]
+    files: Vec<String>,
+    /// The feeds file (TOML) of a deployment with many feeds: each file goes with its
+    /// feed's partition key, by the longest prefix of its key; a file of no feed is
+    /// quarantined whole and fails the run.
+    #[arg(
+        long = "feeds",
+        value_name = "FILE",
+        env = "FEEDPIPE_FEEDS_URL",
+        conflicts_with = "partition_key"
+    )]
+    feeds_file: Option<String>,
+    /// With --feeds, for files that are not s3:// URLs: the folder the feeds' prefixes
+    /// are relative to.
+    #[arg(long, requires = "feeds_file")]
+    source_root: Option<String>,
     /// Kinesis data stream name or ARN.
     #[arg(
         long,
@@ -63,7 +81,7 @@ pub fn parse_pack_bytes(s: &str) -> Result<usize, String> {
 }
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
-    if args.version.is_some() && args.feeds.len() > 1 {
+    if args.version.is_some() && args.files.len() > 1 {
         anyhow::bail!("--version names one object version: give one feed with it");
     }
     let sink: Arc<dyn RecordSink> = match (&args.stream, args.in_process_shards) {
@@ -95,11 +113,57 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         Arc::new(ObjectStoreQuarantine::new(quarantine_location)),
         config,
     );
+    let feeds = match &args.feeds_file {
+        Some(url) => Some(FeedsFile::load(url).await?),
+        None => None,
+    };
+    let source_root = args
+        .source_root
+        .as_deref()
+        .map(|root| {
+            StorageLocation::parse(root)
+                .map(|l| format!("{}/", l.uri().trim_end_matches('/')))
+                .with_context(|| format!("bad --source-root {root}"))
+        })
+        .transpose()?;
     let mut total = IngestSummary::default();
     let mut failed = 0;
-    for feed in &args.feeds {
+    for feed in &args.files {
         let location =
             StorageLocation::parse(feed).with_context(|| format!("bad feed location {feed}"))?;
+        let job = match &feeds {
+            None => job.clone(),
+            Some(feeds) => {
+                let uri = location.uri();
+                let key = source_key(&uri, source_root.as_deref()).with_context(|| {
+                    format!("{uri} is not under --source-root; give the folder the feeds' prefixes are relative to")
+                })?;
+                match feeds.route(key) {
+                    Some(spec) => job.with_partition_key(spec.partition_key.clone()),
+                    None => {
+                        let meta = location
+                            .store
+                            .head(&location.path)
+                            .await
+                            .with_context(|| format!("cannot read {uri}"))?;
+                        let source = SourceObject {
+                            version: feed_version(&location, &meta, args.version.as_deref())
+                                .await?,
+                            uri: uri.clone(),
+                        };
+                        let written = job.quarantine_unrouted(&source, key, &feeds.origin).await?;
+                        failed += 1;
+                        eprintln!(
+                            "error: {}: no feed for key `{key}` in {}; quarantined whole ({})",
+                            source.uri,
+                            feeds.origin,
+                            written.join(", ")
+                        );
+                        continue;
+                    }
+                }
+            }
+        };
         match job.run(&location, args.version.as_deref()).await {
             Ok(summary) => total += summary,
             Err(e) => {

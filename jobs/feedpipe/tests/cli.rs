@@ -735,3 +735,54 @@ fn a_conversion_killed_half_way_shows_no_partial_file_and_a_rerun_gives_the_clea
         );
     }
 }
+
+/// `ingest --feeds`: a file under a feed's prefix goes through, one under none is
+/// quarantined whole as unrouted and fails the run; the partition-key flag is refused
+/// beside a feeds file (each feed names its own).
+#[test]
+fn ingest_with_a_feeds_file_routes_by_key_and_quarantines_a_file_of_no_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("src/orders")).unwrap();
+    std::fs::create_dir_all(dir.path().join("src/misc")).unwrap();
+    std::fs::write(
+        dir.path().join("src/orders/a.jsonl"),
+        "{\"id\":1,\"c\":{\"id\":\"x\"}}\n{\"id\":2,\"c\":{\"id\":\"y\"}}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("src/misc/b.jsonl"), "{\"id\":3}\n").unwrap();
+    std::fs::write(
+        dir.path().join("feeds.toml"),
+        "[[feeds]]\ntable = \"orders\"\nprefix = \"orders/\"\npartition_key = \"c.id\"\n",
+    )
+    .unwrap();
+    let args = [
+        "ingest",
+        "src/orders/a.jsonl",
+        "src/misc/b.jsonl",
+        "--in-process-shards",
+        "1",
+        "--feeds",
+        "feeds.toml",
+        "--source-root",
+        "src",
+        "--quarantine",
+        "q",
+    ];
+    let out = feedpipe(&args, dir.path());
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no feed for key `misc/b.jsonl` in feeds.toml; quarantined whole"),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).contains("1 file(s): 2 records read, 2 sent"),
+        "{out:?}"
+    );
+    assert_eq!(quarantined_lines(&dir.path().join("q")), 1);
+    let mut both = args.to_vec();
+    both.extend(["--partition-key", "id"]);
+    let out = feedpipe(&both, dir.path());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}
