@@ -944,6 +944,19 @@ event_time = "earned_at"
         "{stdout}"
     );
     assert!(stdout.contains("unrouted, quarantined whole: no feed for key `misc/stray.jsonl`"));
+    // Reconcile names each file by its path below the source folder.
+    for file in [
+        "customers/all.jsonl ",
+        "loyalty/points/p.json.gz ",
+        "orders/2026/o1.jsonl ",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(file) && l.ends_with("  ok")),
+            "{file}: {stdout}"
+        );
+    }
     for table in ["orders", "customers", "points"] {
         assert!(work.join(format!("contracts/{table}.json")).exists());
     }

@@ -116,6 +116,8 @@ impl Report {
     pub fn render(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
+        let folder = common_folder(self.files.iter().map(|f| f.uri.as_str()));
+        let short_name = |uri: &str| uri.get(folder..).unwrap_or(uri).to_owned();
         let name_width = self
             .files
             .iter()
@@ -247,8 +249,30 @@ impl Report {
     }
 }
 
-fn short_name(uri: &str) -> &str {
-    uri.rsplit('/').next().unwrap_or(uri)
+/// The length of the folder every one of `uris` is in (up to and with its last `/`):
+/// files are shown by their path below it, so that two files of one name in two
+/// sub-folders (two feeds' prefixes) are told apart; one file, by its name.
+fn common_folder<'a>(uris: impl Iterator<Item = &'a str>) -> usize {
+    let mut common: Option<&str> = None;
+    for uri in uris {
+        let folder = uri.rfind('/').map_or("", |i| &uri[..=i]);
+        common = Some(match common {
+            None => folder,
+            Some(seen) => {
+                let same = seen
+                    .bytes()
+                    .zip(folder.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                // A `/` byte is always a character boundary.
+                seen.as_bytes()[..same]
+                    .iter()
+                    .rposition(|b| *b == b'/')
+                    .map_or("", |i| &seen[..=i])
+            }
+        });
+    }
+    common.map_or(0, str::len)
 }
 
 fn lines(shown: &[u64], count: u64) -> String {
@@ -257,5 +281,33 @@ fn lines(shown: &[u64], count: u64) -> String {
         format!("{} … ({count} in all)", list.join(", "))
     } else {
         list.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::common_folder;
+
+    #[test]
+    fn files_are_named_below_the_folder_they_all_share() {
+        fn at(uris: &[&str]) -> Vec<String> {
+            let n = common_folder(uris.iter().copied());
+            uris.iter().map(|u| u[n..].to_owned()).collect()
+        }
+        assert_eq!(at(&["s3://src/in/a.jsonl"]), ["a.jsonl"]);
+        assert_eq!(
+            at(&[
+                "s3://src/orders/x.jsonl",
+                "s3://src/misc/x.jsonl",
+                "s3://src/orders/eu/y.jsonl"
+            ]),
+            ["orders/x.jsonl", "misc/x.jsonl", "orders/eu/y.jsonl"]
+        );
+        // A shared beginning of two names is not a folder; nor is half a character.
+        assert_eq!(
+            at(&["file:///s/ordersé/a", "file:///s/orders/b"]),
+            ["ordersé/a", "orders/b"]
+        );
+        assert!(at(&[]).is_empty());
     }
 }
