@@ -161,15 +161,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         Some(url) => {
             let feeds = FeedsFile::load(url).await?;
             let contracts = contract::load_feeds(&feeds, |_| None).await?;
-            let source_root = args
-                .source_root
-                .as_deref()
-                .map(|root| {
-                    StorageLocation::parse(root)
-                        .map(|l| format!("{}/", l.uri().trim_end_matches('/')))
-                        .with_context(|| format!("bad --source-root {root}"))
-                })
-                .transpose()?;
+            let source_root = crate::ingest_cmd::source_root(args.source_root.as_deref())?;
             FeedConverter::routed(
                 &feeds,
                 contracts.into_iter().map(converter_of).collect(),

@@ -80,6 +80,17 @@ pub fn parse_pack_bytes(s: &str) -> Result<usize, String> {
     }
 }
 
+/// `--source-root` (ingest and convert with `--feeds`): the folder URI that source
+/// keys are taken relative to.
+pub fn source_root(root: Option<&str>) -> anyhow::Result<Option<String>> {
+    root.map(|root| {
+        StorageLocation::parse(root)
+            .map(|l| l.folder_uri())
+            .with_context(|| format!("bad --source-root {root}"))
+    })
+    .transpose()
+}
+
 pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     if args.version.is_some() && args.files.len() > 1 {
         anyhow::bail!("--version names one object version: give one feed with it");
@@ -117,15 +128,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         Some(url) => Some(FeedsFile::load(url).await?),
         None => None,
     };
-    let source_root = args
-        .source_root
-        .as_deref()
-        .map(|root| {
-            StorageLocation::parse(root)
-                .map(|l| format!("{}/", l.uri().trim_end_matches('/')))
-                .with_context(|| format!("bad --source-root {root}"))
-        })
-        .transpose()?;
+    let source_root = source_root(args.source_root.as_deref())?;
     let mut total = IngestSummary::default();
     let mut failed = 0;
     for feed in &args.files {

@@ -158,6 +158,12 @@ impl StorageLocation {
         self.uri_of(&self.path)
     }
 
+    /// [`StorageLocation::uri`] as a folder, ending in one `/`: what the URIs of the
+    /// objects under it start with.
+    pub fn folder_uri(&self) -> String {
+        format!("{}/", self.uri().trim_end_matches('/'))
+    }
+
     /// The URI of `path` (a path in this location's store): `s3://bucket/key` or `file:///key`.
     pub fn uri_of(&self, path: &Path) -> String {
         match &self.scheme {

@@ -72,7 +72,7 @@ impl SourceIngest {
             job,
             stream,
             ledger,
-            root: format!("{}/", source.uri().trim_end_matches('/')),
+            root: source.folder_uri(),
             seen: HashSet::new(),
             files: Vec::new(),
             skipped: Vec::new(),

@@ -131,7 +131,7 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
     let sample_rows = feeds.is_none().then_some(args.rows);
     stage_feeds(&args.files, sample_rows, &dirs)?;
     let source = location(&dirs.source)?;
-    let source_root = format!("{}/", source.uri().trim_end_matches('/'));
+    let source_root = source.folder_uri();
     let listing = list_feeds(&source).await?;
     let files: Vec<_> = listing.feeds.iter().map(|(l, _)| l.clone()).collect();
     let contracts = match &feeds {
@@ -237,7 +237,7 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
     let verbose = args.watch;
     let convert_task = tokio::spawn({
         let converter = converter.clone();
-        let raw_root = format!("{}/", raw.uri().trim_end_matches('/'));
+        let raw_root = raw.folder_uri();
         async move {
             let mut stats = convert_stats;
             while let Some(object) = raw_rx.recv().await {

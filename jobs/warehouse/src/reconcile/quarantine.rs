@@ -102,7 +102,7 @@ async fn kept_nowhere(
         ));
     };
     let whole = entry.source_bytes.map(|[start, end]| end - start);
-    let root = format!("{}/", quarantine.uri().trim_end_matches('/'));
+    let root = quarantine.folder_uri();
     let rel = side.strip_prefix(&root)?;
     let full = match quarantine.path.as_ref() {
         "" => rel.to_owned(),
