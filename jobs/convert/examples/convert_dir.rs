@@ -3,7 +3,7 @@
 //! a quick way to profile the conversion core without building the CLI (which links
 //! DataFusion).
 //!
-//! usage: cargo run --release -p feedpipe-convert --example convert_dir -- RAW_DIR OUT_DIR [DECODE_THREADS [ROW_GROUP_ROWS]]
+//! usage: cargo run --release -p feedpipe-convert --example convert_dir -- RAW_DIR OUT_DIR [DECODE_THREADS [ROW_GROUP_ROWS [ENCODE_THREADS]]]
 
 #![allow(clippy::unwrap_used)] // a profiling tool: a failed unwrap is the answer
 
@@ -31,6 +31,9 @@ async fn main() {
     }
     if let Some(rows) = args.get(4) {
         config.row_group_rows = rows.parse().unwrap();
+    }
+    if let Some(threads) = args.get(5) {
+        config.encode_threads = threads.parse().unwrap();
     }
     let mut listed: Vec<_> = raw.store.list(Some(&raw.path)).try_collect().await.unwrap();
     listed.sort_by(|a, b| a.location.cmp(&b.location));

@@ -16,6 +16,7 @@
 //! re-run overwrites with identical files, and Snowpipe does not load them twice.
 
 mod chunk;
+mod encode;
 mod feeds;
 pub(crate) mod manifest;
 mod pipeline;
@@ -70,9 +71,12 @@ pub struct ConvertConfig {
     /// batch handed to the writer; a chunk spanning several `dt` days gives a
     /// batch per day).
     pub batch_rows: usize,
-    /// Threads decoding one conversion's records; the reading and the Parquet
-    /// writing have a thread each besides.
+    /// Threads decoding one conversion's records; the reading has a thread of its
+    /// own besides.
     pub decode_threads: usize,
+    /// Threads encoding and compressing each Parquet file's column chunks (the
+    /// bytes do not depend on it).
+    pub encode_threads: usize,
     /// Largest record kept whole for the quarantine.
     pub keep_limit: usize,
     /// Size of one quarantine object.
@@ -88,6 +92,7 @@ impl Default for ConvertConfig {
             max_open_files: 64,
             batch_rows: 8192,
             decode_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            encode_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             keep_limit: 16 * 1024 * 1024,
             quarantine_part_bytes: 8 * 1024 * 1024,
         }
@@ -101,6 +106,7 @@ impl ConvertConfig {
             row_group_rows: self.row_group_rows,
             row_group_budget: self.row_group_budget,
             max_open_files: self.max_open_files,
+            encode_threads: self.encode_threads.max(1),
         }
     }
 }
@@ -214,10 +220,12 @@ impl Converter {
         }
     }
 
-    /// The same converter, with `threads` decoder threads per conversion (when
-    /// several conversions run at once, the cores are theirs to share).
-    pub fn with_decode_threads(mut self, threads: usize) -> Self {
+    /// The same converter, with `threads` decoder threads and as many encoder
+    /// threads per conversion (when several conversions run at once, the cores are
+    /// theirs to share).
+    pub fn with_threads(mut self, threads: usize) -> Self {
         self.config.decode_threads = threads.max(1);
+        self.config.encode_threads = threads.max(1);
         self
     }
 

@@ -192,8 +192,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let groups = plan.groups;
     // The cores go to the groups running at once: each decodes on its share.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let converter =
-        converter.with_decode_threads(cores.div_ceil(parallel.min(groups.len()).max(1)));
+    let converter = converter.with_threads(cores.div_ceil(parallel.min(groups.len()).max(1)));
 
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(total_bytes);

@@ -131,11 +131,11 @@ impl FeedConverter {
     }
 
     /// The same conversion, with `threads` decoder threads.
-    pub fn with_decode_threads(mut self, threads: usize) -> Self {
+    pub fn with_threads(mut self, threads: usize) -> Self {
         self.converters = self
             .converters
             .into_iter()
-            .map(|c| c.with_decode_threads(threads))
+            .map(|c| c.with_threads(threads))
             .collect();
         self
     }

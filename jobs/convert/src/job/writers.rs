@@ -24,7 +24,6 @@ use arrow_schema::SchemaRef;
 use chrono::NaiveDate;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
-use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -32,6 +31,7 @@ use parquet::schema::types::ColumnPath;
 use feedpipe_shared::storage::StorageLocation;
 
 use super::ConvertError;
+use super::encode::ParallelWriter;
 use super::manifest::{OutputFile, parquet_key};
 
 /// Upload buffer (and multipart part size) per open Parquet file.
@@ -68,11 +68,13 @@ pub(crate) struct WriterTuning {
     pub row_group_budget: usize,
     /// Files open at once, at most (at least 1).
     pub max_open_files: usize,
+    /// Threads each file's column chunks are encoded on.
+    pub encode_threads: usize,
 }
 
 /// One open file.
 struct DtWriter {
-    writer: AsyncArrowWriter<BufWriter>,
+    writer: ParallelWriter,
     path: Path,
     rows: u64,
     /// The first 64 bits of each row's `_record_id` (counted distinct when the file
@@ -163,9 +165,13 @@ impl<'a> DtWriters<'a> {
                 )
                 .with_max_concurrency(2);
                 let properties = writer_properties(self.tuning, batch);
-                let writer =
-                    AsyncArrowWriter::try_new(sink, Arc::clone(&self.schema), Some(properties))
-                        .map_err(|e| write_error(self.curated, &path, e))?;
+                let writer = ParallelWriter::try_new(
+                    sink,
+                    Arc::clone(&self.schema),
+                    properties,
+                    self.tuning.encode_threads,
+                )
+                .map_err(|e| write_error(self.curated, &path, e))?;
                 e.insert(DtWriter {
                     writer,
                     path,
@@ -315,7 +321,7 @@ pub(crate) fn write_error(
 /// (ids, line numbers, timestamps, free text). For those a dictionary only costs
 /// time: it fills up and the writer falls back to plain encoding anyway. Decided
 /// from the input alone, so the same input still gives the same bytes.
-fn writer_properties(tuning: WriterTuning, first: &RecordBatch) -> WriterProperties {
+pub(super) fn writer_properties(tuning: WriterTuning, first: &RecordBatch) -> WriterProperties {
     let compression = match tuning.codec {
         Codec::Zstd => Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()),
         Codec::Snappy => Compression::SNAPPY,
@@ -420,6 +426,7 @@ mod tests {
             row_group_rows: 1024,
             row_group_budget: 64 * 1024 * 1024,
             max_open_files,
+            encode_threads: 2,
         }
     }
 
