@@ -16,7 +16,7 @@ with `feedpipe schema infer`).
 
 usage: bench.py --feedpipe BIN --duckdb-python PY --work DIR [--rows 1000000,4000000]
                 [--formats plain,gzip] [--runs 3] [--object-mb 128] [--input FILE]
-                [--schema CONTRACT] [--no-profile]
+                [--schema CONTRACT] [--no-profile] [--convert-args ARGS]
 """
 import argparse
 import gzip
@@ -151,6 +151,8 @@ def main():
     parser.add_argument("--input", type=Path)
     parser.add_argument("--schema", type=Path)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--convert-args", default="",
+                        help="more arguments for feedpipe convert, e.g. '--parallel 1'")
     args = parser.parse_args()
     feedpipe, work = args.feedpipe, args.work
     formats = args.formats.split(",")
@@ -190,7 +192,8 @@ def main():
             raw = case / fmt / "raw"
             glob = str(raw / day / ("*.gz" if fmt == "gzip" else "*"))
             convert = [feedpipe, "convert", "--input", str(raw), "--output", str(case / fmt / "curated"),
-                       "--quarantine", str(case / fmt / "quarantine"), "--force", *schema]
+                       "--quarantine", str(case / fmt / "quarantine"), "--force", *schema,
+                       *args.convert_args.split()]
             duckdb = [args.duckdb_python, "-c",
                       "import duckdb\n"
                       f"duckdb.sql(\"\"\"COPY (SELECT * FROM read_json_auto('{glob}'))"
@@ -199,7 +202,8 @@ def main():
             for _ in range(args.runs):
                 tries["feedpipe"].append(run_measured(convert))
                 tries["duckdb"].append(run_measured(duckdb))
-            shares, why = profile(convert, case) if perf else (None, ["perf not on the PATH"])
+            shares, why = (profile(convert, case) if perf else
+                           (None, ["--no-profile" if args.no_profile else "perf not on the PATH"]))
             parquet = {"feedpipe": sum(p.stat().st_size for p in (case / fmt / "curated").rglob("*.parquet")),
                        "duckdb": (case / "duckdb.parquet").stat().st_size}
             results.append({"case": f"{rows:,} rows {fmt}", "rows": rows, "json": json_bytes,
