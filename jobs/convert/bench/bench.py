@@ -20,7 +20,6 @@ usage: bench.py --feedpipe BIN --duckdb-python PY --work DIR [--rows 1000000,400
 """
 import argparse
 import gzip
-import json
 import os
 import re
 import shutil

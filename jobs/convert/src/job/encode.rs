@@ -15,11 +15,9 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use bytes::Bytes;
 use object_store::buffered::BufWriter;
 use parquet::arrow::arrow_writer::{
-    ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory,
-    compute_leaves,
+    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
 };
 use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
 use parquet::errors::{ParquetError, Result};
@@ -113,14 +111,22 @@ impl ParallelWriter {
 
     fn write_rows(&mut self, batch: &RecordBatch) -> Result<()> {
         let mut leaves = Vec::new();
-        let mut weights = Vec::new();
+        let mut per_column = Vec::new();
         for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
             let column_leaves = compute_leaves(field, column)?;
-            let weight = column.get_array_memory_size() / column_leaves.len().max(1);
-            weights.extend(std::iter::repeat_n(weight, column_leaves.len()));
+            per_column.push(column_leaves.len());
             leaves.extend(column_leaves);
         }
         if self.lanes.len() != leaves.len() {
+            // Once per file, from its first batch: a leaf weighs its column's share.
+            let weights: Vec<usize> = batch
+                .columns()
+                .iter()
+                .zip(&per_column)
+                .flat_map(|(column, n)| {
+                    std::iter::repeat_n(column.get_array_memory_size() / (*n).max(1), *n)
+                })
+                .collect();
             self.lanes = lanes(&weights, self.threads);
         }
         let (writers, rows) = match &mut self.in_progress {
@@ -137,11 +143,7 @@ impl ParallelWriter {
         } else {
             self.threads
         };
-        let mut work: Vec<Vec<(&mut ArrowColumnWriter, ArrowLeafColumn)>> =
-            (0..threads).map(|_| Vec::new()).collect();
-        for ((writer, leaf), lane) in writers.iter_mut().zip(leaves).zip(&self.lanes) {
-            work[lane % threads].push((writer, leaf));
-        }
+        let work = by_lane(writers.iter_mut().zip(leaves), &self.lanes, threads);
         on_threads(work, |(writer, leaf)| writer.write(&leaf))?;
         Ok(())
     }
@@ -149,13 +151,7 @@ impl ParallelWriter {
     /// Ends the row group being built, if any, and uploads it.
     pub async fn flush(&mut self) -> Result<()> {
         if let Some((writers, _)) = self.in_progress.take() {
-            let threads = self.threads;
-            let mut work: Vec<Vec<(usize, ArrowColumnWriter)>> =
-                (0..threads).map(|_| Vec::new()).collect();
-            for (i, writer) in writers.into_iter().enumerate() {
-                let lane = self.lanes.get(i).copied().unwrap_or(0);
-                work[lane % threads].push((i, writer));
-            }
+            let work = by_lane(writers.into_iter().enumerate(), &self.lanes, self.threads);
             let mut chunks: Vec<(usize, ArrowColumnChunk)> =
                 on_threads(work, |(i, writer)| writer.close().map(|chunk| (i, chunk)))?;
             chunks.sort_by_key(|(i, _)| *i);
@@ -182,7 +178,7 @@ impl ParallelWriter {
     async fn upload(&mut self) -> Result<()> {
         let written = std::mem::take(self.file.inner_mut());
         if !written.is_empty() {
-            self.sink.write_all(&Bytes::from(written)).await?;
+            self.sink.write_all(&written).await?;
         }
         Ok(())
     }
@@ -201,6 +197,17 @@ fn lanes(weights: &[usize], threads: usize) -> Vec<usize> {
         lanes[i] = lane;
     }
     lanes
+}
+
+/// The items (one per leaf column, in leaf order) split among `threads` threads by
+/// their lanes.
+fn by_lane<T>(items: impl Iterator<Item = T>, lanes: &[usize], threads: usize) -> Vec<Vec<T>> {
+    let threads = threads.max(1);
+    let mut work: Vec<Vec<T>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, item) in items.enumerate() {
+        work[lanes.get(i).copied().unwrap_or(0) % threads].push(item);
+    }
+    work
 }
 
 /// Runs `f` over each list of items, the first list on this thread and each other
@@ -399,9 +406,10 @@ mod tests {
         for codec in [Codec::Zstd, Codec::Snappy] {
             let expected = reference(&batches, codec).await;
             let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-            let read =
-                parquet::file::reader::SerializedFileReader::new(Bytes::from(expected.clone()))
-                    .unwrap();
+            let read = parquet::file::reader::SerializedFileReader::new(bytes::Bytes::from(
+                expected.clone(),
+            ))
+            .unwrap();
             let row_groups = parquet::file::reader::FileReader::metadata(&read).num_row_groups();
             assert!(row_groups >= 5, "{row_groups} row groups");
             for threads in [1, 2, 3, 8] {
